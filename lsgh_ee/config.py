@@ -1,0 +1,288 @@
+"""Region config: the YAML file a user writes for their region, validated before any work.
+
+Every path in the file is relative to the file itself. A wrong key, a wrong type, a bad
+value or a missing file raises :class:`~lsgh_ee.errors.LsghError` with one line naming the
+key and what is expected. See ``assets/demo/region.yaml`` for a complete example.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lsgh_ee.errors import LsghError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AOI(_Strict):
+    """Area of interest: a lon/lat bounding box or a vector file (exactly one)."""
+
+    bbox: tuple[float, float, float, float] | None = Field(
+        None, description="west, south, east, north in degrees (WGS 84)"
+    )
+    file: Path | None = Field(None, description="vector file whose features outline the AOI")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> AOI:
+        if (self.bbox is None) == (self.file is None):
+            raise ValueError("give exactly one of 'bbox' [west, south, east, north] or 'file'")
+        if self.bbox is not None:
+            w, s, e, n = self.bbox
+            if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+                raise ValueError(
+                    "bbox must be [west, south, east, north] in degrees with west < east "
+                    "and south < north"
+                )
+        return self
+
+
+class InventoryConfig(_Strict):
+    """The landslide inventory: polygons or points in any vector format GDAL reads."""
+
+    path: Path
+    layer: str | None = Field(None, description="layer name for multi-layer files (GeoPackage)")
+    label_attribute: str | None = Field(
+        None,
+        description="boolean/0-1 attribute marking landslides; features where it is false "
+        "are ignored (e.g. inventories that also hold absence points)",
+    )
+    date_attribute: str | None = Field(None, description="date or year of each landslide")
+
+
+class DemConfig(_Strict):
+    """The elevation source the terrain factors are derived from."""
+
+    path: Path | None = None
+    source: Literal["local", "ee"] = "local"
+    ee_asset: str | None = Field(None, description="Earth Engine DEM (for source: ee)")
+
+
+class TerrainConfig(_Strict):
+    """Parameters of the DEM derivatives (see lsgh_ee.factors.terrain)."""
+
+    method: Literal["horn", "zevenbergen_thorne"] = "horn"
+    flat_slope: float = Field(
+        1.0, ge=0, lt=90, description="slope (degrees) below which aspect is 'flat'"
+    )
+    tpi_radius: float = Field(
+        500.0, gt=0, description="radius (metres) of the topographic position index neighbourhood"
+    )
+    relief_radius: float = Field(500.0, gt=0, description="radius (metres) of local relief")
+
+
+class FactorConfig(_Strict):
+    """One factor's source and classification. Which keys apply depends on the factor:
+    terrain factors need none (they come from ``dem``), NDVI takes ``red`` + ``nir`` or
+    ``path``, rasters take ``path`` (+ ``band``), polygon layers ``path`` + ``attribute``,
+    distance factors a line/point vector ``path``."""
+
+    source: Literal["local", "ee"] = "local"
+    kind: Literal["continuous", "categorical", "distance"] | None = Field(
+        None, description="for factors not in the catalogue"
+    )
+    path: Path | None = None
+    layer: str | None = None
+    band: int = Field(1, ge=1)
+    red: Path | None = None
+    nir: Path | None = None
+    attribute: str | None = Field(None, description="polygon attribute holding the class")
+    remap: dict[int | float | str, str] | None = Field(
+        None, description="source value → class name (land use, categorical rasters)"
+    )
+    classes: list[str] | None = Field(None, description="class names in code order 1..k")
+    breaks: list[float] | None = Field(None, description="increasing class breaks (k-1 values)")
+    units: str | None = None
+
+    @field_validator("breaks")
+    @classmethod
+    def _increasing(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None:
+            if len(value) == 0:
+                raise ValueError("breaks must list at least one value")
+            if any(b >= a for b, a in zip(value, value[1:], strict=False) if not b < a):
+                raise ValueError(f"breaks must be strictly increasing, got {value}")
+            if len(value) > 254:
+                raise ValueError("at most 254 breaks (255 classes) fit in a uint8 class code")
+        return value
+
+    @property
+    def has_local_source(self) -> bool:
+        return any(p is not None for p in (self.path, self.red, self.nir))
+
+
+class HeatmapConfig(_Strict):
+    diameter: int = Field(13, ge=1, description="Gaussian heatmap diameter in pixels (odd)")
+
+
+class SamplingConfig(_Strict):
+    seed: int = 42
+    importance_samples: int = Field(
+        5000, ge=100, description="pixels drawn for the factor report's RF importance"
+    )
+
+
+class TrainingConfig(_Strict):
+    seed: int = 42
+
+
+class OutputConfig(_Strict):
+    dir: Path = Field(Path("runs/region"), description="run folder (relative to the config)")
+
+
+class RegionConfig(_Strict):
+    """A validated region config with every path absolute."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    aoi: AOI
+    crs: str = "auto"
+    resolution: float = Field(30.0, gt=0)
+    inventory: InventoryConfig
+    dem: DemConfig | None = None
+    terrain: TerrainConfig = TerrainConfig()
+    factors: dict[str, FactorConfig | None]
+    heatmap: HeatmapConfig = HeatmapConfig()
+    sampling: SamplingConfig = SamplingConfig()
+    training: TrainingConfig = TrainingConfig()
+    output: OutputConfig = OutputConfig()
+    source_file: Path | None = Field(None, exclude=True)
+
+    @field_validator("factors")
+    @classmethod
+    def _factor_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if not value:
+            raise ValueError("name at least one factor")
+        for name in value:
+            if not name.replace("_", "").isalnum():
+                raise ValueError(f"factor name {name!r} must be letters, digits and '_'")
+        return value
+
+    @property
+    def run_dir(self) -> Path:
+        return self.output.dir
+
+    def digest_dict(self) -> dict[str, Any]:
+        """The config as plain JSON-ready data (paths as strings) for the run manifest."""
+        return self.model_dump(mode="json", exclude={"source_file"})
+
+
+# --- loading -------------------------------------------------------------------------------
+
+_PATH_KEYS = ("path", "red", "nir", "file")
+
+
+def load_config(path: str | os.PathLike) -> RegionConfig:
+    """Load, validate and resolve a region config.
+
+    Raises:
+        LsghError: unreadable YAML, unknown/missing keys, wrong types or values, or an
+            input file that does not exist (the message names the key).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise LsghError(f"config file {path} does not exist; pass the path to a region YAML")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise LsghError(f"config {path} is not valid YAML{where}; fix the syntax") from exc
+    if not isinstance(raw, dict):
+        raise LsghError(f"config {path} must be a mapping of keys (name, aoi, factors, ...)")
+    try:
+        config = RegionConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise LsghError(f"config {path}: {_first_error(exc)}") from exc
+    return _resolve_paths(config, path)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "tagged")))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = ".".join(str(p) for p in err["loc"][:-1])
+        model = _model_at(err["loc"][:-1])
+        known = f" (known keys: {', '.join(model.model_fields)})" if model else ""
+        where = f" in '{parent}'" if parent else ""
+        return f"unknown key '{err['loc'][-1]}'{where}{known}; remove or rename it"
+    if kind == "missing":
+        return f"missing required key '{key}'; add it"
+    msg = err["msg"].removeprefix("Value error, ")
+    got = err.get("input")
+    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    return f"key '{key}': {msg}{shown}" if key else msg
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = RegionConfig
+    for part in loc:
+        if model is None:
+            return None
+        field = model.model_fields.get(str(part))
+        if field is None:
+            # inside the factors mapping: the part is a factor name
+            model = FactorConfig if model is RegionConfig else None
+            continue
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        candidates = [annotation, *args]
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if nested:
+            model = nested[0]
+        elif str(part) == "factors":
+            model = RegionConfig  # next part is a factor name
+        else:
+            model = None
+    return model
+
+
+def _resolve_paths(config: RegionConfig, source: Path) -> RegionConfig:
+    base = source.resolve().parent
+
+    def resolve(value: Path | None, key: str, must_exist: bool = True) -> Path | None:
+        if value is None:
+            return None
+        full = value if value.is_absolute() else base / value
+        if must_exist and not full.exists():
+            raise LsghError(
+                f"config {source}: key '{key}' names {value}, which does not exist "
+                f"(looked in {full.parent}); fix the path (paths are relative to the config)"
+            )
+        return full
+
+    aoi = config.aoi.model_copy(update={"file": resolve(config.aoi.file, "aoi.file")})
+    inventory = config.inventory.model_copy(
+        update={"path": resolve(config.inventory.path, "inventory.path")}
+    )
+    dem = config.dem
+    if dem is not None:
+        dem = dem.model_copy(update={"path": resolve(dem.path, "dem.path", dem.source == "local")})
+    factors: dict[str, FactorConfig | None] = {}
+    for name, spec in config.factors.items():
+        if spec is None:
+            factors[name] = None
+            continue
+        local = spec.source == "local"
+        factors[name] = spec.model_copy(
+            update={
+                k: resolve(getattr(spec, k), f"factors.{name}.{k}", local)
+                for k in ("path", "red", "nir")
+            }
+        )
+    return config.model_copy(
+        update={
+            "aoi": aoi,
+            "inventory": inventory,
+            "dem": dem,
+            "factors": factors,
+            "output": OutputConfig(dir=base / config.output.dir),
+            "source_file": source.resolve(),
+        }
+    )

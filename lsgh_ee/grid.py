@@ -64,18 +64,24 @@ class Grid:
 
     @classmethod
     def from_bounds(
-        cls, bounds: tuple[float, float, float, float], crs: CRS, resolution: float
+        cls,
+        bounds: tuple[float, float, float, float],
+        crs: CRS,
+        resolution: float,
+        anchor: tuple[float, float] = (0.0, 0.0),
     ) -> Grid:
         """Grid covering ``bounds`` (left, bottom, right, top in ``crs``) with pixels of
-        ``resolution`` metres, snapped outward to whole multiples of the resolution so that
-        grids of neighbouring regions line up."""
+        ``resolution`` metres, snapped outward to the pixel lattice through ``anchor``
+        (default: whole multiples of the resolution, so grids of neighbouring regions line
+        up; a DEM's corner keeps its pixels unresampled)."""
         if resolution <= 0:
             raise LsghError(f"resolution must be positive metres, got {resolution}")
+        ax, ay = anchor
         left, bottom, right, top = bounds
-        left = math.floor(left / resolution) * resolution
-        bottom = math.floor(bottom / resolution) * resolution
-        right = math.ceil(right / resolution) * resolution
-        top = math.ceil(top / resolution) * resolution
+        left = ax + math.floor((left - ax) / resolution) * resolution
+        bottom = ay + math.floor((bottom - ay) / resolution) * resolution
+        right = ax + math.ceil((right - ax) / resolution) * resolution
+        top = ay + math.ceil((top - ay) / resolution) * resolution
         width = max(int(round((right - left) / resolution)), 1)
         height = max(int(round((top - bottom) / resolution)), 1)
         transform = Affine(resolution, 0.0, left, 0.0, -resolution, top)

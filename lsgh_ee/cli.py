@@ -1,0 +1,159 @@
+"""The ``lsgh-ee`` command line: one command per pipeline stage.
+
+User mistakes (:class:`LsghError`) end with one line on stderr and exit code 2; Ctrl-C
+with exit code 130. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lsgh_ee import __version__
+from lsgh_ee.errors import LsghError
+
+app = typer.Typer(
+    name="lsgh-ee",
+    help="Landslide susceptibility mapping with Gaussian-heatmap samples (LSGH-Net) "
+    "and Google Earth Engine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ConfigArg = Annotated[
+    Path, typer.Argument(help="Region config (YAML); paths inside are relative to it.")
+]
+OutOption = Annotated[
+    Path | None,
+    typer.Option("--out", help="Run folder (default: the config's output.dir)."),
+]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Re-run even when the outputs are up to date.")
+]
+
+
+def _setup_logging(verbose: bool) -> None:
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    handler = RichHandler(
+        console=Console(stderr=True), show_time=False, show_path=False, markup=False
+    )
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s",
+                        force=True)  # fmt: skip
+    logging.getLogger("lsgh_ee").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn user mistakes into one line on stderr and a non-zero exit."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LsghError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted: finished outputs are kept; re-run to resume", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lsgh-ee {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show progress notes.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """Landslide susceptibility maps from a region config."""
+    _setup_logging(verbose)
+
+
+@app.command("export-factors")
+@user_errors
+def export_factors_cmd(
+    config: ConfigArg,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="Where factors are computed: 'local' (files named in the config) or 'ee' "
+            "(Earth Engine; needs credentials)."
+        ),
+    ] = "local",
+    out: OutOption = None,
+    force: ForceOption = False,
+) -> None:
+    """Compute the factor layers, classify them and write the factor report.
+
+    Writes factors.tif (values), class_codes.tif (uint8 model input), factor_schema.json,
+    inventory.gpkg, factor_correlation.csv, factor_importance.csv and factor_report.png
+    into the run folder, and records the stage in manifest.json.
+    """
+    if backend not in ("local", "ee"):
+        raise LsghError(f"--backend must be 'local' or 'ee', got {backend!r}")
+    result = _run_export(config, backend, out, force)
+    _print_result(result)
+
+
+@app.command()
+@user_errors
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Run folder for the demo.")] = Path(
+        "runs/demo"
+    ),
+    force: ForceOption = False,
+) -> None:
+    """Run the pipeline on the embedded demo region (Cumberland Mountains, Tennessee)."""
+    from lsgh_ee.demo import demo_config_path
+
+    result = _run_export(demo_config_path(), "local", out, force)
+    _print_result(result)
+
+
+def _run_export(config: Path, backend: str, out: Path | None, force: bool):
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from lsgh_ee.pipeline import export_factors
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"),
+        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+        transient=True, disable=not sys.stderr.isatty(),
+    ) as bar:  # fmt: skip
+        task = bar.add_task("factors", total=None)
+
+        def step(name: str, index: int, total: int) -> None:
+            bar.update(task, description=f"factor {name}", completed=index, total=total)
+
+        return export_factors(config, backend=backend, run_dir=out, force=force, progress=step)
+
+
+def _print_result(result) -> None:
+    state = "up to date" if result.skipped else f"done in {result.seconds:.1f} s"
+    typer.echo(f"{result.stage}: {state} -> {result.run_dir}")
+    for path in result.outputs:
+        typer.echo(f"  {path}")
+    summary = result.summary
+    if summary.get("inventory"):
+        inv = summary["inventory"]
+        typer.echo(f"  landslides kept: {inv['kept']} of {inv['read']}")
+    if summary.get("importance_rank"):
+        typer.echo(f"  importance (best first): {', '.join(summary['importance_rank'])}")
+    for a, b, r in summary.get("collinear_pairs", []):
+        typer.echo(f"  note: {a} and {b} are correlated (r = {r:.2f})")

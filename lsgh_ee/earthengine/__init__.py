@@ -1,0 +1,1 @@
+"""Earth Engine integration: session and credentials (recipes and transfers come later)."""

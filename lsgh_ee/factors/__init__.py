@@ -1,0 +1,1 @@
+"""Causative factors: catalogue, local recipes, classification and report."""

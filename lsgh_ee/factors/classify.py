@@ -1,0 +1,61 @@
+"""Classification of factor values into uint8 class codes (1..k, 0 = nodata)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+# Aspect sectors in the catalogue's class order (flat first), as [start, end) degrees.
+_ASPECT_SECTORS = {
+    2: ((337.5, 360.0), (0.0, 22.5)),  # north
+    3: ((157.5, 202.5),),  # south
+    4: ((67.5, 112.5),),  # east
+    5: ((247.5, 292.5),),  # west
+    6: ((22.5, 67.5),),  # northeast
+    7: ((292.5, 337.5),),  # northwest
+    8: ((112.5, 157.5),),  # southeast
+    9: ((202.5, 247.5),),  # southwest
+}
+
+
+def classify_breaks(values: np.ndarray, breaks: Sequence[float]) -> np.ndarray:
+    """Class codes for continuous values: ``< b1`` → 1, ``b1 ≤ v < b2`` → 2, …, ``≥ bk`` → k+1.
+
+    Args:
+        values: float array, NaN = nodata.
+        breaks: strictly increasing class breaks (at most 254).
+
+    Returns:
+        uint8 array of the same shape, 0 where ``values`` is NaN.
+    """
+    edges = np.asarray(breaks, dtype="float64")
+    if edges.ndim != 1 or edges.size == 0 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"breaks must be a non-empty strictly increasing list, got {list(breaks)}")
+    if edges.size > 254:
+        raise ValueError("at most 254 breaks fit in uint8 class codes")
+    codes = np.searchsorted(edges, values, side="right").astype("uint8") + 1
+    codes[np.isnan(values)] = 0
+    return codes
+
+
+def classify_aspect(aspect_deg: np.ndarray) -> np.ndarray:
+    """Aspect classes: 1 flat (aspect −1), 2 N, 3 S, 4 E, 5 W, 6 NE, 7 NW, 8 SE, 9 SW.
+
+    Args:
+        aspect_deg: degrees clockwise from north in [0, 360), −1 for flat, NaN nodata.
+    """
+    codes = np.zeros(aspect_deg.shape, dtype="uint8")
+    codes[aspect_deg == -1] = 1
+    for code, sectors in _ASPECT_SECTORS.items():
+        for lo, hi in sectors:
+            codes[(aspect_deg >= lo) & (aspect_deg < hi)] = code
+    return codes
+
+
+def codes_from_float(values: np.ndarray) -> np.ndarray:
+    """uint8 class codes from a float band that already holds codes (NaN → 0)."""
+    codes = np.zeros(values.shape, dtype="uint8")
+    valid = ~np.isnan(values)
+    codes[valid] = values[valid].astype("uint8")
+    return codes

@@ -1,0 +1,266 @@
+"""Local factor recipes: every factor computed on the region's grid from local files.
+
+Terrain factors come from one DEM read onto a padded grid (so neighbourhood operators see
+real terrain beyond the AOI edge), NDVI from red + NIR rasters, categorical factors from
+rasters (nearest-neighbour resampling, remap table) or polygon layers (attribute → class),
+distance factors from line/point layers (Euclidean distance in metres on the grid).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+
+import numpy as np
+from scipy.ndimage import distance_transform_edt
+
+from lsgh_ee.config import RegionConfig
+from lsgh_ee.errors import LsghError
+from lsgh_ee.factors import terrain
+from lsgh_ee.factors.catalogue import interval_labels
+from lsgh_ee.factors.classify import classify_aspect, classify_breaks, codes_from_float
+from lsgh_ee.factors.resolve import ResolvedFactor
+from lsgh_ee.factors.stack import FactorLayer, FactorStack
+from lsgh_ee.grid import Grid
+from lsgh_ee.rasters import read_onto_grid
+from lsgh_ee.region import Region
+from lsgh_ee.vectors import burn, read_vector, to_grid_crs
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+#: Distance factors look this far beyond the AOI for features (metres, capped in cells):
+#: features farther out than the last class break cannot change a class.
+_MAX_DISTANCE_PAD_CELLS = 1000
+
+
+def compute_local_factors(
+    region: Region, factors: list[ResolvedFactor], progress: Progress | None = None
+) -> FactorStack:
+    """Compute and classify every factor on the region's grid.
+
+    Args:
+        region: the region (grid + AOI).
+        factors: from :func:`lsgh_ee.factors.resolve.resolve_factors`.
+        progress: called with (factor name, index, number of factors) as each starts.
+
+    Returns:
+        The stack, NaN / code 0 outside the AOI and wherever a source is nodata.
+    """
+    terrain_cache: dict[str, np.ndarray] = {}
+    layers = []
+    for index, factor in enumerate(factors):
+        if progress:
+            progress(factor.name, index, len(factors))
+        if factor.recipe == "terrain":
+            if not terrain_cache:
+                terrain_cache.update(_terrain_layers(region))
+            values = terrain_cache[factor.name]
+            layer = _layer(factor, values, method=_terrain_method(region.config, factor.name))
+        elif factor.recipe == "ndvi":
+            layer = _layer(factor, _ndvi(factor, region.grid), method={"recipe": "ndvi"})
+        elif factor.recipe == "distance":
+            layer = _layer(factor, _distance(factor, region.grid), method={
+                "recipe": "euclidean distance to rasterised features (pixel centres)",
+                "source": str(factor.spec.path)})  # fmt: skip
+        elif factor.recipe == "raster":
+            layer = _raster_layer(factor, region.grid)
+        else:
+            layer = _polygon_layer(factor, region.grid)
+        _apply_mask(layer, region.aoi_mask)
+        _check_not_empty(layer)
+        layers.append(layer)
+    return FactorStack(grid=region.grid, layers=layers)
+
+
+# --- terrain -------------------------------------------------------------------------------
+
+
+def _terrain_layers(region: Region) -> dict[str, np.ndarray]:
+    config, grid = region.config, region.grid
+    settings = config.terrain
+    tpi_cells = grid.cells_for(settings.tpi_radius)
+    relief_cells = grid.cells_for(settings.relief_radius)
+    pad = int(math.ceil(max(tpi_cells, relief_cells))) + 1
+    padded = grid.padded(pad)
+    # The DEM must cover the AOI; the pad beyond it is a bonus where the DEM extends further.
+    dem = read_onto_grid(config.dem.path, padded, min_coverage=_coverage_needed(grid, pad))
+    cellsize = (grid.resolution, grid.resolution)
+    slope, aspect = terrain.slope_aspect(dem, cellsize, method=settings.method)
+    aspect = np.where(slope < settings.flat_slope, np.float32(-1), aspect)
+    aspect[np.isnan(slope)] = np.nan
+    tpi = terrain.topographic_position_index(dem, tpi_cells)
+    inner = (slice(pad, -pad), slice(pad, -pad))
+    position = terrain.slope_position(tpi[inner], slope[inner]).astype("float32")
+    position[position == 0] = np.nan
+    return {
+        "slope": slope[inner],
+        "aspect": aspect[inner],
+        "curvature": terrain.curvature(dem, cellsize)[inner],
+        "slope_position": position,
+        "local_relief": terrain.local_relief(dem, relief_cells)[inner],
+    }
+
+
+def _coverage_needed(grid: Grid, pad: int) -> float:
+    inner = grid.height * grid.width
+    outer = (grid.height + 2 * pad) * (grid.width + 2 * pad)
+    return 0.999 * inner / outer
+
+
+def _terrain_method(config: RegionConfig, name: str) -> dict:
+    t = config.terrain
+    method = {"recipe": "terrain", "dem": str(config.dem.path)}
+    if name in ("slope", "aspect"):
+        method["gradient"] = t.method
+    if name == "aspect":
+        method["flat_slope_deg"] = t.flat_slope
+    if name == "curvature":
+        method["definition"] = "ArcGIS curvature, -200 (D + E), Zevenbergen & Thorne"
+    if name == "slope_position":
+        method.update(tpi_radius_m=t.tpi_radius, rule="Weiss 2001, standardised TPI, 10 classes")
+    if name == "local_relief":
+        method["radius_m"] = t.relief_radius
+    return method
+
+
+# --- NDVI, rasters, polygons, distances ----------------------------------------------------
+
+
+def _ndvi(factor: ResolvedFactor, grid: Grid) -> np.ndarray:
+    spec = factor.spec
+    if spec.path is not None:
+        return read_onto_grid(spec.path, grid, band=spec.band)
+    red = read_onto_grid(spec.red, grid).astype("float64")
+    nir = read_onto_grid(spec.nir, grid).astype("float64")
+    total = nir + red
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ndvi = np.where(total != 0, (nir - red) / total, np.nan)
+    return ndvi.astype("float32")
+
+
+def _raster_layer(factor: ResolvedFactor, grid: Grid) -> FactorLayer:
+    spec = factor.spec
+    categorical = factor.kind == "categorical"
+    values = read_onto_grid(spec.path, grid, categorical=categorical, band=spec.band)
+    method = {"recipe": "raster", "source": str(spec.path), "band": spec.band}
+    if not categorical:
+        return _layer(factor, values, method=method)
+    codes, classes = _remap(factor, values)
+    return _categorical_layer(factor, codes, classes, method)
+
+
+def _remap(factor: ResolvedFactor, values: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Raster values → codes 1..k by the remap table, or by sorted distinct values."""
+    spec = factor.spec
+    valid = ~np.isnan(values)
+    present = np.unique(values[valid])
+    if spec.remap:
+        classes = factor.classes
+        lookup = {float(k): classes.index(v) + 1 for k, v in spec.remap.items() if _numeric(k)}
+        unmapped = [v for v in present if float(v) not in lookup]
+        if unmapped:
+            shown = ", ".join(f"{v:g}" for v in unmapped[:10])
+            log.warning(
+                "factor %s: raster values %s are not in the remap table; those pixels are "
+                "nodata (add them to factors.%s.remap)", factor.name, shown, factor.name,
+            )  # fmt: skip
+    else:
+        classes = factor.classes or tuple(f"{v:g}" for v in present)
+        lookup = {float(v): i + 1 for i, v in enumerate(present)}
+    codes = np.full(values.shape, np.nan, dtype="float32")
+    for value, code in lookup.items():
+        codes[values == value] = code
+    return codes, classes
+
+
+def _numeric(value: object) -> bool:
+    try:
+        float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _polygon_layer(factor: ResolvedFactor, grid: Grid) -> FactorLayer:
+    spec = factor.spec
+    key = f"factors.{factor.name}"
+    frame = read_vector(spec.path, layer=spec.layer, what=f"{factor.name} layer")
+    if spec.attribute is None:
+        raise LsghError(f"set '{key}.attribute' to the column of {spec.path} holding the classes")
+    if spec.attribute not in frame.columns:
+        cols = ", ".join(c for c in frame.columns if c != "geometry")
+        raise LsghError(
+            f"'{key}.attribute' is {spec.attribute!r} but {spec.path} has only: {cols}"
+        )
+    frame = to_grid_crs(frame[frame.geometry.notna()], grid)
+    labels = frame[spec.attribute].astype(str)
+    if spec.remap:
+        labels = labels.map(lambda v: spec.remap.get(v, v))
+    classes = factor.classes or tuple(sorted(labels.unique()))
+    unknown = sorted(set(labels) - set(classes))
+    if unknown:
+        raise LsghError(f"'{key}.classes' does not list {unknown}; add them or remove the key")
+    code_of = {name: i + 1 for i, name in enumerate(classes)}
+    raster = burn(frame, grid, labels.map(code_of).to_numpy().astype("uint8"))
+    codes = np.where(raster > 0, raster, np.nan).astype("float32")
+    method = {"recipe": "polygons", "source": str(spec.path), "attribute": spec.attribute}
+    return _categorical_layer(factor, codes, classes, method)
+
+
+def _distance(factor: ResolvedFactor, grid: Grid) -> np.ndarray:
+    spec = factor.spec
+    frame = read_vector(spec.path, layer=spec.layer, what=f"{factor.name} layer")
+    frame = to_grid_crs(frame[frame.geometry.notna() & ~frame.geometry.is_empty], grid)
+    reach = max(factor.breaks) if factor.breaks else 0.0
+    pad = min(int(math.ceil(grid.cells_for(reach))) + 1, _MAX_DISTANCE_PAD_CELLS)
+    padded = grid.padded(pad)
+    features = burn(frame, padded, all_touched=True).astype(bool)
+    if not features.any():
+        lower_bound = pad * grid.resolution
+        log.warning(
+            "factor %s: no feature of %s within %.0f m of the region; every pixel gets the "
+            "farthest class (distance set to %.0f m, a lower bound)",
+            factor.name, spec.path, lower_bound, lower_bound,
+        )  # fmt: skip
+        return np.full(grid.shape, lower_bound, dtype="float32")
+    distance = distance_transform_edt(~features, sampling=(grid.resolution, grid.resolution))
+    return distance[pad:-pad, pad:-pad].astype("float32")
+
+
+# --- classification ------------------------------------------------------------------------
+
+
+def _layer(factor: ResolvedFactor, values: np.ndarray, method: dict) -> FactorLayer:
+    values = values.astype("float32", copy=False)
+    if factor.name == "aspect":
+        return FactorLayer(factor.name, factor.kind, "degrees (-1 = flat)", values,
+                           classify_aspect(values), factor.classes, method=method)  # fmt: skip
+    if factor.kind == "categorical":
+        return _categorical_layer(factor, values, factor.classes, method)
+    return FactorLayer(
+        factor.name, factor.kind, factor.units, values, classify_breaks(values, factor.breaks),
+        interval_labels(factor.breaks), factor.breaks, method,
+    )  # fmt: skip
+
+
+def _categorical_layer(
+    factor: ResolvedFactor, codes: np.ndarray, classes: tuple[str, ...], method: dict
+) -> FactorLayer:
+    return FactorLayer(factor.name, "categorical", "class", codes.astype("float32"),
+                       codes_from_float(codes), tuple(classes), method=method)  # fmt: skip
+
+
+def _apply_mask(layer: FactorLayer, inside: np.ndarray) -> None:
+    layer.values[~inside] = np.nan
+    layer.codes[~inside] = 0
+
+
+def _check_not_empty(layer: FactorLayer) -> None:
+    if not layer.codes.any():
+        raise LsghError(
+            f"factor {layer.name} has no valid pixel inside the region; check its source "
+            "covers the AOI and its nodata value"
+        )

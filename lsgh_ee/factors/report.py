@@ -1,0 +1,145 @@
+"""The factor analysis report (the paper's factor-selection step).
+
+Pearson correlation between factors and a random-forest importance ranking, computed on
+the class-code stack (the model's input): correlations flag redundant factor pairs
+(|r| > 0.7 is the usual multicollinearity warning), the ranking shows which factors
+separate landslide pixels from the rest. Written as CSV and one PNG.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lsgh_ee.atomic import atomic_path, write_text
+from lsgh_ee.factors.stack import FactorStack
+
+CORRELATION_CSV = "factor_correlation.csv"
+IMPORTANCE_CSV = "factor_importance.csv"
+REPORT_PNG = "factor_report.png"
+COLLINEAR = 0.7
+
+
+@dataclass(frozen=True)
+class FactorReport:
+    """Correlation matrix (factors × factors) and importance table (one row per factor,
+    best first: ``mdi``, ``mdi_std``, ``permutation``, ``permutation_std``)."""
+
+    correlation: pd.DataFrame
+    importance: pd.DataFrame
+    n_landslide: int
+    n_other: int
+
+    def collinear_pairs(self, threshold: float = COLLINEAR) -> list[tuple[str, str, float]]:
+        """Factor pairs with |r| above ``threshold``."""
+        names = list(self.correlation.columns)
+        corr = self.correlation.to_numpy()
+        return [
+            (names[i], names[j], float(corr[i, j]))
+            for i in range(len(names))
+            for j in range(i + 1, len(names))
+            if abs(corr[i, j]) > threshold
+        ]
+
+
+def factor_report(
+    stack: FactorStack, landslide_mask: np.ndarray, *, n_samples: int = 5000, seed: int = 42
+) -> FactorReport:
+    """Correlation and random-forest importance of the factors.
+
+    Args:
+        stack: the region's factors.
+        landslide_mask: boolean ``grid.shape``, True on landslide pixels.
+        n_samples: at most this many landslide pixels and as many other pixels are used.
+        seed: for the pixel draw and the forest.
+    """
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.inspection import permutation_importance
+    from sklearn.model_selection import train_test_split
+
+    rng = np.random.default_rng(seed)
+    codes = stack.codes.reshape(len(stack.layers), -1)
+    valid = (codes > 0).all(axis=0)
+    flat_mask = landslide_mask.reshape(-1)
+    positives = np.flatnonzero(valid & flat_mask)
+    others = np.flatnonzero(valid & ~flat_mask)
+    positives = rng.permutation(positives)[:n_samples]
+    others = rng.permutation(others)[: max(len(positives), 1)]
+    names = stack.names
+
+    sample = np.flatnonzero(valid)
+    if sample.size > 200_000:
+        sample = rng.choice(sample, 200_000, replace=False)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.corrcoef(codes[:, sample].astype("float64"))
+    correlation = pd.DataFrame(np.atleast_2d(corr), index=names, columns=names)
+
+    x = np.concatenate([codes[:, positives], codes[:, others]], axis=1).T
+    y = np.concatenate([np.ones(len(positives)), np.zeros(len(others))])
+    if len(positives) < 5:
+        importance = pd.DataFrame(
+            {"mdi": np.nan, "mdi_std": np.nan, "permutation": np.nan, "permutation_std": np.nan},
+            index=pd.Index(names, name="factor"),
+        )
+    else:
+        x_fit, x_held, y_fit, y_held = train_test_split(
+            x, y, test_size=0.3, random_state=seed, stratify=y
+        )
+        forest = RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1)
+        forest.fit(x_fit, y_fit)
+        per_tree = np.array([t.feature_importances_ for t in forest.estimators_])
+        perm = permutation_importance(forest, x_held, y_held, n_repeats=5, random_state=seed)
+        importance = pd.DataFrame(
+            {
+                "mdi": forest.feature_importances_,
+                "mdi_std": per_tree.std(axis=0),
+                "permutation": perm.importances_mean,
+                "permutation_std": perm.importances_std,
+            },
+            index=pd.Index(names, name="factor"),
+        ).sort_values("permutation", ascending=False)
+    return FactorReport(correlation, importance, len(positives), len(others))
+
+
+def write_factor_report(report: FactorReport, run_dir: str | os.PathLike) -> list[Path]:
+    """Write the CSVs and the PNG (correlation heatmap + importance bars) into ``run_dir``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run_dir = Path(run_dir)
+    write_text(run_dir / CORRELATION_CSV, report.correlation.round(4).to_csv())
+    write_text(run_dir / IMPORTANCE_CSV, report.importance.round(5).to_csv())
+
+    names = list(report.correlation.columns)
+    fig, (ax1, ax2) = plt.subplots(
+        1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [1.1, 1]}, layout="constrained"
+    )
+    image = ax1.imshow(report.correlation.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+    ax1.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax1.set_yticks(range(len(names)), names)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            r = report.correlation.iat[i, j]
+            weight = "bold" if i != j and abs(r) > COLLINEAR else "normal"
+            colour = "white" if abs(r) > 0.6 else "black"
+            ax1.text(j, i, f"{r:.2f}", ha="center", va="center", fontsize=7, weight=weight,
+                     color=colour)  # fmt: skip
+    fig.colorbar(image, ax=ax1, label="Pearson r (class codes)", shrink=0.8)
+    ax1.set_title("Factor correlation (|r| > 0.7 in bold)")
+
+    imp = report.importance.iloc[::-1]
+    ax2.barh(imp.index, imp["permutation"], xerr=imp["permutation_std"], color="#b5542b")
+    ax2.set_xlabel("Permutation importance (drop in held-out accuracy)")
+    ax2.set_title(
+        f"Random-forest importance ({report.n_landslide} landslide / {report.n_other} other px)"
+    )
+    with atomic_path(run_dir / REPORT_PNG) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return [run_dir / CORRELATION_CSV, run_dir / IMPORTANCE_CSV, run_dir / REPORT_PNG]

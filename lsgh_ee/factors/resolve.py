@@ -1,0 +1,127 @@
+"""Which factors a run uses: the config's entries checked against the catalogue."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from lsgh_ee.config import FactorConfig, RegionConfig
+from lsgh_ee.errors import LsghError
+from lsgh_ee.factors.catalogue import CATALOGUE, LAND_USE_CLASSES, Kind, Recipe
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ResolvedFactor:
+    """A factor of this run: its catalogue definition merged with the region's settings.
+
+    ``classes`` is empty for categorical factors whose classes come from the data
+    (lithology units, unmapped categorical rasters); the recipe fills them in.
+    """
+
+    name: str
+    kind: Kind
+    units: str
+    recipe: Recipe
+    spec: FactorConfig
+    breaks: tuple[float, ...] = ()
+    classes: tuple[str, ...] = ()
+
+
+def resolve_factors(config: RegionConfig, backend: str = "local") -> list[ResolvedFactor]:
+    """The factors a run will compute, in config order.
+
+    A factor without a source is left out with a logged notice, not an error.
+
+    Raises:
+        LsghError: a factor that is not in the catalogue and has no ``kind``, a
+            continuous custom factor without ``breaks``, a land-use remap to unknown
+            classes, or an Earth Engine source with the local backend.
+    """
+    resolved: list[ResolvedFactor] = []
+    for name, spec in config.factors.items():
+        key = f"factors.{name}"
+        if spec is None:
+            log.warning("factor %s has no source in the config; left out", name)
+            continue
+        if backend == "local" and spec.source == "ee":
+            raise LsghError(
+                f"key '{key}.source' is 'ee' but the local backend was chosen; "
+                "run with --backend ee or give the factor a local file"
+            )
+        factor = _merge(name, spec, key)
+        if backend == "local" and not _has_source(factor, config):
+            need = _needs(factor)
+            log.warning("factor %s has no local source (needs %s); left out", name, need)
+            continue
+        resolved.append(factor)
+    if not resolved:
+        raise LsghError(
+            "no factor has a source: give 'dem.path' for terrain factors or a 'path' per factor"
+        )
+    return resolved
+
+
+def _merge(name: str, spec: FactorConfig, key: str) -> ResolvedFactor:
+    known = CATALOGUE.get(name)
+    if known is None:
+        if spec.kind is None:
+            raise LsghError(
+                f"factor '{name}' is not in the catalogue ({', '.join(CATALOGUE)}); "
+                f"set '{key}.kind' to continuous, categorical or distance"
+            )
+        kind, units = spec.kind, spec.units or ""
+        recipe: Recipe = (
+            "distance" if kind == "distance"
+            else "polygons" if spec.attribute is not None
+            else "raster"
+        )  # fmt: skip
+        default_breaks: tuple[float, ...] = ()
+        default_classes: tuple[str, ...] = ()
+    else:
+        if spec.kind is not None and spec.kind != known.kind:
+            raise LsghError(
+                f"key '{key}.kind' is {spec.kind!r} but {name} is {known.kind!r}; remove the key"
+            )
+        kind, units, recipe = known.kind, spec.units or known.units, known.recipe
+        default_breaks, default_classes = known.breaks, known.classes
+    breaks = tuple(spec.breaks) if spec.breaks is not None else default_breaks
+    if kind in ("continuous", "distance") and not breaks:
+        raise LsghError(f"factor '{name}' is {kind} and needs class breaks: set '{key}.breaks'")
+    if kind == "categorical" and spec.breaks is not None:
+        raise LsghError(f"factor '{name}' is categorical; remove '{key}.breaks' (use 'remap')")
+    classes = tuple(spec.classes) if spec.classes is not None else default_classes
+    if name == "land_use" and spec.has_local_source:
+        if not spec.remap:
+            raise LsghError(
+                f"set '{key}.remap' to map the raster's values to the classes "
+                f"{', '.join(LAND_USE_CLASSES)} (e.g. {{10: woodland, 40: arable}})"
+            )
+        unknown = sorted(set(spec.remap.values()) - set(LAND_USE_CLASSES))
+        if unknown:
+            raise LsghError(
+                f"key '{key}.remap' maps to unknown classes {unknown}; "
+                f"use {', '.join(LAND_USE_CLASSES)}"
+            )
+    elif spec.remap is not None and spec.classes is None:
+        classes = tuple(dict.fromkeys(spec.remap.values()))
+    if len(classes) > 255:
+        raise LsghError(f"factor '{name}' has {len(classes)} classes; at most 255 fit uint8 codes")
+    return ResolvedFactor(name, kind, units, recipe, spec, breaks, classes)
+
+
+def _has_source(factor: ResolvedFactor, config: RegionConfig) -> bool:
+    spec = factor.spec
+    if factor.recipe == "terrain":
+        return config.dem is not None and config.dem.path is not None
+    if factor.recipe == "ndvi":
+        return spec.path is not None or (spec.red is not None and spec.nir is not None)
+    return spec.path is not None
+
+
+def _needs(factor: ResolvedFactor) -> str:
+    return {
+        "terrain": "'dem.path'",
+        "ndvi": f"'factors.{factor.name}.red' and '.nir', or '.path'",
+    }.get(factor.recipe, f"'factors.{factor.name}.path'")

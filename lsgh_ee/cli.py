@@ -46,8 +46,7 @@ def _setup_logging(verbose: bool) -> None:
     handler = RichHandler(
         console=Console(stderr=True), show_time=False, show_path=False, markup=False
     )
-    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s",
-                        force=True)  # fmt: skip
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
     logging.getLogger("lsgh_ee").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
@@ -132,10 +131,13 @@ def _run_export(config: Path, backend: str, out: Path | None, force: bool):
     from lsgh_ee.pipeline import export_factors
 
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"),
-        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-        transient=True, disable=not sys.stderr.isatty(),
-    ) as bar:  # fmt: skip
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    ) as bar:
         task = bar.add_task("factors", total=None)
 
         def step(name: str, index: int, total: int) -> None:

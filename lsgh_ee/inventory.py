@@ -33,9 +33,7 @@ class InventoryReport:
     notes: tuple[str, ...] = field(default=())
 
     def as_dict(self) -> dict[str, int | list[str]]:
-        out: dict[str, int | list[str]] = {
-            k: v for k, v in self.__dict__.items() if k != "notes"
-        }
+        out: dict[str, int | list[str]] = {k: v for k, v in self.__dict__.items() if k != "notes"}
         out["notes"] = list(self.notes)
         return out
 
@@ -106,8 +104,10 @@ def read_inventory(spec: InventoryConfig, region: Region) -> Inventory:
     read = len(frame)
     if read == 0:
         raise LsghError(f"inventory {path} has no features; it needs landslide polygons or points")
-    for key, attr in (("label_attribute", spec.label_attribute),
-                      ("date_attribute", spec.date_attribute)):  # fmt: skip
+    for key, attr in (
+        ("label_attribute", spec.label_attribute),
+        ("date_attribute", spec.date_attribute),
+    ):
         if attr is not None and attr not in frame.columns:
             cols = ", ".join(c for c in frame.columns if c != "geometry")
             raise LsghError(
@@ -123,9 +123,7 @@ def read_inventory(spec: InventoryConfig, region: Region) -> Inventory:
     frame = frame[~empty]
     types = set(frame.geometry.geom_type)
     if types & {"LineString", "MultiLineString"}:
-        raise LsghError(
-            f"inventory {path} holds lines; landslides must be polygons or points"
-        )
+        raise LsghError(f"inventory {path} holds lines; landslides must be polygons or points")
     kind: Literal["polygon", "point"] = (
         "polygon" if types & {"Polygon", "MultiPolygon", "GeometryCollection"} else "point"
     )
@@ -156,10 +154,14 @@ def read_inventory(spec: InventoryConfig, region: Region) -> Inventory:
         )
     frame = frame[inside].reset_index(drop=True)
     report = InventoryReport(
-        read=read, kept=len(frame), not_landslides=not_landslides,
-        empty_geometries=int(empty.sum()), repaired=repaired,
-        unrepairable=unrepairable, outside_aoi=outside,
-    )  # fmt: skip
+        read=read,
+        kept=len(frame),
+        not_landslides=not_landslides,
+        empty_geometries=int(empty.sum()),
+        repaired=repaired,
+        unrepairable=unrepairable,
+        outside_aoi=outside,
+    )
     _log_report(path, report)
     return Inventory(landslides=frame, kind=kind, report=report)
 
@@ -174,8 +176,11 @@ def _log_report(path: object, report: InventoryReport) -> None:
     if report.repaired:
         log.warning("inventory %s: %d invalid polygons repaired", path, report.repaired)
     if report.unrepairable:
-        log.warning("inventory %s: %d invalid polygons could not be repaired and were dropped",
-                    path, report.unrepairable)  # fmt: skip
+        log.warning(
+            "inventory %s: %d invalid polygons could not be repaired and were dropped",
+            path,
+            report.unrepairable,
+        )
     if report.outside_aoi:
         log.warning("inventory %s: %d landslides outside the AOI dropped", path, report.outside_aoi)
     log.info("inventory %s: %d of %d features kept", path, report.kept, report.read)

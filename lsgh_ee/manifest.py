@@ -51,8 +51,9 @@ def versions() -> dict[str, str]:
 
 def fingerprint(params: dict[str, Any], inputs: dict[str, str]) -> str:
     """One hash of a stage's parameters, input file hashes and package versions."""
-    blob = json.dumps({"params": params, "inputs": inputs, "versions": versions()},
-                      sort_keys=True, default=str)  # fmt: skip
+    blob = json.dumps(
+        {"params": params, "inputs": inputs, "versions": versions()}, sort_keys=True, default=str
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -96,8 +96,14 @@ def export_factors(
     if not force and manifest.is_current("export-factors", stage_fp):
         log.info("export-factors is up to date in %s (use --force to re-run)", run)
         outputs = [run / rel for rel in manifest.stages["export-factors"]["outputs"]]
-        return StageResult("export-factors", run, outputs, True, time.perf_counter() - start,
-                           manifest.stages["export-factors"].get("notes", {}))  # fmt: skip
+        return StageResult(
+            "export-factors",
+            run,
+            outputs,
+            True,
+            time.perf_counter() - start,
+            manifest.stages["export-factors"].get("notes", {}),
+        )
     _check_writable(run)
     started = now()
     region = Region.from_config(config)
@@ -124,9 +130,16 @@ def export_factors(
     seconds = time.perf_counter() - start
     manifest.record(
         "export-factors",
-        StageRecord(stage_fp, params, inputs, manifest.output_digests(outputs), started,
-                    round(seconds, 3), notes=summary),
-    )  # fmt: skip
+        StageRecord(
+            stage_fp,
+            params,
+            inputs,
+            manifest.output_digests(outputs),
+            started,
+            round(seconds, 3),
+            notes=summary,
+        ),
+    )
     return StageResult("export-factors", run, outputs, False, seconds, summary)
 
 

@@ -30,12 +30,24 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def write_raster(path: Path, data: np.ndarray, crs: str | None = UTM,
-                 transform: Affine | None = None, nodata: float | None = None) -> Path:
+def write_raster(
+    path: Path,
+    data: np.ndarray,
+    crs: str | None = UTM,
+    transform: Affine | None = None,
+    nodata: float | None = None,
+) -> Path:
     """Write a single-band GeoTIFF (defaults: the synthetic grid)."""
     transform = transform or Affine(RES, 0, ORIGIN[0], 0, -RES, ORIGIN[1])
-    profile = {"driver": "GTiff", "height": data.shape[0], "width": data.shape[1], "count": 1,
-               "dtype": data.dtype.name, "transform": transform, "nodata": nodata}
+    profile = {
+        "driver": "GTiff",
+        "height": data.shape[0],
+        "width": data.shape[1],
+        "count": 1,
+        "dtype": data.dtype.name,
+        "transform": transform,
+        "nodata": nodata,
+    }
     if crs is not None:
         profile["crs"] = crs
     with rasterio.open(path, "w", **profile) as dst:
@@ -79,11 +91,14 @@ def make_region(folder: Path) -> Path:
     x0, y0 = ORIGIN
     span = SIZE * RES
     mid = x0 + span / 2
-    gpd.GeoDataFrame({"name": ["main"]}, geometry=[LineString([(mid, y0), (mid, y0 - span)])],
-                     crs=UTM).to_file(folder / "rivers.gpkg")  # fmt: skip
-    gpd.GeoDataFrame({"kind": ["road"]},
-                     geometry=[LineString([(x0, y0 - span / 3), (x0 + span, y0 - span / 3)])],
-                     crs=UTM).to_file(folder / "roads.gpkg")  # fmt: skip
+    gpd.GeoDataFrame(
+        {"name": ["main"]}, geometry=[LineString([(mid, y0), (mid, y0 - span)])], crs=UTM
+    ).to_file(folder / "rivers.gpkg")
+    gpd.GeoDataFrame(
+        {"kind": ["road"]},
+        geometry=[LineString([(x0, y0 - span / 3), (x0 + span, y0 - span / 3)])],
+        crs=UTM,
+    ).to_file(folder / "roads.gpkg")
     gpd.GeoDataFrame(
         {"unit": ["sandstone", "shale"]},
         geometry=[box(x0, y0 - span, mid + 300, y0), box(mid + 300, y0 - span, x0 + span, y0)],
@@ -92,8 +107,9 @@ def make_region(folder: Path) -> Path:
     rng = np.random.default_rng(0)
     centres = rng.uniform([x0 + 600, y0 - span + 600], [x0 + span - 600, y0 - 600], size=(25, 2))
     slides = [Point(c).buffer(40) for c in centres]
-    gpd.GeoDataFrame({"id": range(25), "year": 2000 + np.arange(25) % 10}, geometry=slides,
-                     crs=UTM).to_file(folder / "landslides.gpkg")  # fmt: skip
+    gpd.GeoDataFrame(
+        {"id": range(25), "year": 2000 + np.arange(25) % 10}, geometry=slides, crs=UTM
+    ).to_file(folder / "landslides.gpkg")
     config = {
         "name": "synthetic",
         "aoi": {"bbox": aoi_bbox()},
@@ -103,14 +119,19 @@ def make_region(folder: Path) -> Path:
         "dem": {"path": "dem.tif"},
         "terrain": {"tpi_radius": 150, "relief_radius": 150},
         "factors": {
-            "slope": {}, "aspect": {}, "curvature": {}, "slope_position": {},
+            "slope": {},
+            "aspect": {},
+            "curvature": {},
+            "slope_position": {},
             "ndvi": {"red": "red.tif", "nir": "nir.tif"},
-            "land_use": {"path": "landcover.tif",
-                         "remap": {10: "woodland", 30: "grassland", 40: "arable"}},
+            "land_use": {
+                "path": "landcover.tif",
+                "remap": {10: "woodland", 30: "grassland", 40: "arable"},
+            },
             "distance_to_roads": {"path": "roads.gpkg"},
             "distance_to_rivers": {"path": "rivers.gpkg"},
             "lithology": {"path": "geology.gpkg", "attribute": "unit"},
-        },  # fmt: skip
+        },
         "output": {"dir": "run"},
     }
     return write_config(folder / "region.yaml", config)

@@ -11,9 +11,16 @@ from lsgh_ee.factors.classify import classify_aspect, classify_breaks, codes_fro
 
 def test_table2_class_counts() -> None:
     # Table 2 of the paper: number of classes per factor
-    expected = {"slope": 11, "aspect": 9, "curvature": 12, "ndvi": 12, "land_use": 8,
-                "slope_position": 10, "distance_to_roads": 13,
-                "distance_to_rivers": 11}  # fmt: skip
+    expected = {
+        "slope": 11,
+        "aspect": 9,
+        "curvature": 12,
+        "ndvi": 12,
+        "land_use": 8,
+        "slope_position": 10,
+        "distance_to_roads": 13,
+        "distance_to_rivers": 11,
+    }
     for name, count in expected.items():
         factor = CATALOGUE[name]
         n = len(factor.classes) if factor.kind == "categorical" else len(factor.breaks) + 1

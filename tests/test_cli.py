@@ -15,9 +15,16 @@ import yaml
 from conftest import edit_config, run_cli
 from lsgh_ee.factors.stack import FactorStack
 
-EXPECTED = ["factors.tif", "class_codes.tif", "factor_schema.json", "inventory.gpkg",
-            "factor_correlation.csv", "factor_importance.csv", "factor_report.png",
-            "manifest.json"]  # fmt: skip
+EXPECTED = [
+    "factors.tif",
+    "class_codes.tif",
+    "factor_schema.json",
+    "inventory.gpkg",
+    "factor_correlation.csv",
+    "factor_importance.csv",
+    "factor_report.png",
+    "manifest.json",
+]
 
 
 def _run_dir(config: Path) -> Path:
@@ -121,8 +128,9 @@ def test_unwritable_run_folder(region_config: Path) -> None:
     assert "cannot create run folder" in line and "writable folder" in line
 
 
-def test_earth_engine_backend_without_credentials(region_config: Path, monkeypatch,
-                                                  tmp_path: Path) -> None:  # fmt: skip
+def test_earth_engine_backend_without_credentials(
+    region_config: Path, monkeypatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)

@@ -63,9 +63,11 @@ def test_centroid_and_polygon_masks(tmp_path: Path, region: Region) -> None:
 def test_points_with_label_attribute(tmp_path: Path, region: Region) -> None:
     x, y = _centre()
     path = tmp_path / "pts.gpkg"
-    gpd.GeoDataFrame({"slide": [True, False, True]},
-                     geometry=[Point(x, y), Point(x + 90, y), Point(x, y - 90)],
-                     crs=UTM).to_file(path)  # fmt: skip
+    gpd.GeoDataFrame(
+        {"slide": [True, False, True]},
+        geometry=[Point(x, y), Point(x + 90, y), Point(x, y - 90)],
+        crs=UTM,
+    ).to_file(path)
     inventory = read_inventory(InventoryConfig(path=path, label_attribute="slide"), region)
     assert inventory.kind == "point" and len(inventory) == 2
     assert inventory.report.not_landslides == 1
@@ -110,11 +112,19 @@ def test_real_polygon_inventory_czech(shared_data: Path, tmp_path: Path) -> None
     """149 real landslide polygons in S-JTSK / Krovak (EPSG:5514)."""
     czech = shared_data / "czech"
     config_path = tmp_path / "czech.yaml"
-    config_path.write_text(yaml.safe_dump({
-        "name": "czech", "aoi": {"bbox": [18.07, 49.485, 18.21, 49.572]}, "crs": "auto",
-        "resolution": 78, "inventory": {"path": str(czech / "landslides.gpkg")},
-        "dem": {"path": str(czech / "dem_78m.tif")}, "factors": {"slope": {}},
-    }))  # fmt: skip
+    config_path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "czech",
+                "aoi": {"bbox": [18.07, 49.485, 18.21, 49.572]},
+                "crs": "auto",
+                "resolution": 78,
+                "inventory": {"path": str(czech / "landslides.gpkg")},
+                "dem": {"path": str(czech / "dem_78m.tif")},
+                "factors": {"slope": {}},
+            }
+        )
+    )
     region = Region.from_config(load_config(config_path))
     assert region.grid.crs.to_epsg() == 32634  # UTM 34N
     inventory = read_inventory(load_config(config_path).inventory, region)

@@ -43,8 +43,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> FactorStack:
 
 
 def test_every_factor_is_there_with_its_classes(stack: FactorStack) -> None:
-    assert stack.names == ["slope", "aspect", "curvature", "slope_position", "ndvi", "land_use",
-                           "distance_to_roads", "distance_to_rivers", "lithology"]  # fmt: skip
+    assert stack.names == [
+        "slope",
+        "aspect",
+        "curvature",
+        "slope_position",
+        "ndvi",
+        "land_use",
+        "distance_to_roads",
+        "distance_to_rivers",
+        "lithology",
+    ]
     for layer in stack.layers:
         valid = layer.codes > 0
         assert valid.any(), layer.name
@@ -84,8 +93,9 @@ def test_land_use_remap(stack: FactorStack) -> None:
     east = x > ORIGIN[0] + SIZE * RES / 2 + RES
     south = y < ORIGIN[1] - SIZE * RES / 3 - RES
     valid = layer.codes > 0
-    woodland, arable, grassland = (LAND_USE_CLASSES.index(c) + 1
-                                   for c in ("woodland", "arable", "grassland"))  # fmt: skip
+    woodland, arable, grassland = (
+        LAND_USE_CLASSES.index(c) + 1 for c in ("woodland", "arable", "grassland")
+    )
     assert (layer.codes[north & valid] == woodland).all()
     assert (layer.codes[south & west & valid] == arable).all()
     assert (layer.codes[south & east & valid] == grassland).all()
@@ -155,13 +165,17 @@ def test_factor_without_source_is_left_out_with_a_notice(region_config: Path, ca
 def test_custom_factors(region_config: Path) -> None:
     config = _config(region_config)
     folder = region_config.parent
-    gpd.GeoDataFrame(geometry=[Point(ORIGIN[0] + 1350, ORIGIN[1] - 1350)],
-                     crs="EPSG:32633").to_file(folder / "epicentre.gpkg")  # fmt: skip
+    gpd.GeoDataFrame(
+        geometry=[Point(ORIGIN[0] + 1350, ORIGIN[1] - 1350)], crs="EPSG:32633"
+    ).to_file(folder / "epicentre.gpkg")
     config["factors"] = {
         "soil": {"kind": "categorical", "path": "landcover.tif"},
-        "distance_to_epicentre": {"kind": "distance", "path": "epicentre.gpkg",
-                                  "breaks": [300, 600]},
-    }  # fmt: skip
+        "distance_to_epicentre": {
+            "kind": "distance",
+            "path": "epicentre.gpkg",
+            "breaks": [300, 600],
+        },
+    }
     write_config(region_config, config)
     stack = _stack(region_config)
     assert _layer(stack, "soil").classes == ("10", "30", "40")
@@ -178,14 +192,18 @@ def test_custom_factors(region_config: Path) -> None:
     [
         ({"soil": {"path": "landcover.tif"}}, "set 'factors.soil.kind'"),
         ({"land_use": {"path": "landcover.tif"}}, "set 'factors.land_use.remap'"),
-        ({"land_use": {"path": "landcover.tif", "remap": {10: "forest"}}},
-         "maps to unknown classes \\['forest'\\]"),
+        (
+            {"land_use": {"path": "landcover.tif", "remap": {10: "forest"}}},
+            "maps to unknown classes \\['forest'\\]",
+        ),
         ({"twi": {"kind": "continuous", "path": "dem.tif"}}, "needs class breaks"),
         ({"slope": {"source": "ee"}}, "'factors.slope.source' is 'ee' but the local backend"),
-        ({"lithology": {"path": "geology.gpkg", "attribute": "age"}},
-         "'factors.lithology.attribute' is 'age' but .* has only: unit"),
+        (
+            {"lithology": {"path": "geology.gpkg", "attribute": "age"}},
+            "'factors.lithology.attribute' is 'age' but .* has only: unit",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_factor_settings(region_config: Path, factors: dict, fragment: str) -> None:
     config = _config(region_config)
     config["factors"] = factors

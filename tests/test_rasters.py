@@ -32,12 +32,17 @@ def test_raster_in_another_crs_is_reprojected(tmp_path: Path, grid: Grid) -> Non
     step = 0.0002
     cols = int((east - west) / step)
     rows = int((north - south) / step)
-    lon, lat = np.meshgrid(west + (np.arange(cols) + 0.5) * step,
-                           north - (np.arange(rows) + 0.5) * step)  # fmt: skip
+    lon, lat = np.meshgrid(
+        west + (np.arange(cols) + 0.5) * step, north - (np.arange(rows) + 0.5) * step
+    )
     to_utm = Transformer.from_crs("EPSG:4326", UTM, always_xy=True)
     easting, _ = to_utm.transform(lon, lat)
-    path = write_raster(tmp_path / "ramp.tif", easting.astype("float32"), crs="EPSG:4326",
-                        transform=Affine(step, 0, west, 0, -step, north))  # fmt: skip
+    path = write_raster(
+        tmp_path / "ramp.tif",
+        easting.astype("float32"),
+        crs="EPSG:4326",
+        transform=Affine(step, 0, west, 0, -step, north),
+    )
     out = read_onto_grid(path, grid)
     x, _ = grid.xy(*np.indices(grid.shape))
     # bilinear on a ~15-20 m lon/lat raster of a linear field: error well under a metre
@@ -66,8 +71,9 @@ def test_raster_not_covering_the_region(tmp_path: Path, grid: Grid) -> None:
 
 
 def test_all_nodata_raster(tmp_path: Path, grid: Grid) -> None:
-    path = write_raster(tmp_path / "empty.tif", np.full((SIZE, SIZE), -9999, "float32"),
-                        nodata=-9999)  # fmt: skip
+    path = write_raster(
+        tmp_path / "empty.tif", np.full((SIZE, SIZE), -9999, "float32"), nodata=-9999
+    )
     with pytest.raises(LsghError, match="all nodata inside the region"):
         read_onto_grid(path, grid)
 
@@ -89,8 +95,13 @@ def test_written_geotiff_is_self_describing(tmp_path: Path) -> None:
     grid = Grid.from_bounds((0, 0, 300 * 30, 300 * 30), as_metric_crs(UTM), 30)
     data = np.random.default_rng(1).random((2, *grid.shape)).astype("float32")
     data[0, 0, 0] = np.nan
-    path = write_geotiff(tmp_path / "out.tif", data, grid, descriptions=["a", "b"],
-                         band_tags=[{"units": "m"}, {"units": "deg"}])  # fmt: skip
+    path = write_geotiff(
+        tmp_path / "out.tif",
+        data,
+        grid,
+        descriptions=["a", "b"],
+        band_tags=[{"units": "m"}, {"units": "deg"}],
+    )
     with rasterio.open(path) as src:
         assert src.crs.to_epsg() == 32633
         assert src.descriptions == ("a", "b")

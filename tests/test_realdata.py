@@ -33,8 +33,14 @@ def ecuador_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "inventory": {"path": str(data / "lsl_points.gpkg"), "label_attribute": "lslpts"},
         "dem": {"path": str(data / "dem_elev_10m.tif")},
         "terrain": {"tpi_radius": 100, "relief_radius": 100},
-        "factors": {"slope": {}, "aspect": {}, "curvature": {}, "slope_position": {},
-                    "local_relief": {}, "ndvi": None},  # fmt: skip
+        "factors": {
+            "slope": {},
+            "aspect": {},
+            "curvature": {},
+            "slope_position": {},
+            "local_relief": {},
+            "ndvi": None,
+        },
         "output": {"dir": "run"},
     }
     (folder / "region.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -44,17 +50,23 @@ def ecuador_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_grid_is_the_dems_own(ecuador_run: Path, shared_data: Path) -> None:
-    with rasterio.open(ecuador_run / "factors.tif") as out, rasterio.open(
-        shared_data / "ecuador" / "dem_elev_10m.tif"
-    ) as dem:
+    with (
+        rasterio.open(ecuador_run / "factors.tif") as out,
+        rasterio.open(shared_data / "ecuador" / "dem_elev_10m.tif") as dem,
+    ):
         assert out.crs.to_epsg() == 32717
         assert out.res == dem.res
         # the grid lies on the DEM's pixel lattice: offsets are whole pixels
         dx = (out.transform.c - dem.transform.c) / 10
         dy = (out.transform.f - dem.transform.f) / 10
         assert abs(dx - round(dx)) < 1e-6 and abs(dy - round(dy)) < 1e-6
-        assert out.descriptions == ("slope", "aspect", "curvature", "slope_position",
-                                    "local_relief")  # fmt: skip
+        assert out.descriptions == (
+            "slope",
+            "aspect",
+            "curvature",
+            "slope_position",
+            "local_relief",
+        )
 
 
 def test_inventory_counts(ecuador_run: Path, shared_data: Path) -> None:
@@ -73,9 +85,10 @@ def test_slope_agrees_with_saga(ecuador_run: Path, shared_data: Path) -> None:
     """Our Horn slope against SAGA's slope (ta_terrain_attributes_10m.tif band 1) on the
     same DEM: an independent implementation whose default slope method differs from Horn's
     stencil (measured here: r = 0.989, median |difference| 0.79 degrees)."""
-    with rasterio.open(ecuador_run / "factors.tif") as ours, rasterio.open(
-        shared_data / "ecuador" / "ta_terrain_attributes_10m.tif"
-    ) as saga:
+    with (
+        rasterio.open(ecuador_run / "factors.tif") as ours,
+        rasterio.open(shared_data / "ecuador" / "ta_terrain_attributes_10m.tif") as saga,
+    ):
         window = saga.window(*ours.bounds)
         reference = saga.read(1, window=window, boundless=True, masked=True).filled(np.nan)
         slope = ours.read(1)

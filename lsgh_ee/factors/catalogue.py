@@ -15,15 +15,38 @@ Kind = Literal["continuous", "categorical", "distance"]
 Recipe = Literal["terrain", "ndvi", "raster", "polygons", "distance"]
 
 ASPECT_CLASSES = (
-    "flat", "north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest",
-)  # fmt: skip
+    "flat",
+    "north",
+    "south",
+    "east",
+    "west",
+    "northeast",
+    "northwest",
+    "southeast",
+    "southwest",
+)
 LAND_USE_CLASSES = (
-    "arable", "woodland", "grassland", "shrubland", "wetland", "water", "impervious", "barren",
-)  # fmt: skip
+    "arable",
+    "woodland",
+    "grassland",
+    "shrubland",
+    "wetland",
+    "water",
+    "impervious",
+    "barren",
+)
 SLOPE_POSITION_CLASSES = (
-    "valley", "downslope", "flat", "mesoslope-1", "mesoslope-2", "mesoslope-3", "mesoslope-4",
-    "mesoslope-5", "upslope", "ridge",
-)  # fmt: skip
+    "valley",
+    "downslope",
+    "flat",
+    "mesoslope-1",
+    "mesoslope-2",
+    "mesoslope-3",
+    "mesoslope-4",
+    "mesoslope-5",
+    "upslope",
+    "ridge",
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +75,6 @@ class FactorDef:
     description: str = ""
 
 
-
 def interval_labels(breaks: Sequence[float]) -> tuple[str, ...]:
     """``[10, 20]`` → ``('<10', '10–20', '>=20')``: the class names of a break list."""
     fmt = [f"{b:g}" for b in breaks]
@@ -64,52 +86,85 @@ CATALOGUE: dict[str, FactorDef] = {
     f.name: f
     for f in (
         FactorDef(
-            "slope", "continuous", "degrees", "terrain",
+            "slope",
+            "continuous",
+            "degrees",
+            "terrain",
             breaks=(10, 20, 30, 35, 40, 45, 50, 55, 60, 65),
             description="slope angle from the DEM (Horn or Zevenbergen–Thorne)",
         ),
         FactorDef(
-            "aspect", "categorical", "class", "terrain", classes=ASPECT_CLASSES,
+            "aspect",
+            "categorical",
+            "class",
+            "terrain",
+            classes=ASPECT_CLASSES,
             description="downslope direction: flat (slope below terrain.flat_slope) + 8 sectors",
         ),
         FactorDef(
-            "curvature", "continuous", "1/100 m", "terrain",
+            "curvature",
+            "continuous",
+            "1/100 m",
+            "terrain",
             breaks=(-3.5, -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 2.5),
             description="ArcGIS curvature (Zevenbergen & Thorne); positive = convex",
         ),
         FactorDef(
-            "slope_position", "categorical", "class", "terrain", classes=SLOPE_POSITION_CLASSES,
+            "slope_position",
+            "categorical",
+            "class",
+            "terrain",
+            classes=SLOPE_POSITION_CLASSES,
             description="slope position from the standardised TPI and slope (Weiss 2001)",
         ),
         FactorDef(
-            "local_relief", "continuous", "m", "terrain",
+            "local_relief",
+            "continuous",
+            "m",
+            "terrain",
             breaks=(25, 50, 100, 150, 200, 300, 400, 600),
             description="max - min elevation within terrain.relief_radius",
         ),
         FactorDef(
-            "ndvi", "continuous", "NDVI", "ndvi",
+            "ndvi",
+            "continuous",
+            "NDVI",
+            "ndvi",
             breaks=(0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50),
             description="normalised difference vegetation index (NIR - red) / (NIR + red)",
         ),
         FactorDef(
-            "land_use", "categorical", "class", "raster", classes=LAND_USE_CLASSES,
+            "land_use",
+            "categorical",
+            "class",
+            "raster",
+            classes=LAND_USE_CLASSES,
             description="land use from a categorical raster remapped to the paper's 8 classes",
         ),
         FactorDef(
-            "distance_to_roads", "distance", "m", "distance",
+            "distance_to_roads",
+            "distance",
+            "m",
+            "distance",
             breaks=(500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000),
             description="Euclidean distance to the nearest road",
         ),
         FactorDef(
-            "distance_to_rivers", "distance", "m", "distance",
+            "distance_to_rivers",
+            "distance",
+            "m",
+            "distance",
             breaks=(100, 200, 300, 400, 500, 600, 700, 800, 900, 1000),
             description="Euclidean distance to the nearest river",
         ),
         FactorDef(
-            "lithology", "categorical", "class", "polygons",
+            "lithology",
+            "categorical",
+            "class",
+            "polygons",
             description="stratigraphic units from a polygon layer (attribute → class)",
         ),
     )
-}  # fmt: skip
+}
 
 TERRAIN_FACTORS = tuple(n for n, f in CATALOGUE.items() if f.recipe == "terrain")

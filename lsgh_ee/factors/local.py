@@ -62,9 +62,14 @@ def compute_local_factors(
         elif factor.recipe == "ndvi":
             layer = _layer(factor, _ndvi(factor, region.grid), method={"recipe": "ndvi"})
         elif factor.recipe == "distance":
-            layer = _layer(factor, _distance(factor, region.grid), method={
-                "recipe": "euclidean distance to rasterised features (pixel centres)",
-                "source": str(factor.spec.path)})  # fmt: skip
+            layer = _layer(
+                factor,
+                _distance(factor, region.grid),
+                method={
+                    "recipe": "euclidean distance to rasterised features (pixel centres)",
+                    "source": str(factor.spec.path),
+                },
+            )
         elif factor.recipe == "raster":
             layer = _raster_layer(factor, region.grid)
         else:
@@ -165,8 +170,11 @@ def _remap(factor: ResolvedFactor, values: np.ndarray) -> tuple[np.ndarray, tupl
             shown = ", ".join(f"{v:g}" for v in unmapped[:10])
             log.warning(
                 "factor %s: raster values %s are not in the remap table; those pixels are "
-                "nodata (add them to factors.%s.remap)", factor.name, shown, factor.name,
-            )  # fmt: skip
+                "nodata (add them to factors.%s.remap)",
+                factor.name,
+                shown,
+                factor.name,
+            )
     else:
         classes = factor.classes or tuple(f"{v:g}" for v in present)
         lookup = {float(v): i + 1 for i, v in enumerate(present)}
@@ -192,9 +200,7 @@ def _polygon_layer(factor: ResolvedFactor, grid: Grid) -> FactorLayer:
         raise LsghError(f"set '{key}.attribute' to the column of {spec.path} holding the classes")
     if spec.attribute not in frame.columns:
         cols = ", ".join(c for c in frame.columns if c != "geometry")
-        raise LsghError(
-            f"'{key}.attribute' is {spec.attribute!r} but {spec.path} has only: {cols}"
-        )
+        raise LsghError(f"'{key}.attribute' is {spec.attribute!r} but {spec.path} has only: {cols}")
     frame = to_grid_crs(frame[frame.geometry.notna()], grid)
     labels = frame[spec.attribute].astype(str)
     if spec.remap:
@@ -223,8 +229,11 @@ def _distance(factor: ResolvedFactor, grid: Grid) -> np.ndarray:
         log.warning(
             "factor %s: no feature of %s within %.0f m of the region; every pixel gets the "
             "farthest class (distance set to %.0f m, a lower bound)",
-            factor.name, spec.path, lower_bound, lower_bound,
-        )  # fmt: skip
+            factor.name,
+            spec.path,
+            lower_bound,
+            lower_bound,
+        )
         return np.full(grid.shape, lower_bound, dtype="float32")
     distance = distance_transform_edt(~features, sampling=(grid.resolution, grid.resolution))
     return distance[pad:-pad, pad:-pad].astype("float32")
@@ -236,21 +245,41 @@ def _distance(factor: ResolvedFactor, grid: Grid) -> np.ndarray:
 def _layer(factor: ResolvedFactor, values: np.ndarray, method: dict) -> FactorLayer:
     values = values.astype("float32", copy=False)
     if factor.name == "aspect":
-        return FactorLayer(factor.name, factor.kind, "degrees (-1 = flat)", values,
-                           classify_aspect(values), factor.classes, method=method)  # fmt: skip
+        return FactorLayer(
+            factor.name,
+            factor.kind,
+            "degrees (-1 = flat)",
+            values,
+            classify_aspect(values),
+            factor.classes,
+            method=method,
+        )
     if factor.kind == "categorical":
         return _categorical_layer(factor, values, factor.classes, method)
     return FactorLayer(
-        factor.name, factor.kind, factor.units, values, classify_breaks(values, factor.breaks),
-        interval_labels(factor.breaks), factor.breaks, method,
-    )  # fmt: skip
+        factor.name,
+        factor.kind,
+        factor.units,
+        values,
+        classify_breaks(values, factor.breaks),
+        interval_labels(factor.breaks),
+        factor.breaks,
+        method,
+    )
 
 
 def _categorical_layer(
     factor: ResolvedFactor, codes: np.ndarray, classes: tuple[str, ...], method: dict
 ) -> FactorLayer:
-    return FactorLayer(factor.name, "categorical", "class", codes.astype("float32"),
-                       codes_from_float(codes), tuple(classes), method=method)  # fmt: skip
+    return FactorLayer(
+        factor.name,
+        "categorical",
+        "class",
+        codes.astype("float32"),
+        codes_from_float(codes),
+        tuple(classes),
+        method=method,
+    )
 
 
 def _apply_mask(layer: FactorLayer, inside: np.ndarray) -> None:

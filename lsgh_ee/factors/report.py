@@ -128,8 +128,9 @@ def write_factor_report(report: FactorReport, run_dir: str | os.PathLike) -> lis
             r = report.correlation.iat[i, j]
             weight = "bold" if i != j and abs(r) > COLLINEAR else "normal"
             colour = "white" if abs(r) > 0.6 else "black"
-            ax1.text(j, i, f"{r:.2f}", ha="center", va="center", fontsize=7, weight=weight,
-                     color=colour)  # fmt: skip
+            ax1.text(
+                j, i, f"{r:.2f}", ha="center", va="center", fontsize=7, weight=weight, color=colour
+            )
     fig.colorbar(image, ax=ax1, label="Pearson r (class codes)", shrink=0.8)
     ax1.set_title("Factor correlation (|r| > 0.7 in bold)")
 

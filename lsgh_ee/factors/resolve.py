@@ -73,10 +73,12 @@ def _merge(name: str, spec: FactorConfig, key: str) -> ResolvedFactor:
             )
         kind, units = spec.kind, spec.units or ""
         recipe: Recipe = (
-            "distance" if kind == "distance"
-            else "polygons" if spec.attribute is not None
+            "distance"
+            if kind == "distance"
+            else "polygons"
+            if spec.attribute is not None
             else "raster"
-        )  # fmt: skip
+        )
         default_breaks: tuple[float, ...] = ()
         default_classes: tuple[str, ...] = ()
     else:

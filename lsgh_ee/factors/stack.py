@@ -95,13 +95,24 @@ class FactorStack:
             {"classes": json.dumps(list(ly.classes)), "kind": ly.kind} for ly in self.layers
         ]
         paths = [
-            write_geotiff(run_dir / FACTORS_TIF, self.values, self.grid,
-                          descriptions=self.names, band_tags=tags,
-                          tags={"content": "lsgh-ee factor values"}),
-            write_geotiff(run_dir / CODES_TIF, self.codes, self.grid, nodata=0,
-                          descriptions=self.names, band_tags=code_tags,
-                          tags={"content": "lsgh-ee class codes (0 = nodata)"}),
-        ]  # fmt: skip
+            write_geotiff(
+                run_dir / FACTORS_TIF,
+                self.values,
+                self.grid,
+                descriptions=self.names,
+                band_tags=tags,
+                tags={"content": "lsgh-ee factor values"},
+            ),
+            write_geotiff(
+                run_dir / CODES_TIF,
+                self.codes,
+                self.grid,
+                nodata=0,
+                descriptions=self.names,
+                band_tags=code_tags,
+                tags={"content": "lsgh-ee class codes (0 = nodata)"},
+            ),
+        ]
         write_text(run_dir / SCHEMA_JSON, json.dumps(self.schema(), indent=2))
         paths.append(run_dir / SCHEMA_JSON)
         return paths
@@ -115,10 +126,15 @@ class FactorStack:
         codes, _, _ = read_stack(run_dir / CODES_TIF)
         layers = [
             FactorLayer(
-                name=f["name"], kind=f["kind"], units=f["units"], values=values[i],
-                codes=codes[i], classes=tuple(f["classes"]), breaks=tuple(f["breaks"]),
+                name=f["name"],
+                kind=f["kind"],
+                units=f["units"],
+                values=values[i],
+                codes=codes[i],
+                classes=tuple(f["classes"]),
+                breaks=tuple(f["breaks"]),
                 method=f.get("method", {}),
             )
             for i, f in enumerate(schema["factors"])
-        ]  # fmt: skip
+        ]
         return cls(grid=grid, layers=layers)

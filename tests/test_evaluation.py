@@ -1,0 +1,81 @@
+"""Evaluation metrics checked against scikit-learn as an independent implementation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+from lsgh_ee.evaluation import (
+    ModelScores,
+    average_precision,
+    binary_metrics,
+    metrics_table,
+    plot_curves,
+    pr_curve,
+    roc_auc,
+    roc_curve,
+    write_table,
+)
+
+
+def _data(seed: int, n: int = 500, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.4).astype(float)
+    score = np.clip(0.35 * y + rng.random(n) * 0.7, 0, 1)
+    return y, np.round(score, 1) if ties else score
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("ties", [False, True])
+def test_metrics_match_scikit_learn(seed: int, ties: bool) -> None:
+    y, score = _data(seed, ties=ties)
+    pred = score >= 0.5
+    got = binary_metrics(y, score)
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+    assert got["precision"] == pytest.approx(skm.precision_score(y, pred))
+    assert got["sensitivity"] == pytest.approx(skm.recall_score(y, pred))
+    assert got["specificity"] == pytest.approx(skm.recall_score(1 - y, ~pred))
+    assert got["f1"] == pytest.approx(skm.f1_score(y, pred))
+    assert got["mse"] == pytest.approx(skm.mean_squared_error(y, score))
+    assert got["auc"] == pytest.approx(skm.roc_auc_score(y, score))
+    assert got["ap"] == pytest.approx(skm.average_precision_score(y, score))
+
+
+def test_curves_match_scikit_learn() -> None:
+    y, score = _data(7, ties=True)
+    fpr, tpr = roc_curve(y, score)
+    sk_fpr, sk_tpr, _ = skm.roc_curve(y, score, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, sk_fpr)
+    np.testing.assert_allclose(tpr, sk_tpr)
+    recall, precision = pr_curve(y, score)
+    sk_precision, sk_recall, _ = skm.precision_recall_curve(y, score)
+    np.testing.assert_allclose(recall, sk_recall[::-1])
+    np.testing.assert_allclose(precision, sk_precision[::-1])
+
+
+def test_perfect_and_degenerate_cases() -> None:
+    y = np.array([0, 0, 1, 1.0])
+    assert binary_metrics(y, np.array([0.1, 0.2, 0.8, 0.9]))["f1"] == 1.0
+    assert np.isnan(roc_auc(np.ones(3), np.array([0.1, 0.5, 0.9])))  # one class: undefined
+    assert np.isnan(average_precision(np.zeros(3), np.array([0.1, 0.5, 0.9])))
+    assert np.isnan(binary_metrics(y, np.zeros(4))["precision"])  # nothing predicted positive
+    with pytest.raises(ValueError, match="hard labels"):
+        binary_metrics(np.array([0.5, 1.0]), np.array([0.2, 0.3]))
+
+
+def test_table_and_figures(tmp_path: Path) -> None:
+    scores = [ModelScores(name, *_data(seed)) for seed, name in enumerate(["rf", "cnn", "lsgh"])]
+    table = metrics_table(scores)
+    assert list(table.index) == ["rf", "cnn", "lsgh"]
+    paths = write_table(table, tmp_path)
+    back = pd.read_csv(paths[0], index_col="model")
+    np.testing.assert_allclose(back["auc"], table["auc"], atol=1e-6)
+    md = paths[1].read_text()
+    assert md.startswith("| Model | Accuracy |") and md.count("\n") == 5
+    assert f"{table.loc['cnn', 'accuracy'] * 100:.2f}%" in md
+    for png in plot_curves(scores, tmp_path, title="test"):
+        assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 10_000

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import rasterio.shutil
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
 from rasterio.warp import reproject
@@ -118,49 +119,60 @@ def write_geotiff(
     colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
     overviews: bool = True,
 ) -> Path:
-    """Write ``data`` (``(rows, cols)`` or ``(bands, rows, cols)``) as a tiled, compressed
-    GeoTIFF with internal overviews (cloud-optimised layout), atomically.
+    """Write ``data`` (``(rows, cols)`` or ``(bands, rows, cols)``) as a cloud-optimised
+    GeoTIFF (deflate, internal overviews), atomically; ``overviews=False`` writes a plain
+    deflate GeoTIFF instead (smallest file, for shipped inputs).
 
     Float nodata is NaN unless ``nodata`` says otherwise. Band descriptions name the
-    factors so QGIS and ``gdalinfo`` show them.
+    factors so QGIS and ``gdalinfo`` show them. Integer rasters (class codes, zones) get
+    nearest-neighbour overviews, float rasters averaged ones.
     """
     array = data[np.newaxis] if data.ndim == 2 else data
     if array.shape[1:] != grid.shape:
         raise ValueError(f"array shape {array.shape[1:]} does not match grid {grid.shape}")
-    dtype = array.dtype.name
     if nodata is None and np.issubdtype(array.dtype, np.floating):
         nodata = float("nan")
-    profile = grid.profile(count=array.shape[0], dtype=dtype, nodata=nodata)
-    blocksize = 256 if min(grid.shape) >= 256 else 16 * max(min(grid.shape) // 16, 1)
-    profile.update(
-        tiled=min(grid.shape) >= 16,
-        blockxsize=blocksize,
-        blockysize=blocksize,
-        compress="deflate",
-        predictor=3 if np.issubdtype(array.dtype, np.floating) else 2,
-        interleave="band",
-        BIGTIFF="IF_SAFER",
-    )
-    if not profile["tiled"]:
-        for key in ("blockxsize", "blockysize"):
-            profile.pop(key)
-    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(array)
-        for i, name in enumerate(descriptions or (), start=1):
-            dst.set_band_description(i, name)
-        if tags:
-            dst.update_tags(**tags)
-        for i, btags in enumerate(band_tags or (), start=1):
-            dst.update_tags(i, **btags)
-        if colormap:
-            dst.write_colormap(1, colormap)
-        factors = [f for f in (2, 4, 8, 16, 32) if min(grid.shape) // f >= 128]
-        if overviews and factors:
-            dst.build_overviews(
-                factors, Resampling.nearest if colormap or dtype == "uint8" else Resampling.average
-            )
-            dst.update_tags(ns="rio_overview", resampling="average")
+    profile = grid.profile(count=array.shape[0], dtype=array.dtype.name, nodata=nodata)
+    if not overviews:
+        profile.update(compress="deflate", predictor=_predictor(array.dtype))
+    with atomic_path(path) as tmp:
+        plain = tmp.with_name(f"{tmp.stem}.plain.tif") if overviews else tmp
+        try:
+            with rasterio.open(plain, "w", **profile) as dst:
+                dst.write(array)
+                for i, name in enumerate(descriptions or (), start=1):
+                    dst.set_band_description(i, name)
+                if tags:
+                    dst.update_tags(**tags)
+                for i, btags in enumerate(band_tags or (), start=1):
+                    dst.update_tags(i, **btags)
+                if colormap:
+                    dst.write_colormap(1, colormap)
+            if overviews:
+                to_cog(plain, tmp, categorical=not np.issubdtype(array.dtype, np.floating))
+        finally:
+            if overviews:
+                plain.unlink(missing_ok=True)
     return Path(path)
+
+
+def _predictor(dtype: np.dtype) -> int:
+    return 3 if np.issubdtype(dtype, np.floating) else 2
+
+
+def to_cog(src: str | os.PathLike, dst: str | os.PathLike, *, categorical: bool) -> None:
+    """Copy a GeoTIFF into cloud-optimised layout (256-pixel tiles, overviews first,
+    deflate), keeping descriptions, tags and colour tables."""
+    rasterio.shutil.copy(
+        src,
+        dst,
+        driver="COG",
+        compress="DEFLATE",
+        predictor="NO" if categorical else "YES",
+        overview_resampling="NEAREST" if categorical else "AVERAGE",
+        blocksize=256,
+        bigtiff="IF_SAFER",
+    )
 
 
 def read_stack(path: str | os.PathLike) -> tuple[np.ndarray, Grid, list[str]]:

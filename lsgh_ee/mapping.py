@@ -1,0 +1,172 @@
+"""Whole-region prediction: a susceptibility GeoTIFF from the class-code stack.
+
+The model's input is the per-pixel class-code vector, so pixels that share a vector share
+a prediction. :func:`predict_codes` predicts each distinct vector once (exactly: the same
+numbers as predicting every pixel), and :func:`predict_map` streams the class-code stack
+window by window, keeping a cache of the vectors already predicted, so peak memory is
+bounded by the window size and the number of distinct vectors, not by the region.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from lsgh_ee.atomic import atomic_path
+from lsgh_ee.errors import LsghError
+from lsgh_ee.rasters import open_raster, to_cog
+
+
+class Predictor(Protocol):
+    """Anything with ``predict(codes (N, F) uint8) -> (N,) float in [0, 1]``."""
+
+    def predict(self, codes: np.ndarray) -> np.ndarray: ...
+
+
+def vector_keys(codes: np.ndarray, class_counts: np.ndarray) -> np.ndarray:
+    """One int64 key per class-code vector (mixed radix, code 0 included).
+
+    Args:
+        codes: ``(N, F)`` uint8 class codes.
+        class_counts: ``(F,)`` number of classes per factor (codes go 0..count).
+    """
+    radix = np.asarray(class_counts, dtype=np.int64) + 1
+    if np.sum(np.log2(radix.astype(float))) >= 62:
+        raise ValueError("too many factor classes to key vectors in 64 bits")
+    weights = np.concatenate([np.cumprod(radix[::-1])[::-1][1:], [1]])
+    return codes.astype(np.int64) @ weights
+
+
+class VectorCache:
+    """Predictions of the class-code vectors seen so far (sorted keys → values)."""
+
+    def __init__(self) -> None:
+        self.keys = np.empty(0, dtype=np.int64)
+        self.values = np.empty(0, dtype=np.float32)
+        self.predicted = 0  # distinct vectors sent to the model
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(values, found) for ``keys``; values are NaN where not found."""
+        if self.keys.size == 0:
+            return np.full(keys.shape, np.nan, np.float32), np.zeros(keys.shape, bool)
+        pos = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
+        found = self.keys[pos] == keys
+        return np.where(found, self.values[pos], np.nan).astype(np.float32), found
+
+    def add(self, keys: np.ndarray, values: np.ndarray) -> None:
+        all_keys = np.concatenate([self.keys, keys])
+        order = np.argsort(all_keys, kind="stable")
+        self.keys = all_keys[order]
+        self.values = np.concatenate([self.values, values.astype(np.float32)])[order]
+        self.predicted += keys.size
+
+
+def predict_codes(
+    model: Predictor,
+    codes: np.ndarray,
+    class_counts: np.ndarray,
+    cache: VectorCache | None = None,
+    batch_size: int = 65536,
+) -> np.ndarray:
+    """Susceptibility of every row of ``codes`` (``(N, F)`` uint8), predicting each
+    distinct vector once; rows with any code 0 (nodata) get NaN.
+
+    Returns:
+        ``(N,)`` float32.
+    """
+    cache = cache if cache is not None else VectorCache()
+    out = np.full(codes.shape[0], np.nan, dtype=np.float32)
+    valid = (codes > 0).all(axis=1)
+    if not valid.any():
+        return out
+    keys = vector_keys(codes[valid], class_counts)
+    unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    values, found = cache.lookup(unique)
+    missing = ~found
+    if missing.any():
+        rows = codes[valid][first[missing]]
+        predicted = np.concatenate(
+            [np.asarray(model.predict(rows[i : i + batch_size]), dtype=np.float32).ravel()
+             for i in range(0, len(rows), batch_size)]
+        )  # fmt: skip
+        values[missing] = predicted
+        cache.add(unique[missing], predicted)
+    out[valid] = values[inverse]
+    return out
+
+
+def windows(height: int, width: int, rows_per_window: int) -> list[Window]:
+    """Full-width row strips of at most ``rows_per_window`` rows."""
+    return [
+        Window(0, top, width, min(rows_per_window, height - top))
+        for top in range(0, height, rows_per_window)
+    ]
+
+
+def predict_map(
+    model: Predictor,
+    codes_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    class_counts: list[int] | np.ndarray,
+    *,
+    rows_per_window: int = 256,
+    progress: Callable[[int, int], None] | None = None,
+    tags: dict[str, str] | None = None,
+) -> dict[str, float]:
+    """Predict the susceptibility of every pixel of a class-code stack GeoTIFF and write it
+    as a cloud-optimised GeoTIFF (float32 0–1, NaN nodata, overviews), atomically.
+
+    Args:
+        model: the predictor.
+        codes_path: ``class_codes.tif`` (uint8, one band per factor).
+        out_path: the susceptibility GeoTIFF to write.
+        class_counts: classes per factor, in band order.
+        rows_per_window: strip height; memory grows with it, not with the region.
+        progress: called with (windows done, windows in all).
+
+    Returns:
+        Statistics: pixels, valid pixels, distinct vectors predicted.
+    """
+    counts = np.asarray(class_counts)
+    cache = VectorCache()
+    pixels = valid_pixels = 0
+    with open_raster(codes_path) as src:
+        if src.count != counts.size:
+            raise LsghError(
+                f"{codes_path} has {src.count} factor bands but the model expects "
+                f"{counts.size}; re-run export-factors or use a matching model"
+            )
+        profile = src.profile.copy()
+        profile.update(count=1, dtype="float32", nodata=float("nan"), tiled=True,
+                       blockxsize=256, blockysize=256, compress="deflate", predictor=3,
+                       BIGTIFF="IF_SAFER")  # fmt: skip
+        strips = windows(src.height, src.width, rows_per_window)
+        out_path = Path(out_path)
+        strips_path = out_path.with_name(f".{out_path.stem}.strips.partial.tif")
+        try:
+            with rasterio.open(strips_path, "w", **profile) as dst:
+                for i, window in enumerate(strips):
+                    block = src.read(window=window)  # (F, rows, cols)
+                    flat = block.reshape(block.shape[0], -1).T
+                    index = predict_codes(model, flat, counts, cache)
+                    dst.write(index.reshape(1, window.height, window.width), window=window)
+                    pixels += flat.shape[0]
+                    valid_pixels += int(np.isfinite(index).sum())
+                    if progress:
+                        progress(i + 1, len(strips))
+                if tags:
+                    dst.update_tags(**tags)
+                dst.set_band_description(1, "susceptibility")
+            # The strips file is a plain tiled GeoTIFF; the COG driver lays out the final
+            # file (overviews first, tiles in order) for HTTP range reads.
+            with atomic_path(out_path) as cog_tmp:
+                to_cog(strips_path, cog_tmp, categorical=False)
+        finally:
+            strips_path.unlink(missing_ok=True)
+    return {"pixels": pixels, "valid_pixels": valid_pixels, "distinct_vectors": cache.predicted}

@@ -1,0 +1,150 @@
+"""Susceptibility zoning: Jenks natural-break classes, the paper's equal-interval tables
+(Tables 5 and 6: share of area, share of landslides and landslide density per interval),
+and the success-rate curve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+ZONES = ("very low", "low", "moderate", "high", "very high")
+#: Zone colours (RGBA) for the class GeoTIFF's colour table and the figures: green → red.
+ZONE_COLOURS = {
+    1: (26, 150, 65, 255),
+    2: (166, 217, 106, 255),
+    3: (255, 255, 191, 255),
+    4: (253, 174, 97, 255),
+    5: (215, 25, 28, 255),
+}
+INTERVALS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+#: Jenks is quadratic in the number of values: above this many, breaks come from a seeded
+#: random sample of this size plus the minimum and maximum (as QGIS does).
+JENKS_SAMPLE = 20_000
+
+
+def jenks_breaks(
+    index: np.ndarray, n_classes: int = 5, *, sample: int = JENKS_SAMPLE, seed: int = 0
+) -> tuple[list[float], int]:
+    """Jenks natural breaks of the valid (finite) values of ``index``.
+
+    Returns:
+        (breaks: ``n_classes + 1`` increasing values from the minimum to the maximum,
+        number of values they were computed on — all of them when there are at most
+        ``sample``, else ``sample`` random values plus the minimum and maximum).
+    """
+    import jenkspy
+
+    values = np.asarray(index, dtype="float64")
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        raise ValueError("no valid susceptibility value to zone")
+    if values.size > sample:
+        rng = np.random.default_rng(seed)
+        values = np.concatenate([rng.choice(values, sample, replace=False),
+                                 [values.min(), values.max()]])  # fmt: skip
+    distinct = np.unique(values)
+    if distinct.size <= n_classes:  # too few values for natural breaks: one class each
+        breaks = list(np.linspace(distinct[0], distinct[-1], n_classes + 1))
+    else:
+        breaks = [float(b) for b in jenkspy.jenks_breaks(values, n_classes=n_classes)]
+    return breaks, int(values.size)
+
+
+def zone(index: np.ndarray, breaks: list[float]) -> np.ndarray:
+    """uint8 zones 1..len(breaks)-1 (class i holds breaks[i-1] < v ≤ breaks[i]; the lowest
+    class includes its lower bound), 0 where ``index`` is NaN."""
+    inner = np.asarray(breaks[1:-1], dtype="float64")
+    zones = (np.searchsorted(inner, index, side="left") + 1).astype("uint8")
+    zones[~np.isfinite(index)] = 0
+    return zones
+
+
+@dataclass(frozen=True)
+class IntervalTable:
+    """The paper's Tables 5/6 for one model."""
+
+    table: pd.DataFrame
+
+    def markdown(self) -> str:
+        lines = ["| Interval | Pixels | Share of area | Landslide pixels | Share of landslides "
+                 "| Landslide density |", "|---|---|---|---|---|---|"]  # fmt: skip
+        for label, row in self.table.iterrows():
+            lines.append(
+                f"| {label} | {int(row.pixels)} | {row.area_share:.2%} | "
+                f"{int(row.landslide_pixels)} | {row.landslide_share:.2%} | "
+                f"{row.density:.4f} |"
+            )
+        return "\n".join(lines) + "\n"
+
+
+def interval_table(
+    index: np.ndarray, landslides: np.ndarray, edges: tuple[float, ...] = INTERVALS
+) -> IntervalTable:
+    """Per equal interval of the index (0–0.2 … 0.8–1; the last closed): pixels, share of
+    the valid area, landslide pixels, share of the landslide pixels, and landslide
+    density = landslide pixels / pixels in the interval.
+
+    Args:
+        index: susceptibility in [0, 1], NaN = nodata.
+        landslides: boolean mask of landslide pixels, same shape.
+    """
+    valid = np.isfinite(index)
+    values = index[valid]
+    slides = landslides[valid].astype(bool)
+    bins = np.clip(np.searchsorted(np.asarray(edges[1:-1]), values, side="right"), 0,
+                   len(edges) - 2)  # fmt: skip
+    pixels = np.bincount(bins, minlength=len(edges) - 1)
+    slide_px = np.bincount(bins[slides], minlength=len(edges) - 1)
+    labels = [f"{a:g}–{b:g}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table = pd.DataFrame(
+            {
+                "pixels": pixels,
+                "area_share": pixels / max(pixels.sum(), 1),
+                "landslide_pixels": slide_px,
+                "landslide_share": slide_px / max(slide_px.sum(), 1),
+                "density": np.where(pixels > 0, slide_px / np.maximum(pixels, 1), np.nan),
+            },
+            index=pd.Index(labels, name="interval"),
+        )
+    return IntervalTable(table)
+
+
+def zone_table(zones: np.ndarray, landslides: np.ndarray) -> pd.DataFrame:
+    """Per Jenks zone: pixels, share of area, landslide pixels, share of landslides."""
+    valid = zones > 0
+    pixels = np.bincount(zones[valid], minlength=6)[1:]
+    slide_px = np.bincount(zones[valid & landslides.astype(bool)], minlength=6)[1:]
+    return pd.DataFrame(
+        {
+            "pixels": pixels,
+            "area_share": pixels / max(pixels.sum(), 1),
+            "landslide_pixels": slide_px,
+            "landslide_share": slide_px / max(slide_px.sum(), 1),
+        },
+        index=pd.Index(ZONES, name="zone"),
+    )
+
+
+def success_rate_curve(
+    index: np.ndarray, landslides: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Cumulative share of landslide pixels against cumulative share of area, pixels
+    ranked from the most to the least susceptible (ties taken together).
+
+    Returns:
+        (area share from 0 to 1, landslide share from 0 to 1, area under the curve).
+    """
+    valid = np.isfinite(index)
+    values = index[valid].astype("float64")
+    slides = landslides[valid].astype(bool)
+    order = np.argsort(-values, kind="mergesort")
+    values, slides = values[order], slides[order]
+    last = np.r_[np.flatnonzero(np.diff(values)), values.size - 1]
+    area = np.r_[0.0, (last + 1) / values.size]
+    found = np.r_[0.0, np.cumsum(slides)[last] / max(slides.sum(), 1)]
+    auc = float(np.sum(np.diff(area) * (found[1:] + found[:-1]) / 2))
+    return area, found, auc

@@ -126,6 +126,49 @@ class SamplingConfig(_Strict):
     importance_samples: int = Field(
         5000, ge=100, description="pixels drawn for the factor report's RF importance"
     )
+    positives: Literal["centroid", "polygon"] = Field(
+        "centroid",
+        description="positive (label 1) samples: each landslide's centre pixel (the paper), "
+        "or every pixel of the landslide polygons",
+    )
+    negatives: Literal["outside_heatmap", "outside_buffer", "low_slope"] = Field(
+        "outside_heatmap",
+        description="rule for negative (label 0) samples, drawn at random from non-landslide "
+        "ground: where the heatmap is 0, farther than 'negative_buffer' metres from any "
+        "landslide pixel, or where slope is below 'negative_max_slope' degrees",
+    )
+    negative_ratio: float = Field(
+        1.0, gt=0, description="negatives per positive sample (1.0 = balanced)"
+    )
+    negative_buffer: float = Field(
+        500.0, gt=0, description="metres from any landslide pixel (negatives: outside_buffer)"
+    )
+    negative_max_slope: float = Field(
+        10.0, gt=0, le=90, description="slope in degrees (negatives: low_slope)"
+    )
+    soft_per_interval: int | None = Field(
+        None,
+        ge=0,
+        description="soft samples per heatmap interval (0.2,0.4], (0.4,0.6], (0.6,0.8]; "
+        "default: as many as the positive samples; 0 = no soft samples (plain CNN)",
+    )
+    split: Literal["random", "spatial", "temporal"] = Field(
+        "random",
+        description="train/test split: random (stratified by kind), spatial (whole square "
+        "blocks of 'block_size' metres) or temporal (by landslide year, "
+        "needs inventory.date_attribute)",
+    )
+    test_fraction: float = Field(
+        0.3, gt=0, lt=1, description="share of the samples held out for testing (paper: 0.3)"
+    )
+    block_size: float = Field(
+        2000.0, gt=0, description="side of the spatial split's blocks in metres"
+    )
+    temporal_cutoff: int | None = Field(
+        None,
+        description="temporal split: landslides up to this year train, later ones test "
+        "(default: the year splitting the landslides closest to 1 - test_fraction)",
+    )
 
 
 class TrainingConfig(_Strict):

@@ -1,0 +1,391 @@
+"""Hard and soft samples and the splits, on the synthetic region after export-factors."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from rasterio.features import rasterize
+from scipy.spatial.distance import cdist
+
+from lsgh_ee.config import SamplingConfig, load_config
+from lsgh_ee.errors import LsghError
+from lsgh_ee.factors.stack import FactorStack
+from lsgh_ee.heatmap import gaussian_heatmap
+from lsgh_ee.inventory import Inventory, read_inventory
+from lsgh_ee.region import Region
+from lsgh_ee.sampling import SOFT_INTERVALS, Samples, draw_samples
+
+DIAMETER = 13
+
+
+@dataclasses.dataclass
+class Built:
+    stack: FactorStack
+    inventory: Inventory
+    base: SamplingConfig
+
+    def draw(
+        self, seed: int = 7, diameter: int = DIAMETER, **changes
+    ) -> tuple[Samples, np.ndarray]:
+        cfg = SamplingConfig(**{**self.base.model_dump(), **changes})
+        return draw_samples(
+            self.stack, self.inventory, cfg, diameter, seed=seed, date_attribute="year"
+        )
+
+
+@pytest.fixture(scope="module")
+def built(built_region: Path) -> Built:
+    config = load_config(built_region)
+    stack = FactorStack.read(config.run_dir)
+    inventory = read_inventory(config.inventory, Region.from_config(config))
+    return Built(stack, inventory, config.sampling)
+
+
+@pytest.fixture(scope="module")
+def default_draw(built: Built) -> tuple[Samples, np.ndarray]:
+    return built.draw()
+
+
+def _centre_pixels(built: Built, which: np.ndarray | None = None) -> np.ndarray:
+    """(n, 2) centre pixels (row, col) of landslides, computed from the geometries."""
+    frame = built.inventory.landslides
+    if which is not None:
+        frame = frame[which]
+    grid = built.stack.grid
+    c = frame.geometry.centroid
+    cols = np.floor((c.x.to_numpy() - grid.transform.c) / grid.resolution).astype(int)
+    rows = np.floor((grid.transform.f - c.y.to_numpy()) / grid.resolution).astype(int)
+    return np.column_stack([rows, cols])
+
+
+def _valid(built: Built) -> np.ndarray:
+    return (built.stack.codes > 0).all(axis=0)
+
+
+def _pairs(samples: Samples) -> set[tuple[int, int]]:
+    return set(zip(samples.rows.tolist(), samples.cols.tolist(), strict=True))
+
+
+def _check_common(built: Built, samples: Samples, heat: np.ndarray) -> None:
+    """Invariants of every draw."""
+    grid = built.stack.grid
+    assert len(_pairs(samples)) == len(samples), "a pixel was sampled twice"
+    assert (samples.codes > 0).all()
+    assert np.array_equal(samples.codes, built.stack.codes[:, samples.rows, samples.cols].T)
+    assert samples.factor_names == tuple(built.stack.names)
+    x, y = grid.xy(samples.rows, samples.cols)
+    assert np.array_equal(samples.x, x) and np.array_equal(samples.y, y)
+    kind, label = samples.kind, samples.label
+    assert (label[kind == "positive"] == 1).all()
+    assert (label[kind == "negative"] == 0).all()
+    soft = kind == "soft"
+    assert np.array_equal(label[soft], heat[samples.rows[soft], samples.cols[soft]])
+    assert ((label[soft] > 0.2) & (label[soft] <= 0.8)).all()
+    assert samples.label.dtype == np.float32 and samples.codes.dtype == np.uint8
+
+
+def test_default_draw(built: Built, default_draw: tuple[Samples, np.ndarray]) -> None:
+    samples, heat = default_draw
+    _check_common(built, samples, heat)
+    valid = _valid(built)
+    centres = {tuple(p) for p in _centre_pixels(built).tolist()}
+    centres_valid = {p for p in centres if valid[p]}
+    pos = samples.subset(samples.kind == "positive")
+    assert _pairs(pos) == centres_valid
+    n_pos = len(centres_valid)
+    assert np.count_nonzero(samples.kind == "negative") == n_pos  # negative_ratio 1.0
+    neg = samples.subset(samples.kind == "negative")
+    assert (heat[neg.rows, neg.cols] == 0).all()  # outside_heatmap
+    # soft: as many per interval as positives (when the interval has enough pixels)
+    soft = samples.label[samples.kind == "soft"]
+    for low, high in SOFT_INTERVALS:
+        in_band = (soft > low) & (soft <= high)
+        available = np.count_nonzero(valid & (heat > low) & (heat <= high)) - sum(
+            1 for p in centres_valid if low < heat[p] <= high
+        )
+        assert np.count_nonzero(in_band) == min(n_pos, available)
+    # the heatmap is every landslide's
+    rows, cols = _centre_pixels(built).T
+    assert np.array_equal(heat, gaussian_heatmap((rows, cols), built.stack.grid.shape, DIAMETER))
+    assert samples.meta["counts"] == samples.counts()
+
+
+def test_random_split_is_stratified(default_draw: tuple[Samples, np.ndarray]) -> None:
+    samples, _ = default_draw
+    for kind in ("positive", "negative", "soft"):
+        of_kind = samples.kind == kind
+        n_test = np.count_nonzero(of_kind & (samples.split == "test"))
+        assert n_test == round(0.3 * np.count_nonzero(of_kind)), kind
+    assert len(samples.train) + len(samples.test) == len(samples)
+    assert (samples.train.split == "train").all() and (samples.test.split == "test").all()
+
+
+def test_reproducible(built: Built, default_draw: tuple[Samples, np.ndarray]) -> None:
+    samples, heat = default_draw
+    again, heat2 = built.draw()
+    for name in ("rows", "cols", "x", "y", "codes", "label", "kind", "split"):
+        assert np.array_equal(getattr(samples, name), getattr(again, name)), name
+    assert np.array_equal(heat, heat2)
+    assert samples.digest() == again.digest()
+    other, _ = built.draw(seed=8)
+    assert other.digest() != samples.digest()
+    assert not np.array_equal(other.rows, samples.rows) or not np.array_equal(
+        other.split, samples.split
+    )
+
+
+def test_gpkg_round_trip(tmp_path: Path, built: Built, default_draw) -> None:
+    samples, _ = default_draw
+    crs = built.stack.grid.crs
+    path = samples.write_gpkg(tmp_path / "samples.gpkg", crs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["samples.gpkg"]
+    frame = gpd.read_file(path)
+    assert list(frame.columns) == [
+        "label",
+        "kind",
+        "split",
+        "row",
+        "col",
+        *built.stack.names,
+        "geometry",
+    ]
+    assert frame.crs == crs
+    assert len(frame) == len(samples)
+    assert frame["kind"].value_counts().to_dict() == {
+        k: int(np.count_nonzero(samples.kind == k)) for k in ("positive", "negative", "soft")
+    }
+    assert (frame.geometry.geom_type == "Point").all()
+    back = Samples.read_gpkg(path)
+    for name in ("rows", "cols", "x", "y", "codes", "label", "kind", "split"):
+        assert np.array_equal(getattr(back, name), getattr(samples, name)), name
+        assert getattr(back, name).dtype == getattr(samples, name).dtype, name
+    assert back.factor_names == samples.factor_names
+    assert back.digest() == samples.digest()
+    with pytest.raises(LsghError, match="does not exist"):
+        Samples.read_gpkg(tmp_path / "missing.gpkg")
+
+
+def test_subset_and_validation(default_draw) -> None:
+    samples, _ = default_draw
+    first = samples.subset(np.arange(3))
+    assert len(first) == 3 and np.array_equal(first.rows, samples.rows[:3])
+    with pytest.raises(ValueError, match="codes"):
+        dataclasses.replace(samples, codes=samples.codes[:, :2])
+    with pytest.raises(ValueError, match="kind"):
+        dataclasses.replace(samples, kind=np.full(len(samples), "maybe"))
+
+
+def test_negatives_outside_buffer(built: Built) -> None:
+    samples, heat = built.draw(negatives="outside_buffer", negative_buffer=200.0)
+    _check_common(built, samples, heat)
+    grid = built.stack.grid
+    frame = built.inventory.landslides
+    burned = rasterize(
+        ((g, 1) for g in frame.geometry), out_shape=grid.shape, transform=grid.transform
+    ).astype(bool)
+    burned[tuple(_centre_pixels(built).T)] = True
+    slide_xy = np.column_stack(grid.xy(*np.nonzero(burned)))
+    neg = samples.subset(samples.kind == "negative")
+    dist = cdist(np.column_stack([neg.x, neg.y]), slide_xy).min(axis=1)
+    assert (dist > 200.0).all()
+    assert len(neg) == np.count_nonzero(samples.kind == "positive")
+
+
+def test_negatives_low_slope(built: Built, caplog: pytest.LogCaptureFixture) -> None:
+    samples, heat = built.draw(negatives="low_slope", negative_max_slope=5.0)
+    _check_common(built, samples, heat)
+    slope = built.stack.layers[built.stack.names.index("slope")].values
+    neg = samples.subset(samples.kind == "negative")
+    assert len(neg) > 0 and (slope[neg.rows, neg.cols] < 5.0).all()
+    no_slope = FactorStack(
+        built.stack.grid, [ly for ly in built.stack.layers if ly.name != "slope"]
+    )
+    cfg = SamplingConfig(negatives="low_slope")
+    with pytest.raises(LsghError, match="no 'slope' factor"):
+        draw_samples(no_slope, built.inventory, cfg, DIAMETER, seed=1)
+    with caplog.at_level(logging.WARNING), pytest.raises(LsghError, match="negative_max_slope"):
+        built.draw(negatives="low_slope", negative_max_slope=1e-6)
+
+
+def test_positives_polygon(built: Built) -> None:
+    samples, heat = built.draw(positives="polygon")
+    _check_common(built, samples, heat)
+    grid = built.stack.grid
+    burned = rasterize(
+        ((g, 1) for g in built.inventory.landslides.geometry),
+        out_shape=grid.shape,
+        transform=grid.transform,
+    ).astype(bool)
+    burned[tuple(_centre_pixels(built).T)] = True
+    expected = {tuple(p) for p in np.argwhere(burned & _valid(built)).tolist()}
+    assert _pairs(samples.subset(samples.kind == "positive")) == expected
+    assert len(expected) > 3 * len(built.inventory)  # 40 m discs span several pixels
+    others = samples.subset(samples.kind != "positive")
+    assert not burned[others.rows, others.cols].any()
+
+
+def test_nodata_pixels_are_never_sampled(built: Built, caplog) -> None:
+    stack = built.stack
+    codes = stack.layers[0].codes.copy()
+    r, c = _centre_pixels(built)[0]
+    codes[r - 8 : r + 9, c - 8 : c + 9] = 0  # a hole around one landslide
+    layers = [dataclasses.replace(stack.layers[0], codes=codes), *stack.layers[1:]]
+    holed = FactorStack(stack.grid, layers)
+    with caplog.at_level(logging.WARNING, logger="lsgh_ee.sampling"):
+        samples, heat = draw_samples(holed, built.inventory, built.base, DIAMETER, seed=3)
+    assert (codes[samples.rows, samples.cols] > 0).all()
+    assert (r, c) not in _pairs(samples)
+    assert heat[r, c] == 1.0  # the heatmap still knows the landslide
+    assert "nodata" in caplog.text and any("nodata" in n for n in samples.meta["notices"])
+
+
+def test_soft_shortage_is_a_notice(built: Built, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="lsgh_ee.sampling"):
+        samples, _ = built.draw(soft_per_interval=100_000)
+    assert "soft samples available" in caplog.text
+    assert 0 < np.count_nonzero(samples.kind == "soft") < 300_000
+    none, _ = built.draw(soft_per_interval=0)
+    assert np.count_nonzero(none.kind == "soft") == 0
+
+
+def test_spatial_split_keeps_blocks_whole(built: Built) -> None:
+    block = 600.0
+    samples, heat = built.draw(split="spatial", block_size=block)
+    _check_common(built, samples, heat)
+    left, _, _, top = built.stack.grid.bounds
+    bx = np.floor((samples.x - left) / block).astype(int)
+    by = np.floor((top - samples.y) / block).astype(int)
+    splits_per_block: dict[tuple[int, int], set[str]] = {}
+    for key, split in zip(zip(bx.tolist(), by.tolist(), strict=True), samples.split, strict=True):
+        splits_per_block.setdefault(key, set()).add(str(split))
+    assert all(len(s) == 1 for s in splits_per_block.values())
+    assert {"train", "test"} == set().union(*splits_per_block.values())
+    test = samples.test
+    assert (test.kind != "soft").all()  # soft samples are for training only
+    assert np.count_nonzero(test.kind == "positive") > 0
+    hard = samples.kind != "soft"
+    share = np.count_nonzero(hard & (samples.split == "test")) / np.count_nonzero(hard)
+    assert 0.1 < share < 0.5
+    # soft count follows the training positives
+    n_train_pos = np.count_nonzero((samples.kind == "positive") & (samples.split == "train"))
+    assert np.count_nonzero(samples.kind == "soft") <= 3 * n_train_pos
+
+
+def test_spatial_split_errors(built: Built) -> None:
+    with pytest.raises(LsghError, match="not larger than a pixel"):
+        built.draw(split="spatial", block_size=30.0)
+    with pytest.raises(LsghError, match="one block of the whole"):
+        built.draw(split="spatial", block_size=50_000.0)
+
+
+def test_temporal_split(built: Built) -> None:
+    samples, heat = built.draw(split="temporal")
+    _check_common(built, samples, heat)
+    years = built.inventory.landslides["year"].to_numpy()
+    share = {y: np.mean(years <= y) for y in np.unique(years)[:-1]}
+    cutoff = min(share, key=lambda y: abs(share[y] - 0.7))
+    assert samples.meta["temporal_cutoff"] == cutoff
+    centres = _centre_pixels(built)
+    year_at: dict[tuple[int, int], list[int]] = {}
+    for p, y in zip(map(tuple, centres.tolist()), years.tolist(), strict=True):
+        year_at.setdefault(p, []).append(y)
+    pos = samples.subset(samples.kind == "positive")
+    for p, split in zip(_pairs_list(pos), pos.split, strict=True):
+        if split == "train":
+            assert min(year_at[p]) <= cutoff
+        else:
+            assert min(year_at[p]) > cutoff
+    assert {"train", "test"} == set(pos.split.tolist())
+    assert (samples.test.kind != "soft").all()
+    # the heatmap is built from training landslides only
+    train_rc = centres[years <= cutoff]
+    assert np.array_equal(heat, gaussian_heatmap(tuple(train_rc.T), heat.shape, DIAMETER))
+    test_rc = centres[years > cutoff]
+    far = cdist(test_rc, train_rc).min(axis=1) > DIAMETER / 2
+    assert far.any()
+    assert (heat[tuple(test_rc[far].T)] == 0).all()
+    # negatives never sit on a landslide, test ones included
+    neg = samples.subset(samples.kind == "negative")
+    assert not ({tuple(p) for p in centres.tolist()} & _pairs(neg))
+
+
+def _pairs_list(samples: Samples) -> list[tuple[int, int]]:
+    return list(zip(samples.rows.tolist(), samples.cols.tolist(), strict=True))
+
+
+def test_temporal_cutoff_and_errors(built: Built) -> None:
+    samples, _ = built.draw(split="temporal", temporal_cutoff=2002)
+    assert samples.meta["temporal_cutoff"] == 2002
+    assert samples.meta["landslides_train"] == 9  # 2000-2002, three each
+    with pytest.raises(LsghError, match="temporal_cutoff 1999 leaves no landslide for train"):
+        built.draw(split="temporal", temporal_cutoff=1999)
+    with pytest.raises(LsghError, match="temporal_cutoff 2009 leaves no landslide for test"):
+        built.draw(split="temporal", temporal_cutoff=2009)
+    cfg = SamplingConfig(split="temporal")
+    with pytest.raises(LsghError, match="inventory.date_attribute"):
+        draw_samples(built.stack, built.inventory, cfg, DIAMETER, seed=1)
+    one_year = dataclasses.replace(
+        built.inventory, landslides=built.inventory.landslides.assign(year=2010)
+    )
+    with pytest.raises(LsghError, match="at least two years"):
+        draw_samples(built.stack, one_year, cfg, DIAMETER, seed=1, date_attribute="year")
+
+
+def test_too_few_positives_for_a_split(built: Built) -> None:
+    one = dataclasses.replace(built.inventory, landslides=built.inventory.landslides.iloc[:1])
+    with pytest.raises(LsghError, match="no positive sample in"):
+        draw_samples(built.stack, one, SamplingConfig(), DIAMETER, seed=1)
+
+
+def test_rejection_sampler_path(built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lsgh_ee.sampling as sampling
+
+    monkeypatch.setattr(sampling, "_REJECTION_MIN_PIXELS", 1)
+    samples, heat = built.draw(soft_per_interval=5)
+    _check_common(built, samples, heat)
+    neg = samples.subset(samples.kind == "negative")
+    assert (heat[neg.rows, neg.cols] == 0).all()
+    assert samples.digest() == built.draw(soft_per_interval=5)[0].digest()
+
+
+def test_sampling_config_validation() -> None:
+    cfg = SamplingConfig()
+    assert (cfg.positives, cfg.negatives, cfg.split) == ("centroid", "outside_heatmap", "random")
+    assert cfg.test_fraction == 0.3 and cfg.block_size == 2000.0 and cfg.negative_ratio == 1.0
+    assert cfg.soft_per_interval is None and cfg.temporal_cutoff is None
+    for bad in (
+        {"test_fraction": 0.0},
+        {"test_fraction": 1.0},
+        {"block_size": 0},
+        {"negative_ratio": -1},
+        {"split": "kfold"},
+        {"negatives": "anywhere"},
+        {"soft_per_interval": -1},
+    ):
+        with pytest.raises(ValueError):
+            SamplingConfig(**bad)
+
+
+def test_bad_sampling_key_in_config_file(region_config: Path) -> None:
+    import yaml
+
+    raw = yaml.safe_load(region_config.read_text(encoding="utf-8"))
+    raw["sampling"] = {"test_fraction": 1.5}
+    region_config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(LsghError, match=r"sampling\.test_fraction"):
+        load_config(region_config)
+
+
+def test_digest_changes_with_content(default_draw) -> None:
+    samples, _ = default_draw
+    changed = dataclasses.replace(samples, label=samples.label + np.float32(0))
+    assert changed.digest() == samples.digest()
+    flipped = samples.split.copy()
+    flipped[0] = "test" if flipped[0] == "train" else "train"
+    assert dataclasses.replace(samples, split=flipped).digest() != samples.digest()
+    assert len(samples.digest()) == 64 and int(samples.digest(), 16) >= 0

@@ -112,17 +112,123 @@ def export_factors_cmd(
 
 @app.command()
 @user_errors
+def sample(config: ConfigArg, out: OutOption = None, force: ForceOption = False) -> None:
+    """Draw the Gaussian heatmap and the hard + soft samples with their train/test split.
+
+    Writes heatmap.tif and samples.gpkg (points with class codes, label, kind, split).
+    Needs export-factors first.
+    """
+    from lsgh_ee.pipeline import sample as sample_stage
+
+    _print_result(sample_stage(config, run_dir=out, force=force))
+
+
+MODEL_HELP = "Model variant: lsgh, lsgh-noscse, cnn or rf."
+
+
+@app.command()
+@user_errors
+def train(
+    config: ConfigArg,
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "lsgh",
+    epochs: Annotated[
+        int | None, typer.Option(help="Maximum epochs (default: training.epochs, 200).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: training.seed).")] = None,
+    out: OutOption = None,
+    force: ForceOption = False,
+) -> None:
+    """Train one model on the training samples and save its bundle in models/<variant>/.
+
+    lsgh and lsgh-noscse learn from hard and soft samples; cnn (the same network) and rf
+    (random forest on the factor vector, GridSearchCV) from hard samples only.
+    """
+    result = _train(config, model, out, force, epochs=epochs, seed=seed)
+    _print_result(result)
+
+
+@app.command()
+@user_errors
+def evaluate(config: ConfigArg, out: OutOption = None, force: ForceOption = False) -> None:
+    """Score every trained model on the same held-out hard samples.
+
+    Writes the paper's Table 4 (table4.csv, table4.md), pr_curves.png and roc_curves.png.
+    """
+    from lsgh_ee.pipeline import evaluate as evaluate_stage
+
+    result = evaluate_stage(config, run_dir=out, force=force)
+    _print_result(result)
+    if (result.run_dir / "table4.md").exists():
+        typer.echo("\n" + (result.run_dir / "table4.md").read_text(encoding="utf-8"))
+
+
+@app.command()
+@user_errors
+def run(
+    config: ConfigArg,
+    epochs: Annotated[
+        int | None, typer.Option(help="Maximum epochs (default: training.epochs, 200).")
+    ] = None,
+    out: OutOption = None,
+    force: ForceOption = False,
+) -> None:
+    """Run every stage: factors, samples, the models in training.models, evaluation.
+
+    Stages whose inputs did not change are skipped, so a re-run after a crash resumes.
+    """
+    _run_all(config, out, force, epochs)
+
+
+@app.command()
+@user_errors
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Run folder for the demo.")] = Path(
         "runs/demo"
     ),
+    epochs: Annotated[
+        int | None, typer.Option(help="Maximum epochs (default: training.epochs, 200).")
+    ] = None,
     force: ForceOption = False,
 ) -> None:
-    """Run the pipeline on the embedded demo region (Cumberland Mountains, Tennessee)."""
+    """Run the whole pipeline on the embedded demo region (Cumberland Mountains, Tennessee)."""
     from lsgh_ee.demo import demo_config_path
 
-    result = _run_export(demo_config_path(), "local", out, force)
+    _run_all(demo_config_path(), out, force, epochs)
+
+
+def _run_all(config: Path, out: Path | None, force: bool, epochs: int | None) -> None:
+    from lsgh_ee.config import load_config
+    from lsgh_ee.pipeline import evaluate as evaluate_stage
+    from lsgh_ee.pipeline import sample as sample_stage
+
+    cfg = load_config(config)
+    _print_result(_run_export(config, "local", out, force))
+    _print_result(sample_stage(cfg, run_dir=out, force=force))
+    for variant in cfg.training.models:
+        _print_result(_train(cfg, variant, out, force, epochs=epochs, seed=None))
+    result = evaluate_stage(cfg, run_dir=out, force=force)
     _print_result(result)
+    typer.echo("\n" + (result.run_dir / "table4.md").read_text(encoding="utf-8"))
+
+
+def _train(config, variant: str, out: Path | None, force: bool, *, epochs, seed):
+    from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+    from lsgh_ee.pipeline import train as train_stage
+
+    with Progress(
+        TextColumn("{task.description}"), TimeElapsedColumn(),
+        transient=True, disable=not sys.stderr.isatty(),
+    ) as bar:  # fmt: skip
+        task = bar.add_task(f"train {variant}", total=None)
+
+        def on_epoch(epoch: int, logs: dict) -> None:
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if "loss" in k)
+            bar.update(task, description=f"train {variant}: epoch {epoch + 1}  {shown}")
+            logging.getLogger("lsgh_ee").debug("%s epoch %d %s", variant, epoch + 1, shown)
+
+        return train_stage(config, variant, run_dir=out, epochs=epochs, seed=seed, force=force,
+                           on_epoch=on_epoch)  # fmt: skip
 
 
 def _run_export(config: Path, backend: str, out: Path | None, force: bool):
@@ -152,6 +258,15 @@ def _print_result(result) -> None:
     for path in result.outputs:
         typer.echo(f"  {path}")
     summary = result.summary
+    if summary.get("counts"):
+        for split, kinds in summary["counts"].items():
+            typer.echo(f"  {split}: " + ", ".join(f"{n} {k}" for k, n in kinds.items()))
+    if summary.get("training_samples"):
+        rate = summary.get("samples_per_second")
+        typer.echo(
+            f"  trained on {summary['training_samples']} samples in "
+            f"{summary['seconds']} s" + (f" ({rate:.0f} samples/s)" if rate else "")
+        )
     if summary.get("inventory"):
         inv = summary["inventory"]
         typer.echo(f"  landslides kept: {inv['kept']} of {inv['read']}")

@@ -171,8 +171,33 @@ class SamplingConfig(_Strict):
     )
 
 
+MODEL_VARIANTS = ("rf", "cnn", "lsgh-noscse", "lsgh")
+
+
 class TrainingConfig(_Strict):
+    """Model training (the paper's §3.1 settings by default)."""
+
     seed: int = 42
+    models: list[Literal["rf", "cnn", "lsgh-noscse", "lsgh"]] = Field(
+        default_factory=lambda: list(MODEL_VARIANTS),
+        description="model variants 'run' trains and evaluates",
+    )
+    epochs: int = Field(200, ge=1, description="maximum epochs (paper: 200)")
+    patience: int = Field(50, ge=1, description="early-stopping patience in epochs (paper: 50)")
+    batch_size: int = Field(32, ge=1, description="batch size (paper: 32)")
+    validation_fraction: float = Field(
+        0.2, ge=0, lt=1, description="share of the training samples used for early stopping"
+    )
+
+
+class EvaluationConfig(_Strict):
+    """Evaluation extras."""
+
+    truth: Path | None = Field(
+        None,
+        description="a reference susceptibility raster (0-1), e.g. a simulated region's "
+        "true susceptibility: models are also scored against it",
+    )
 
 
 class OutputConfig(_Strict):
@@ -193,6 +218,7 @@ class RegionConfig(_Strict):
     heatmap: HeatmapConfig = HeatmapConfig()
     sampling: SamplingConfig = SamplingConfig()
     training: TrainingConfig = TrainingConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
     output: OutputConfig = OutputConfig()
     source_file: Path | None = Field(None, exclude=True)
 
@@ -304,6 +330,9 @@ def _resolve_paths(config: RegionConfig, source: Path) -> RegionConfig:
     inventory = config.inventory.model_copy(
         update={"path": resolve(config.inventory.path, "inventory.path")}
     )
+    evaluation = config.evaluation.model_copy(
+        update={"truth": resolve(config.evaluation.truth, "evaluation.truth")}
+    )
     dem = config.dem
     if dem is not None:
         dem = dem.model_copy(update={"path": resolve(dem.path, "dem.path", dem.source == "local")})
@@ -323,6 +352,7 @@ def _resolve_paths(config: RegionConfig, source: Path) -> RegionConfig:
         update={
             "aoi": aoi,
             "inventory": inventory,
+            "evaluation": evaluation,
             "dem": dem,
             "factors": factors,
             "output": OutputConfig(dir=base / config.output.dir),

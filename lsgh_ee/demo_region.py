@@ -226,6 +226,8 @@ heatmap:
   diameter: 13
 output:
   dir: runs/jacksboro-demo
+evaluation:
+  truth: truth.tif  # the simulated true susceptibility: models are also scored against it
 """
 
 # D8 neighbour offsets (row, col) and step lengths in cells.

@@ -145,9 +145,15 @@ def table_markdown(table: pd.DataFrame) -> str:
               "AUC", "AP"]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model, row in table.iterrows():
-        cells = [f"{row[m] * 100:.2f}%" if m in _PERCENT else f"{row[m]:.4f}" for m in METRICS]
+        cells = [_cell(row[m], m in _PERCENT) for m in METRICS]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _cell(value: float, percent: bool) -> str:
+    if not np.isfinite(value):
+        return "–"
+    return f"{value * 100:.2f}%" if percent else f"{value:.4f}"
 
 
 def write_table(table: pd.DataFrame, folder: str | os.PathLike, stem: str = "table4") -> list[Path]:

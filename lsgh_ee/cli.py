@@ -164,6 +164,48 @@ def evaluate(config: ConfigArg, out: OutOption = None, force: ForceOption = Fals
 
 @app.command()
 @user_errors
+def predict(
+    config: ConfigArg,
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "lsgh",
+    bundle: Annotated[
+        Path | None,
+        typer.Option(help="A model bundle folder trained elsewhere (its factors must match)."),
+    ] = None,
+    out: OutOption = None,
+    force: ForceOption = False,
+) -> None:
+    """Map the susceptibility of every pixel with one model.
+
+    Writes maps/<model>/susceptibility.tif (cloud-optimised GeoTIFF, float32 0-1), streaming
+    the class-code stack window by window and predicting each distinct class-code vector once.
+    """
+    _print_result(_predict(config, model, out, force, bundle))
+
+
+@app.command()
+@user_errors
+def zone(config: ConfigArg, out: OutOption = None, force: ForceOption = False) -> None:
+    """Zone every map (Jenks, five classes), tabulate it and draw the figures.
+
+    Writes maps/<model>/zones.tif, intervals.csv/.md (the paper's Tables 5-6), zones.csv,
+    map.png, and index_histogram.png, landslide_density.png, success_rate.png.
+    """
+    from lsgh_ee.pipeline import zone as zone_stage
+
+    _print_result(zone_stage(config, run_dir=out, force=force))
+
+
+@app.command()
+@user_errors
+def report(config: ConfigArg, out: OutOption = None, force: ForceOption = False) -> None:
+    """Write report.html: config, factors, Table 4, zoning tables, figures and timings."""
+    from lsgh_ee.pipeline import report as report_stage
+
+    _print_result(report_stage(config, run_dir=out, force=force))
+
+
+@app.command()
+@user_errors
 def run(
     config: ConfigArg,
     epochs: Annotated[
@@ -172,7 +214,8 @@ def run(
     out: OutOption = None,
     force: ForceOption = False,
 ) -> None:
-    """Run every stage: factors, samples, the models in training.models, evaluation.
+    """Run every stage: factors, samples, the models in training.models, evaluation, maps,
+    zoning, figures and the report.
 
     Stages whose inputs did not change are skipped, so a re-run after a crash resumes.
     """
@@ -197,18 +240,53 @@ def demo(
 
 
 def _run_all(config: Path, out: Path | None, force: bool, epochs: int | None) -> None:
+    import json
+
     from lsgh_ee.config import load_config
     from lsgh_ee.pipeline import evaluate as evaluate_stage
+    from lsgh_ee.pipeline import report as report_stage
     from lsgh_ee.pipeline import sample as sample_stage
+    from lsgh_ee.pipeline import zone as zone_stage
 
     cfg = load_config(config)
     _print_result(_run_export(config, "local", out, force))
     _print_result(sample_stage(cfg, run_dir=out, force=force))
     for variant in cfg.training.models:
         _print_result(_train(cfg, variant, out, force, epochs=epochs, seed=None))
-    result = evaluate_stage(cfg, run_dir=out, force=force)
+    evaluation = evaluate_stage(cfg, run_dir=out, force=force)
+    _print_result(evaluation)
+    for variant in cfg.training.models:
+        _print_result(_predict(cfg, variant, out, force, None))
+    zoning = zone_stage(cfg, run_dir=out, force=force)
+    _print_result(zoning)
+    result = report_stage(cfg, run_dir=out, force=force)
     _print_result(result)
-    typer.echo("\n" + (result.run_dir / "table4.md").read_text(encoding="utf-8"))
+    run_dir = result.run_dir
+    typer.echo("\n" + (run_dir / "table4.md").read_text(encoding="utf-8"))
+    shares = json.loads((run_dir / "zoning.json").read_text(encoding="utf-8"))
+    for model, z in shares.items():
+        typer.echo(f"{model:12s} high + very high zones: {z['high_very_high_area_share']:6.1%} "
+                   f"of the area, {z['high_very_high_landslide_share']:6.1%} of the landslide "
+                   f"pixels; success-rate AUC {z['success_auc']:.3f}")  # fmt: skip
+    typer.echo(f"\nreport: {run_dir / 'report.html'}")
+
+
+def _predict(config, variant: str, out: Path | None, force: bool, bundle: Path | None):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from lsgh_ee.pipeline import predict as predict_stage
+
+    with Progress(
+        TextColumn(f"map {variant}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), transient=True, disable=not sys.stderr.isatty(),
+    ) as bar:  # fmt: skip
+        task = bar.add_task("map", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return predict_stage(config, variant, run_dir=out, bundle=bundle, force=force,
+                             progress=progress)  # fmt: skip
 
 
 def _train(config, variant: str, out: Path | None, force: bool, *, epochs, seed):
@@ -266,6 +344,11 @@ def _print_result(result) -> None:
         typer.echo(
             f"  trained on {summary['training_samples']} samples in "
             f"{summary['seconds']} s" + (f" ({rate:.0f} samples/s)" if rate else "")
+        )
+    if summary.get("pixels_per_second"):
+        typer.echo(
+            f"  {summary['valid_pixels']} pixels mapped, {summary['distinct_vectors']} "
+            f"distinct class-code vectors predicted ({summary['pixels_per_second']} px/s)"
         )
     if summary.get("inventory"):
         inv = summary["inventory"]

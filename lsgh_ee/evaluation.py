@@ -202,3 +202,35 @@ def plot_curves(
 def scores_by_model(scores: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> list[ModelScores]:
     """``{model: (y_true, y_score)}`` → list of :class:`ModelScores` in the given order."""
     return [ModelScores(name, *pair) for name, pair in scores.items()]
+
+
+def truth_agreement(index: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """How well a susceptibility map recovers a reference susceptibility p (0–1), over the
+    pixels valid in both: the expected ROC AUC of the map for landslides drawn from p
+    (positives weighted by p, negatives by 1 − p; the reference itself scores the ceiling)
+    and the Spearman rank correlation."""
+    from scipy.stats import spearmanr
+
+    index, truth = np.ravel(index), np.ravel(truth)
+    valid = np.isfinite(index) & np.isfinite(truth)
+    return {
+        "expected_auc": weighted_auc(index[valid], truth[valid]),
+        "ceiling_auc": weighted_auc(truth[valid], truth[valid]),
+        "spearman": float(spearmanr(index[valid], truth[valid]).statistic),
+    }
+
+
+def weighted_auc(score, p) -> float:
+    """ROC AUC of ``score`` when each pixel is a positive with weight ``p`` and a negative
+    with weight ``1 − p`` (ties count half): the AUC expected over inventories drawn from
+    ``p``."""
+    score = np.asarray(score, dtype="float64")
+    p = np.asarray(p, dtype="float64")
+    order = np.argsort(score, kind="mergesort")
+    score, p = score[order], p[order]
+    bounds = np.r_[0, np.flatnonzero(np.diff(score)) + 1, score.size]
+    pos = np.add.reduceat(p, bounds[:-1])
+    neg = np.add.reduceat(1 - p, bounds[:-1])
+    below = np.cumsum(neg) - neg  # negative weight strictly below each tie group
+    total = pos.sum() * neg.sum()
+    return float(np.sum(pos * (below + neg / 2)) / total) if total else float("nan")

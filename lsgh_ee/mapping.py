@@ -148,6 +148,7 @@ def predict_map(
                        BIGTIFF="IF_SAFER")  # fmt: skip
         strips = windows(src.height, src.width, rows_per_window)
         out_path = Path(out_path)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
         strips_path = out_path.with_name(f".{out_path.stem}.strips.partial.tif")
         try:
             with rasterio.open(strips_path, "w", **profile) as dst:
@@ -170,3 +171,14 @@ def predict_map(
         finally:
             strips_path.unlink(missing_ok=True)
     return {"pixels": pixels, "valid_pixels": valid_pixels, "distinct_vectors": cache.predicted}
+
+
+def predict_stack(model: Predictor, run_dir: str | os.PathLike) -> np.ndarray:
+    """In-memory susceptibility of a run's class-code stack, ``(rows, cols)`` float32 (for
+    evaluation on small regions; :func:`predict_map` streams and writes the map)."""
+    from lsgh_ee.factors.stack import FactorStack
+
+    stack = FactorStack.read(run_dir)
+    codes = stack.codes.reshape(len(stack.layers), -1).T
+    counts = np.array([len(layer.classes) for layer in stack.layers])
+    return predict_codes(model, codes, counts).reshape(stack.grid.shape)

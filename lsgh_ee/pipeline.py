@@ -7,7 +7,11 @@ Stages and their files (all in the run folder):
   factor report (CSV + PNG);
 - ``sample``: heatmap.tif, samples.gpkg;
 - ``train`` (one per model): models/<variant>/ (model bundle);
-- ``evaluate``: table4.csv / table4.md, pr_curves.png, roc_curves.png, truth agreement.
+- ``evaluate``: table4.csv / table4.md, pr_curves.png, roc_curves.png, evaluation.json;
+- ``predict`` (one per model): maps/<variant>/susceptibility.tif;
+- ``zone``: maps/<variant>/zones.tif, intervals.csv/.md, zones.csv, map.png; figures of
+  all models; zoning.json;
+- ``report``: report.html.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ HEATMAP_TIF = "heatmap.tif"
 SAMPLES_GPKG = "samples.gpkg"
 MODELS_DIR = "models"
 EVALUATION_JSON = "evaluation.json"
+MAPS_DIR = "maps"
+SUSCEPTIBILITY_TIF = "susceptibility.tif"
+ZONES_TIF = "zones.tif"
+ZONING_JSON = "zoning.json"
 
 
 @dataclass
@@ -318,9 +326,20 @@ def evaluate(
     params = {"models": models, "truth": str(config.evaluation.truth)}
 
     def work() -> tuple[list[Path], dict]:
-        from lsgh_ee.evaluation import ModelScores, metrics_table, plot_curves, write_table
+        from lsgh_ee.evaluation import (
+            ModelScores,
+            metrics_table,
+            plot_curves,
+            truth_agreement,
+            write_table,
+        )
+        from lsgh_ee.factors.stack import FactorStack
+        from lsgh_ee.mapping import predict_stack
         from lsgh_ee.model import load_bundle
+        from lsgh_ee.rasters import read_onto_grid
         from lsgh_ee.sampling import Samples
+
+        grid = FactorStack.read(run).grid
 
         test = Samples.read_gpkg(run / SAMPLES_GPKG).test
         test = test.subset(test.kind != "soft")
@@ -330,7 +349,9 @@ def evaluate(
             model, _ = load_bundle(run / MODELS_DIR / variant)
             scores.append(ModelScores(variant, test.label, model.predict(test.codes)))
             if config.evaluation.truth is not None:
-                truth_scores[variant] = truth_agreement(model, run, config.evaluation.truth)
+                truth_scores[variant] = truth_agreement(
+                    predict_stack(model, run), read_onto_grid(config.evaluation.truth, grid)
+                )
         table = metrics_table(scores)
         outputs = write_table(table, run)
         outputs += plot_curves(scores, run, title=f"{config.name}, {config.sampling.split} split")
@@ -345,47 +366,187 @@ def evaluate(
     return _run_stage("evaluate", run, params, inputs, work, force)
 
 
-def truth_agreement(model, run: Path, truth_path: Path) -> dict[str, float]:
-    """How well a model's map recovers a reference susceptibility p (0–1) over every valid
-    pixel: the expected ROC AUC of the model's index for landslides drawn from p (positives
-    weighted by p, negatives by 1 − p; the reference's own value is the ceiling) and the
-    Spearman rank correlation."""
-    import numpy as np
-    from scipy.stats import spearmanr
-
-    from lsgh_ee.factors.stack import FactorStack
-    from lsgh_ee.mapping import predict_codes
-    from lsgh_ee.rasters import read_onto_grid
-
-    stack = FactorStack.read(run)
-    codes = stack.codes.reshape(len(stack.layers), -1).T
-    counts = np.array([len(layer.classes) for layer in stack.layers])
-    index = predict_codes(model, codes, counts)
-    truth = read_onto_grid(truth_path, stack.grid).ravel()
-    valid = np.isfinite(index) & np.isfinite(truth)
-    return {
-        "expected_auc": weighted_auc(index[valid], truth[valid]),
-        "ceiling_auc": weighted_auc(truth[valid], truth[valid]),
-        "spearman": float(spearmanr(index[valid], truth[valid]).statistic),
-    }
+# --- predict -------------------------------------------------------------------------------
 
 
-def weighted_auc(score, p) -> float:
-    """ROC AUC of ``score`` when each pixel is a positive with weight ``p`` and a negative
-    with weight ``1 − p`` (ties count half): the AUC expected over inventories drawn from
-    ``p``."""
-    import numpy as np
+def predict(
+    config: RegionConfig | str | os.PathLike,
+    variant: str,
+    *,
+    run_dir: str | os.PathLike | None = None,
+    bundle: str | os.PathLike | None = None,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> StageResult:
+    """Stage ``predict``: the susceptibility map of one model over the whole region,
+    ``maps/<variant>/susceptibility.tif`` (COG, float32 0–1, NaN nodata), streamed window
+    by window, each distinct class-code vector predicted once.
 
-    score = np.asarray(score, dtype="float64")
-    p = np.asarray(p, dtype="float64")
-    order = np.argsort(score, kind="mergesort")
-    score, p = score[order], p[order]
-    bounds = np.r_[0, np.flatnonzero(np.diff(score)) + 1, score.size]
-    pos = np.add.reduceat(p, bounds[:-1])
-    neg = np.add.reduceat(1 - p, bounds[:-1])
-    below = np.cumsum(neg) - neg  # negative weight strictly below each tie group
-    total = pos.sum() * neg.sum()
-    return float(np.sum(pos * (below + neg / 2)) / total) if total else float("nan")
+    Args:
+        variant: a model trained in this run (``models/<variant>``), or the name to file
+            the map under when ``bundle`` is given.
+        bundle: a model bundle folder from elsewhere (another region): its factor schema
+            must match this region's.
+    """
+    from lsgh_ee.factors.stack import CODES_TIF, SCHEMA_JSON
+
+    config = as_config(config)
+    run = _run_folder(config, run_dir)
+    _require(run, [CODES_TIF, SCHEMA_JSON], "export-factors")
+    folder = Path(bundle) if bundle is not None else run / MODELS_DIR / variant
+    if not (folder / "schema.json").exists():
+        hint = (f"run 'lsgh-ee train CONFIG --model {variant}' first" if bundle is None
+                else "pass the folder of a model bundle (it holds schema.json)")  # fmt: skip
+        raise LsghError(f"no model bundle in {folder}; {hint}")
+    model_files = sorted(p for p in folder.iterdir() if p.is_file())
+    out = run / MAPS_DIR / variant / SUSCEPTIBILITY_TIF
+
+    def work() -> tuple[list[Path], dict]:
+        from lsgh_ee.mapping import predict_map
+        from lsgh_ee.model import check_schema, load_bundle
+
+        model, schema = load_bundle(folder)
+        factor_schema = json.loads((run / SCHEMA_JSON).read_text(encoding="utf-8"))
+        check_schema(schema, factor_schema)
+        start = time.perf_counter()
+        tags = {"model": variant, "bundle": str(folder)}
+        stats = predict_map(model, run / CODES_TIF, out, schema["class_counts"],
+                            progress=progress, tags=tags)  # fmt: skip
+        seconds = time.perf_counter() - start
+        stats["pixels_per_second"] = round(stats["pixels"] / max(seconds, 1e-9))
+        return [out], stats
+
+    return _run_stage(f"predict:{variant}", run, {"variant": variant, "bundle": str(folder)},
+                      [run / CODES_TIF, run / SCHEMA_JSON, *model_files], work, force)  # fmt: skip
+
+
+def mapped_models(run: Path) -> list[str]:
+    """Models with a susceptibility map in the run folder (Table 4 order, then others)."""
+    from lsgh_ee.config import MODEL_VARIANTS
+
+    found = sorted(p.parent.name for p in (run / MAPS_DIR).glob(f"*/{SUSCEPTIBILITY_TIF}"))
+    return [m for m in MODEL_VARIANTS if m in found] + [m for m in found if m not in MODEL_VARIANTS]
+
+
+# --- zone ----------------------------------------------------------------------------------
+
+
+def zone(
+    config: RegionConfig | str | os.PathLike,
+    *,
+    run_dir: str | os.PathLike | None = None,
+    force: bool = False,
+) -> StageResult:
+    """Stage ``zone``: for every mapped model, Jenks zones (``zones.tif`` with a colour
+    table), the equal-interval table (the paper's Tables 5/6) and the zone table; figures
+    of all models: maps with landslides, index histograms, landslide density, success-rate
+    curves."""
+    from lsgh_ee.factors.stack import SCHEMA_JSON
+
+    config = as_config(config)
+    run = _run_folder(config, run_dir)
+    models = mapped_models(run)
+    if not models:
+        raise LsghError(f"{run} has no susceptibility map; run 'lsgh-ee predict CONFIG' first")
+    maps = [run / MAPS_DIR / m / SUSCEPTIBILITY_TIF for m in models]
+    inputs = [*maps, run / SCHEMA_JSON, config.inventory.path]
+    params = {"models": models, "seed": config.sampling.seed}
+
+    def work() -> tuple[list[Path], dict]:
+        return zone_maps(config, run, models)
+
+    return _run_stage("zone", run, params, inputs, work, force)
+
+
+def zone_maps(config: RegionConfig, run: Path, models: list[str]) -> tuple[list[Path], dict]:
+    """The work of the ``zone`` stage (see :func:`zone`)."""
+    import rasterio
+
+    from lsgh_ee.inventory import read_inventory
+    from lsgh_ee.rasters import write_geotiff
+    from lsgh_ee.region import Region
+    from lsgh_ee.report import figures
+    from lsgh_ee.zoning import (
+        ZONE_COLOURS,
+        interval_table,
+        jenks_breaks,
+        success_rate_curve,
+        zone_table,
+    )
+    from lsgh_ee.zoning import zone as zone_classes
+
+    region = Region.from_config(config)
+    inventory = read_inventory(config.inventory, region)
+    landslides = inventory.mask(region.grid, "polygon")
+    centres = inventory.centroids()
+    outputs: list[Path] = []
+    summary: dict[str, dict] = {}
+    indices, tables, curves = {}, {}, {}
+    for model in models:
+        folder = run / MAPS_DIR / model
+        with rasterio.open(folder / SUSCEPTIBILITY_TIF) as src:
+            index = src.read(1)
+        breaks, used = jenks_breaks(index, seed=config.sampling.seed)
+        zones = zone_classes(index, breaks)
+        outputs.append(write_geotiff(
+            folder / ZONES_TIF, zones, region.grid, nodata=0, colormap=ZONE_COLOURS,
+            descriptions=["susceptibility zone"],
+            tags={"classes": "1 very low, 2 low, 3 moderate, 4 high, 5 very high",
+                  "jenks_breaks": json.dumps(breaks), "jenks_values": str(used)},
+        ))  # fmt: skip
+        intervals = interval_table(index, landslides)
+        zones_table = zone_table(zones, landslides)
+        write_text(folder / "intervals.csv", intervals.table.round(6).to_csv())
+        write_text(folder / "intervals.md", intervals.markdown())
+        write_text(folder / "zones.csv", zones_table.round(6).to_csv())
+        outputs += [folder / "intervals.csv", folder / "intervals.md", folder / "zones.csv"]
+        outputs.append(figures.map_figure(index, zones, region.grid, centres,
+                                          folder / "map.png", model=model))  # fmt: skip
+        curve = success_rate_curve(index, landslides)
+        indices[model], tables[model], curves[model] = index, intervals.table, curve
+        high = zones_table.loc[["high", "very high"]]
+        summary[model] = {
+            "jenks_breaks": [round(b, 5) for b in breaks],
+            "jenks_values": used,
+            "high_very_high_area_share": float(high["area_share"].sum()),
+            "high_very_high_landslide_share": float(high["landslide_share"].sum()),
+            "success_auc": curve[2],
+            "intervals": json.loads(intervals.table.to_json(orient="index")),
+        }
+    outputs.append(figures.histogram_figure(indices, run / "index_histogram.png"))
+    outputs.append(figures.density_figure(tables, run / "landslide_density.png"))
+    outputs.append(figures.success_figure(curves, run / "success_rate.png"))
+    write_text(run / ZONING_JSON, json.dumps(summary, indent=2))
+    outputs.append(run / ZONING_JSON)
+    return outputs, {"models": summary}
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def report(
+    config: RegionConfig | str | os.PathLike,
+    *,
+    run_dir: str | os.PathLike | None = None,
+    force: bool = False,
+) -> StageResult:
+    """Stage ``report``: one self-contained HTML page (``report.html``) with the config,
+    the factor report, Table 4, the zoning tables, every figure and the run's timings."""
+    config = as_config(config)
+    run = _run_folder(config, run_dir)
+    _require(run, ["factor_schema.json"], "export-factors")
+    inputs = sorted(p for p in run.rglob("*") if p.suffix in (".png", ".md", ".csv")
+                    or p.name in ("evaluation.json", ZONING_JSON))  # fmt: skip
+    if config.source_file is not None:
+        inputs.append(config.source_file)
+
+    def work() -> tuple[list[Path], dict]:
+        from lsgh_ee.report.html import write_report
+
+        path = write_report(config, run)
+        return [path], {"report": str(path)}
+
+    return _run_stage("report", run, {"version": 1}, inputs, work, force)
 
 
 def _check_writable(run: Path) -> None:

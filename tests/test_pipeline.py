@@ -13,7 +13,7 @@ import rasterio
 from sklearn.metrics import roc_auc_score
 
 from conftest import edit_config, make_region, run_cli
-from lsgh_ee.pipeline import weighted_auc
+from lsgh_ee.evaluation import weighted_auc
 
 
 def test_weighted_auc_is_the_auc_of_the_expanded_data() -> None:
@@ -41,7 +41,8 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_run_writes_every_stage(trained_run: Path) -> None:
     run = trained_run.parent / "run"
     for name in ("heatmap.tif", "samples.gpkg", "table4.csv", "table4.md", "pr_curves.png",
-                 "roc_curves.png", "evaluation.json"):  # fmt: skip
+                 "roc_curves.png", "evaluation.json", "zoning.json", "report.html",
+                 "index_histogram.png", "landslide_density.png", "success_rate.png"):  # fmt: skip
         assert (run / name).exists(), name
     files = {"rf": "model.joblib", "cnn": "model.keras", "lsgh-noscse": "model.keras",
              "lsgh": "model.keras"}  # fmt: skip
@@ -82,7 +83,9 @@ def test_every_model_is_scored_on_the_same_hard_test_samples(trained_run: Path) 
 @pytest.mark.slow
 def test_rerun_does_no_work(trained_run: Path) -> None:
     proc = run_cli("run", str(trained_run))
-    assert proc.stdout.count("up to date") == 7  # factors, samples, 4 models, evaluation
+    # factors, samples, 4 models, evaluation, 4 maps, zoning, report
+    assert proc.stdout.count(": up to date ->") == 13, proc.stdout
+    assert "done in" not in proc.stdout
 
 
 def test_stage_order_is_enforced(region_config: Path) -> None:
@@ -90,3 +93,65 @@ def test_stage_order_is_enforced(region_config: Path) -> None:
     assert proc.returncode == 2 and "run 'lsgh-ee export-factors CONFIG' first" in proc.stderr
     proc = run_cli("train", str(region_config), "--model", "xgb", check=False)
     assert proc.returncode == 2 and "unknown model 'xgb'" in proc.stderr
+
+
+@pytest.mark.slow
+def test_maps_zones_and_tables(trained_run: Path) -> None:
+    run = trained_run.parent / "run"
+    with rasterio.open(run / "class_codes.tif") as src:
+        valid = (src.read() > 0).all(axis=0)
+        grid_transform = src.transform
+    for model in ("rf", "cnn", "lsgh-noscse", "lsgh"):
+        folder = run / "maps" / model
+        with rasterio.open(folder / "susceptibility.tif") as src:
+            index = src.read(1)
+            assert src.transform == grid_transform
+            assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        assert np.array_equal(np.isfinite(index), valid)  # nodata where any factor is
+        assert np.nanmin(index) >= 0 and np.nanmax(index) <= 1
+        with rasterio.open(folder / "zones.tif") as src:
+            zones = src.read(1)
+            assert src.colormap(1)[5][:3] == (215, 25, 28)
+        assert np.array_equal(zones > 0, valid) and set(np.unique(zones[valid])) <= set(range(1, 6))
+        # zones are ordered: a higher zone never holds a lower index than a lower zone
+        means = [np.mean(index[zones == z]) for z in range(1, 6) if (zones == z).any()]
+        assert means == sorted(means)
+        intervals = pd.read_csv(folder / "intervals.csv", index_col="interval")
+        assert intervals["pixels"].sum() == valid.sum()
+        assert np.isclose(intervals["area_share"].sum(), 1.0)
+    html = (run / "report.html").read_text()
+    for text in ("Table 4", "Equal intervals", "Jenks zones", "Timings", "data:image/png;base64"):
+        assert text in html
+    assert "http://" not in html and "https://" not in html  # self-contained
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_same_outputs(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def region(name: str) -> Path:
+        config = make_region(tmp_path / name)
+        edit_config(config, training={"epochs": 3, "patience": 2})
+        return config
+
+    whole = region("whole")
+    run_cli("run", str(whole))
+    broken = region("broken")
+    proc = subprocess.Popen([sys.executable, "-m", "lsgh_ee", "run", str(broken)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not (broken.parent / "run" / "models" / "cnn").exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # a hard crash in the middle of training
+    proc.wait()
+    resumed = run_cli("run", str(broken))
+    assert "up to date" in resumed.stdout  # the finished stages were not redone
+    assert not list((broken.parent / "run").rglob("*.partial*"))
+    for name in ("table4.csv", "maps/lsgh/intervals.csv", "maps/rf/zones.csv"):
+        assert (whole.parent / "run" / name).read_text() == (
+            broken.parent / "run" / name
+        ).read_text(), name

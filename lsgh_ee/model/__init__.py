@@ -6,11 +6,15 @@ Importing this package registers the custom Keras layers (``lsgh_ee>OneHotFactor
 files also load with plain ``keras.saving.load_model``.
 """
 
-from lsgh_ee.model.bundle import check_schema, load_bundle, save_bundle, update_bundle
-from lsgh_ee.model.encoding import OneHotFactors
-from lsgh_ee.model.estimators import VARIANTS, ModelEstimator, make_model
-from lsgh_ee.model.layers import SCSE, ChannelSE, SpatialSE
-from lsgh_ee.model.network import build_lsgh_net
+from lsgh_ee.model.runtime import start_tensorflow
+
+start_tensorflow()
+
+from lsgh_ee.model.bundle import check_schema, load_bundle, save_bundle, update_bundle  # noqa: E402
+from lsgh_ee.model.encoding import OneHotFactors  # noqa: E402
+from lsgh_ee.model.estimators import VARIANTS, ModelEstimator, make_model  # noqa: E402
+from lsgh_ee.model.layers import SCSE, ChannelSE, SpatialSE  # noqa: E402
+from lsgh_ee.model.network import build_lsgh_net  # noqa: E402
 
 __all__ = [
     "SCSE",

@@ -1,0 +1,172 @@
+"""The run report: one self-contained HTML page (figures embedded) gathering the config,
+the factor report, Table 4, the zoning tables, every figure and the run's timings."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from lsgh_ee import __version__
+from lsgh_ee.atomic import write_text
+from lsgh_ee.config import RegionConfig
+
+REPORT_HTML = "report.html"
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;
+max-width:1200px;padding:0 1em;color:#222;line-height:1.45}
+h1{margin-bottom:0}h2{border-bottom:2px solid #b5542b;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.8em 0;font-size:.92em}
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
+th:first-child,td:first-child{text-align:left}thead th{background:#f3ece7}
+img{max-width:100%;border:1px solid #ddd;margin:.5em 0}
+pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:.85em}
+.muted{color:#666}.grid{display:grid;grid-template-columns:1fr 1fr;gap:1em}
+"""
+
+
+def _img(path: Path, alt: str) -> str:
+    if not path.exists():
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _table(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 4) -> str:
+    shown = frame.copy()
+    for col in shown.columns:
+        if col in percent:
+            shown[col] = shown[col].map(lambda v: "–" if pd.isna(v) else f"{v:.2%}")
+        elif pd.api.types.is_float_dtype(shown[col]):
+            shown[col] = shown[col].map(lambda v: "–" if pd.isna(v) else f"{v:.{digits}f}")
+    return shown.to_html(border=0, escape=True)
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def write_report(config: RegionConfig, run: Path) -> Path:
+    """Write ``report.html`` into the run folder and return its path."""
+    manifest = _json(run / "manifest.json").get("stages", {})
+    parts = [
+        f"<h1>Landslide susceptibility — {html.escape(config.name)}</h1>",
+        f'<p class="muted">lsgh-ee {__version__}, LSGH-Net (Xiong et al. 2022). Run folder '
+        f"<code>{html.escape(str(run))}</code>; report written "
+        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.</p>",
+    ]
+    if (run / "preview.html").exists():
+        parts.append('<p><a href="preview.html">Open the interactive map preview</a></p>')
+    parts += _region_section(manifest)
+    parts += _factor_section(run)
+    parts += _evaluation_section(run, manifest)
+    parts += _zoning_section(run)
+    parts += _timings_section(manifest)
+    source = config.source_file.read_text(encoding="utf-8") if config.source_file else ""
+    parts.append(f"<h2>Region config</h2><pre>{html.escape(source)}</pre>")
+    page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>lsgh-ee — "
+            f"{html.escape(config.name)}</title><style>{_CSS}</style></head><body>"
+            + "\n".join(parts) + "</body></html>")  # fmt: skip
+    path = run / REPORT_HTML
+    write_text(path, page)
+    return path
+
+
+def _region_section(manifest: dict) -> list[str]:
+    notes = manifest.get("export-factors", {}).get("notes", {})
+    if not notes:
+        return []
+    grid, inv = notes["grid"], notes["inventory"]
+    res = grid["transform"][0]
+    out = [
+        "<h2>Region</h2>",
+        f"<p>Grid {grid['width']} × {grid['height']} pixels of {res:g} m in "
+        f"{html.escape(grid['crs'])}; factors: {', '.join(notes['factors'])}.</p>",
+        f"<p>Inventory: {inv['kept']} landslides kept of {inv['read']} read "
+        f"({inv['outside_aoi']} outside the AOI, {inv['repaired']} repaired, "
+        f"{inv['unrepairable'] + inv['empty_geometries']} dropped as empty or unrepairable).</p>",
+    ]
+    samples = manifest.get("sample", {}).get("notes", {})
+    if samples:
+        counts = pd.DataFrame(samples["counts"]).fillna(0).astype(int)
+        out.append(f"<p>Samples ({html.escape(samples['split'])} split):</p>" + _table(counts))
+    return out
+
+
+def _factor_section(run: Path) -> list[str]:
+    out = ["<h2>Factors</h2>", _img(run / "factor_report.png", "factor report")]
+    importance = run / "factor_importance.csv"
+    if importance.exists():
+        out.append(_table(pd.read_csv(importance, index_col="factor"), digits=4))
+    return out
+
+
+def _evaluation_section(run: Path, manifest: dict) -> list[str]:
+    table4 = run / "table4.csv"
+    if not table4.exists():
+        return []
+    frame = pd.read_csv(table4, index_col="model")
+    out = [
+        "<h2>Model comparison (Table 4)</h2>",
+        "<p>Every model scored on the same held-out hard samples; threshold 0.5.</p>",
+        _table(frame, percent=("accuracy", "precision", "specificity", "sensitivity", "f1")),
+        '<div class="grid">'
+        + _img(run / "pr_curves.png", "PR curves")
+        + _img(run / "roc_curves.png", "ROC curves")
+        + "</div>",
+    ]
+    truth = _json(run / "evaluation.json").get("truth")
+    if truth:
+        out.append("<p>Agreement with the reference susceptibility (every valid pixel): "
+                   "expected AUC for landslides drawn from the reference, and Spearman's "
+                   "rank correlation.</p>" + _table(pd.DataFrame(truth).T))  # fmt: skip
+    rows = {k.split(":", 1)[1]: v["notes"] for k, v in manifest.items() if k.startswith("train:")}
+    if rows:
+        frame = pd.DataFrame(rows).T[["training_samples", "soft_samples", "epochs_run", "seconds"]]
+        out.append("<p>Training:</p>" + _table(frame, digits=1))
+    return out
+
+
+def _zoning_section(run: Path) -> list[str]:
+    zoning = _json(run / "zoning.json")
+    if not zoning:
+        return []
+    share = pd.DataFrame({m: {"high + very high: area": z["high_very_high_area_share"],
+                              "high + very high: landslides": z["high_very_high_landslide_share"],
+                              "success-rate AUC": z["success_auc"]}
+                          for m, z in zoning.items()}).T  # fmt: skip
+    out = [
+        "<h2>Susceptibility maps</h2>",
+        _table(share, percent=("high + very high: area", "high + very high: landslides")),
+        '<div class="grid">'
+        + _img(run / "index_histogram.png", "histogram")
+        + _img(run / "landslide_density.png", "density")
+        + "</div>",
+        _img(run / "success_rate.png", "success rate"),
+    ]
+    for model in zoning:
+        folder = run / "maps" / model
+        out.append(f"<h3>{html.escape(model)}</h3>" + _img(folder / "map.png", model))
+        intervals = pd.read_csv(folder / "intervals.csv", index_col="interval")
+        out.append("<p>Equal intervals (the paper's Tables 5 and 6):</p>" + _table(
+            intervals, percent=("area_share", "landslide_share")))  # fmt: skip
+        zones = pd.read_csv(folder / "zones.csv", index_col="zone")
+        out.append("<p>Jenks zones:</p>" + _table(zones, percent=("area_share", "landslide_share")))
+    return out
+
+
+def _timings_section(manifest: dict) -> list[str]:
+    if not manifest:
+        return []
+    frame = pd.DataFrame(
+        {
+            name: {"seconds": rec.get("seconds"), "started": rec.get("started")}
+            for name, rec in manifest.items()
+        }  # fmt: skip
+    ).T
+    return ["<h2>Timings</h2>", _table(frame, digits=2)]

@@ -239,6 +239,41 @@ def demo(
     _run_all(demo_config_path(), out, force, epochs)
 
 
+@app.command(
+    "scale-study", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+@user_errors
+def scale_study_cmd(
+    ctx: typer.Context,
+    config: ConfigArg,
+    diameters: Annotated[
+        list[int],
+        typer.Option("--diameters", "-d", help="Heatmap diameters in pixels: -d 7 13 19."),
+    ] = [7, 13, 19],  # noqa: B006 - typer needs a literal default
+    epochs: Annotated[
+        int | None, typer.Option(help="Maximum epochs (default: training.epochs, 200).")
+    ] = None,
+    out: OutOption = None,
+    force: ForceOption = False,
+) -> None:
+    """The paper's scale study: one LSGH-Net per heatmap diameter on one shared test set.
+
+    Writes scale_study/table.csv and .md (AP, AUC, ... per diameter) and
+    scale_study/pr_curves.png. Needs the sample stage first.
+    """
+    from lsgh_ee.pipeline import scale_study
+
+    extra = [a for a in ctx.args if not a.isdigit()]
+    if extra:
+        raise LsghError(
+            f"unexpected argument(s) {' '.join(extra)}; see 'lsgh-ee scale-study --help'"
+        )
+    diameters = [*diameters, *(int(a) for a in ctx.args)]
+    result = scale_study(config, diameters, run_dir=out, epochs=epochs, force=force)
+    _print_result(result)
+    typer.echo("\n" + (result.run_dir / "scale_study" / "table.md").read_text(encoding="utf-8"))
+
+
 def _run_all(config: Path, out: Path | None, force: bool, epochs: int | None) -> None:
     import json
 
@@ -357,3 +392,47 @@ def _print_result(result) -> None:
         typer.echo(f"  importance (best first): {', '.join(summary['importance_rank'])}")
     for a, b, r in summary.get("collinear_pairs", []):
         typer.echo(f"  note: {a} and {b} are correlated (r = {r:.2f})")
+
+
+@app.command()
+@user_errors
+def preview(
+    config: ConfigArg,
+    out: OutOption = None,
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "lsgh",
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Page to write (default: RUN/preview.html).")
+    ] = None,
+    self_contained: Annotated[
+        bool,
+        typer.Option(
+            "--self-contained/--cdn",
+            help="Inline Leaflet from an installed copy so the page works offline, or load "
+            "it and geemap's map controls from their CDNs.",
+        ),
+    ] = True,
+    basemap: Annotated[
+        str,
+        typer.Option(
+            help="Basemap: OpenStreetMap, another geemap basemap (e.g. Esri.WorldImagery) or "
+            "none. Its tiles need the internet; the map layers do not."
+        ),
+    ] = "OpenStreetMap",
+) -> None:
+    """Write an HTML map of the susceptibility index and zones, the landslides, the AOI
+    and the factors (off by default), with a layer control and a legend.
+
+    The rasters are embedded in the page, so it keeps working on its own (open it in a
+    browser or a notebook). Needs the predict stage first.
+    """
+    from lsgh_ee.config import load_config
+    from lsgh_ee.region import Region
+    from lsgh_ee.report.preview import write_preview
+
+    cfg = load_config(config)
+    run_dir = out if out is not None else cfg.run_dir
+    page = html if html is not None else run_dir / "preview.html"
+    aoi = Region.from_config(cfg).aoi  # in the grid CRS, as the run's rasters
+    written = write_preview(run_dir, page, model=model, aoi=aoi,
+                            self_contained=self_contained, basemap=basemap)  # fmt: skip
+    typer.echo(f"preview: {written}")

@@ -549,6 +549,79 @@ def report(
     return _run_stage("report", run, {"version": 1}, inputs, work, force)
 
 
+# --- scale study ---------------------------------------------------------------------------
+
+
+def scale_study(
+    config: RegionConfig | str | os.PathLike,
+    diameters: list[int],
+    *,
+    run_dir: str | os.PathLike | None = None,
+    epochs: int | None = None,
+    force: bool = False,
+    on_epoch: Callable[[int, dict], None] | None = None,
+) -> StageResult:
+    """The paper's §4.3: one LSGH-Net per heatmap diameter, all scored on the SAME test
+    set — the hard test samples of the run's ``samples.gpkg`` — so their AP values compare.
+    Each diameter draws its own training samples (same seed), minus any pixel of the
+    shared test set. Writes ``scale_study/table.csv``/``.md`` and ``scale_study/pr_curves.png``.
+    """
+    from lsgh_ee.factors.stack import CODES_TIF, SCHEMA_JSON
+
+    config = as_config(config)
+    run = _run_folder(config, run_dir)
+    _require(run, [SAMPLES_GPKG], "sample")
+    if not diameters or any(d < 1 for d in diameters):
+        raise LsghError(f"--diameters must be positive pixel counts, got {diameters}")
+    training = config.training.model_copy(update={"epochs": epochs} if epochs else {})
+    params = {"diameters": diameters, "training": training.model_dump(mode="json"),
+              "sampling": config.sampling.model_dump(mode="json")}  # fmt: skip
+    inputs = [run / SAMPLES_GPKG, run / CODES_TIF, run / SCHEMA_JSON, config.inventory.path]
+    folder = run / "scale_study"
+
+    def work() -> tuple[list[Path], dict]:
+        import numpy as np
+
+        from lsgh_ee.evaluation import ModelScores, metrics_table, plot_curves, write_table
+        from lsgh_ee.factors.stack import FactorStack
+        from lsgh_ee.inventory import read_inventory
+        from lsgh_ee.model import make_model
+        from lsgh_ee.region import Region
+        from lsgh_ee.sampling import Samples, draw_samples
+
+        stack = FactorStack.read(run)
+        inventory = read_inventory(config.inventory, Region.from_config(config))
+        test = Samples.read_gpkg(run / SAMPLES_GPKG).test
+        test = test.subset(test.kind != "soft")
+        test_pixels = test.rows * stack.grid.width + test.cols
+        counts = [len(layer.classes) for layer in stack.layers]
+        scores, rows = [], {}
+        for diameter in diameters:
+            drawn, _ = draw_samples(stack, inventory, config.sampling, diameter,
+                                    seed=config.sampling.seed,
+                                    date_attribute=config.inventory.date_attribute)  # fmt: skip
+            train_set = drawn.train
+            pixels = train_set.rows * stack.grid.width + train_set.cols
+            train_set = train_set.subset(~np.isin(pixels, test_pixels))
+            model = make_model("lsgh", counts, factor_names=stack.names)
+            model.fit(train_set.codes, train_set.label, seed=training.seed,
+                      epochs=training.epochs, patience=training.patience,
+                      batch_size=training.batch_size, on_epoch=on_epoch,
+                      validation_fraction=training.validation_fraction)  # fmt: skip
+            name = f"D={diameter}"
+            scores.append(ModelScores(name, test.label, model.predict(test.codes)))
+            rows[name] = {"training_samples": len(train_set),
+                          "soft_samples": int((train_set.kind == "soft").sum())}  # fmt: skip
+        table = metrics_table(scores)
+        outputs = write_table(table, folder, stem="table")
+        outputs += plot_curves(scores, folder, title=f"{config.name}, heatmap diameters")
+        summary = {"ap": table["ap"].round(4).to_dict(), "auc": table["auc"].round(4).to_dict(),
+                   "training": rows, "test_samples": len(test)}  # fmt: skip
+        return outputs, summary
+
+    return _run_stage("scale-study", run, params, inputs, work, force)
+
+
 def _check_writable(run: Path) -> None:
     try:
         run.mkdir(parents=True, exist_ok=True)

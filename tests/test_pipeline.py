@@ -155,3 +155,21 @@ def test_a_killed_run_resumes_to_the_same_outputs(tmp_path: Path) -> None:
         assert (whole.parent / "run" / name).read_text() == (
             broken.parent / "run" / name
         ).read_text(), name
+
+
+@pytest.mark.slow
+def test_scale_study_scores_every_diameter_on_one_test_set(trained_run: Path) -> None:
+    proc = run_cli("scale-study", str(trained_run), "--diameters", "3", "9", "--epochs", "2")
+    assert "| D=3 |" in proc.stdout and "| D=9 |" in proc.stdout
+    run = trained_run.parent / "run"
+    table = pd.read_csv(run / "scale_study" / "table.csv", index_col="model")
+    assert list(table.index) == ["D=3", "D=9"]
+    manifest = json.loads((run / "manifest.json").read_text())
+    notes = manifest["stages"]["scale-study"]["notes"]
+    samples = gpd.read_file(run / "samples.gpkg")
+    assert notes["test_samples"] == int(
+        ((samples.split == "test") & (samples.kind != "soft")).sum()
+    )
+    assert (run / "scale_study" / "pr_curves.png").exists()
+    bad = run_cli("scale-study", str(trained_run), "--diameters", "0", check=False)
+    assert bad.returncode == 2 and "--diameters must be positive" in bad.stderr

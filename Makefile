@@ -26,6 +26,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_terrain.py
+	$(BIN)/python bench/bench_heatmap.py
+	@test ! -f bench/bench_mapping.py || $(BIN)/python bench/bench_mapping.py
 
 clean:
 	rm -rf runs test-artifacts bench/results

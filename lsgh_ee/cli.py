@@ -414,8 +414,8 @@ def preview(
     basemap: Annotated[
         str,
         typer.Option(
-            help="Basemap: OpenStreetMap, another geemap basemap (e.g. Esri.WorldImagery) or "
-            "none. Its tiles need the internet; the map layers do not."
+            help="Basemap: OpenStreetMap, another geemap basemap (e.g. SATELLITE, TERRAIN) "
+            "or none. Its tiles need the internet; the map layers do not."
         ),
     ] = "OpenStreetMap",
 ) -> None:

@@ -1,22 +1,43 @@
-"""Finding Earth Engine credentials in the standard places, without ever printing them."""
+"""Opening an Earth Engine session: credentials from the standard places, the user's
+project, the API endpoint as a setting; every failure is one line that never shows a secret.
+
+Credentials, in order: a service-account key file given as ``key_file``; the key file
+named by ``GOOGLE_APPLICATION_CREDENTIALS``; the persistent credentials written by
+``earthengine authenticate`` (``~/.config/earthengine/credentials``). The project: the
+``project`` argument, else ``LSGH_EE_PROJECT``, else the service account's own project, else
+the project saved by ``earthengine set_project``. The endpoint: ``api_url``, else
+``LSGH_EE_API_URL``, else the public Earth Engine API.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lsgh_ee.errors import LsghError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://earthengine.googleapis.com"
+API_URL_ENV = "LSGH_EE_API_URL"
+PROJECT_ENV = "LSGH_EE_PROJECT"
+KEY_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
+REGISTER_URL = "https://code.earthengine.google.com/register"
 
 
 def credentials_path() -> Path | None:
     """The credentials file the ``ee`` client would use: a service-account key named by
     ``GOOGLE_APPLICATION_CREDENTIALS``, or the persistent credentials written by
     ``earthengine authenticate``; None when neither exists."""
-    key = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    key = os.environ.get(KEY_ENV)
     if key and Path(key).is_file():
         return Path(key)
-    config_home = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
-    persistent = config_home / "earthengine" / "credentials"
+    persistent = _persistent_path()
     return persistent if persistent.is_file() else None
 
 
@@ -29,3 +50,270 @@ def require_credentials() -> Path:
             "set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file"
         )
     return found
+
+
+def _persistent_path() -> Path:
+    """``~/.config/earthengine/credentials`` (where ``earthengine authenticate`` writes),
+    or the same under ``XDG_CONFIG_HOME`` when that exists."""
+    candidates = [Path.home() / ".config" / "earthengine" / "credentials"]
+    if os.environ.get("XDG_CONFIG_HOME"):
+        candidates.insert(0, Path(os.environ["XDG_CONFIG_HOME"]) / "earthengine" / "credentials")
+    return next((c for c in candidates if c.is_file()), candidates[-1])
+
+
+@dataclass(frozen=True)
+class EarthEngineSession:
+    """An initialised ``ee`` client. Holds no secret (the ``ee`` module keeps the
+    credentials); ``source`` says where they came from, for logs and messages."""
+
+    project: str
+    api_url: str
+    source: str
+    principal: str | None = None
+
+    def describe(self) -> str:
+        who = f" as {self.principal}" if self.principal else ""
+        return f"Earth Engine project {self.project!r} at {self.api_url}{who} ({self.source})"
+
+
+@dataclass
+class _Found:
+    credentials: Any
+    source: str
+    principal: str | None
+    project: str | None
+    secrets: list[str]
+
+
+def _load_key_file(path: Path, origin: str) -> _Found:
+    import ee
+    from google.oauth2 import service_account
+
+    if not path.is_file():
+        raise LsghError(
+            f"Earth Engine service-account key {path} ({origin}) does not exist; "
+            "fix the path or download a key from the Google Cloud console"
+        )
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise LsghError(
+            f"Earth Engine key file {path} ({origin}) is not a JSON key file; "
+            "download the service account's JSON key again"
+        ) from None
+    secrets = [str(info.get(k)) for k in ("private_key_id", "private_key") if info.get(k)]
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind == "service_account":
+        try:
+            creds = service_account.Credentials.from_service_account_info(
+                info, scopes=ee.oauth.SCOPES
+            )
+        except (ValueError, KeyError):
+            raise LsghError(
+                f"Earth Engine key file {path} ({origin}) is an incomplete service-account "
+                "key; download the service account's JSON key again"
+            ) from None
+        return _Found(
+            creds,
+            f"service-account key {path} ({origin})",
+            info.get("client_email"),
+            info.get("project_id"),
+            secrets,
+        )
+    if kind == "authorized_user":
+        import google.auth
+
+        secrets += [str(info.get(k)) for k in ("refresh_token", "client_secret") if info.get(k)]
+        try:
+            creds, _ = google.auth.load_credentials_from_file(str(path), scopes=ee.oauth.SCOPES)
+        except Exception:
+            raise LsghError(
+                f"Earth Engine credentials {path} ({origin}) cannot be loaded; run "
+                "'gcloud auth application-default login' or 'earthengine authenticate' again"
+            ) from None
+        return _Found(
+            creds,
+            f"user credentials {path} ({origin})",
+            None,
+            info.get("quota_project_id"),
+            secrets,
+        )
+    raise LsghError(
+        f"Earth Engine key file {path} ({origin}) has type {kind!r}, not a service-account "
+        "key; point it at the service account's JSON key"
+    )
+
+
+def _find_credentials(key_file: Path | None) -> _Found:
+    if key_file is not None:
+        return _load_key_file(Path(key_file), "key_file argument")
+    env_key = os.environ.get(KEY_ENV)
+    if env_key:
+        return _load_key_file(Path(env_key), KEY_ENV)
+    persistent = _persistent_path()
+    if persistent.is_file():
+        import ee
+
+        try:
+            stored = json.loads(persistent.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            stored = {}
+        if not isinstance(stored, dict) or not stored.get("refresh_token"):
+            raise LsghError(
+                f"Earth Engine credentials {persistent} are unreadable or hold no refresh "
+                "token; run 'earthengine authenticate' again"
+            )
+        args = {  # as ee.oauth.get_credentials_arguments() builds them
+            "token_uri": ee.oauth.TOKEN_URI,
+            "refresh_token": stored["refresh_token"],
+            "client_id": stored.get("client_id", ee.oauth.CLIENT_ID),
+            "client_secret": stored.get("client_secret", ee.oauth.CLIENT_SECRET),
+            "scopes": stored.get("scopes", ee.oauth.SCOPES),
+            "quota_project_id": stored.get("project"),
+        }
+        from google.oauth2.credentials import Credentials
+
+        creds = Credentials(None, **args)
+        secrets = [str(args[k]) for k in ("refresh_token", "client_secret") if args.get(k)]
+        return _Found(
+            creds,
+            f"persistent credentials {persistent} (earthengine authenticate)",
+            None,
+            args.get("quota_project_id"),
+            secrets,
+        )
+    raise LsghError(
+        "no Earth Engine credentials found: run 'earthengine authenticate', or set "
+        f"{KEY_ENV} to a service-account JSON key file (or pass key_file)"
+    )
+
+
+def _scrub(message: str, secrets: list[str]) -> str:
+    """``message`` on one line with any secret (and anything token-like) removed."""
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "***")
+    message = re.sub(r"ya29\.[\w\-.]+", "***", message)
+    message = re.sub(r"-----BEGIN[^-]*-----.*?-----END[^-]*-----", "***", message, flags=re.S)
+    return " ".join(message.split())
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status behind an ``EEException`` (the client raises it from HttpError)."""
+    from googleapiclient.errors import HttpError
+
+    seen = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, HttpError):
+            return int(cur.resp.status)
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def _refresh_reason(exc: BaseException) -> str:
+    """The OAuth error code of a refused token (e.g. invalid_grant), nothing else."""
+    for arg in getattr(exc, "args", ()):
+        if isinstance(arg, dict) and isinstance(arg.get("error"), str):
+            code = arg["error"]
+            if re.fullmatch(r"[a-z_]{1,40}", code):
+                return code
+    return "refused"
+
+
+def open_session(
+    project: str | None,
+    *,
+    key_file: Path | None = None,
+    api_url: str | None = None,
+    client_retries: int | None = None,
+) -> EarthEngineSession:
+    """Initialise the ``ee`` client for ``project`` and check the project can be used.
+
+    Args:
+        project: Google Cloud project registered for Earth Engine; None: ``LSGH_EE_PROJECT``,
+            else the service account's project, else the one from ``earthengine set_project``.
+        key_file: a service-account JSON key (else ``GOOGLE_APPLICATION_CREDENTIALS``, else
+            the persistent credentials of ``earthengine authenticate``).
+        api_url: the Earth Engine API endpoint (else ``LSGH_EE_API_URL``, else the public one).
+        client_retries: retries the ``ee`` client itself makes on 429/5xx (its default is 5);
+            :func:`lsgh_ee.earthengine.download.download_image` retries on its own.
+
+    Raises:
+        LsghError: no credentials, refused credentials, no project, an unknown project or
+            one the credentials may not use, or an unreachable endpoint; one line, no secret.
+    """
+    found = _find_credentials(key_file)
+    url = (api_url or os.environ.get(API_URL_ENV) or DEFAULT_API_URL).rstrip("/")
+    project = project or os.environ.get(PROJECT_ENV) or found.project
+    if not project:
+        raise LsghError(
+            "no Earth Engine project given: pass one (the region config's Earth Engine "
+            f"project), set {PROJECT_ENV}, or run 'earthengine set_project PROJECT'"
+        )
+
+    import ee
+    import google.auth.exceptions
+
+    def fail(text: str) -> LsghError:
+        return LsghError(_scrub(text, found.secrets))
+
+    ee.Reset()
+    if client_retries is not None:
+        ee.data.setMaxRetries(client_retries)  # also governs the discovery requests
+    try:
+        ee.Initialize(found.credentials, url=url, project=project)
+    except google.auth.exceptions.RefreshError as exc:
+        raise fail(
+            f"Earth Engine refused the credentials from {found.source} "
+            f"({_refresh_reason(exc)}): the key may be revoked, disabled or expired; create a "
+            "new key or run 'earthengine authenticate' again"
+        ) from None
+    except google.auth.exceptions.TransportError:
+        raise fail(
+            f"cannot reach the Google token endpoint for {found.source}; check the network "
+            "connection and proxy settings"
+        ) from None
+    except (ConnectionError, TimeoutError, OSError) as exc:
+        raise fail(
+            f"cannot reach the Earth Engine API at {url} ({type(exc).__name__}); check the "
+            f"network connection, or {API_URL_ENV} if you set it"
+        ) from None
+    except ee.ee_exception.EEException as exc:
+        raise fail(_init_message(exc, project, found, url)) from None
+    except Exception as exc:  # discovery errors from googleapiclient and the like
+        from googleapiclient.errors import HttpError
+
+        if isinstance(exc, HttpError):
+            raise fail(
+                f"the Earth Engine API at {url} answered HTTP {exc.resp.status} while "
+                f"starting; check {API_URL_ENV} or the network"
+            ) from None
+        raise
+    session = EarthEngineSession(project, url, found.source, found.principal)
+    log.info("opened %s", session.describe())
+    return session
+
+
+def _init_message(exc: BaseException, project: str, found: _Found, url: str) -> str:
+    status = _http_status(exc)
+    server = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    who = found.principal or "your account"
+    if status == 401:
+        return (
+            f"Earth Engine rejected the credentials from {found.source}: {server}; run "
+            "'earthengine authenticate' again or use a valid service-account key"
+        )
+    if status == 404:
+        return (
+            f"Earth Engine project {project!r} was not found: {server}; check the project id "
+            f"(set it with the project argument or {PROJECT_ENV})"
+        )
+    if status == 403:
+        return (
+            f"{who} may not use Earth Engine project {project!r}: {server}; register the "
+            f"project at {REGISTER_URL} and grant {who} the Earth Engine Resource Viewer and "
+            "Service Usage Consumer roles"
+        )
+    return f"Earth Engine could not start for project {project!r} at {url}: {server}"

@@ -323,8 +323,10 @@ class KerasEstimator(ModelEstimator):
         reduction: int = 2,
         learning_rate: float = 1e-3,
         predict_batch_size: int = 8192,
+        bn_momentum: float = 0.9,
     ):
         super().__init__(class_counts, factor_names=factor_names)
+        self.bn_momentum = float(bn_momentum)
         self.filters = tuple(int(f) for f in filters)
         self.dropout = float(dropout)
         self.reduction = int(reduction)
@@ -349,6 +351,7 @@ class KerasEstimator(ModelEstimator):
                 dropout=self.dropout,
                 filters=self.filters,
                 reduction=self.reduction,
+                bn_momentum=self.bn_momentum,
                 name=f"lsgh_net_{self.variant.replace('-', '_')}",
             )
         except ValueError as exc:

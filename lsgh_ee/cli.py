@@ -279,6 +279,7 @@ def _run_all(config: Path, out: Path | None, force: bool, epochs: int | None) ->
 
     from lsgh_ee.config import load_config
     from lsgh_ee.pipeline import evaluate as evaluate_stage
+    from lsgh_ee.pipeline import preview as preview_stage
     from lsgh_ee.pipeline import report as report_stage
     from lsgh_ee.pipeline import sample as sample_stage
     from lsgh_ee.pipeline import zone as zone_stage
@@ -294,6 +295,11 @@ def _run_all(config: Path, out: Path | None, force: bool, epochs: int | None) ->
         _print_result(_predict(cfg, variant, out, force, None))
     zoning = zone_stage(cfg, run_dir=out, force=force)
     _print_result(zoning)
+    shown = "lsgh" if "lsgh" in cfg.training.models else cfg.training.models[-1]
+    try:
+        _print_result(preview_stage(cfg, shown, run_dir=out, force=force))
+    except LsghError as exc:  # the map preview is optional: the report still gets written
+        logging.getLogger("lsgh_ee").warning("preview skipped: %s", exc)
     result = report_stage(cfg, run_dir=out, force=force)
     _print_result(result)
     run_dir = result.run_dir
@@ -304,6 +310,8 @@ def _run_all(config: Path, out: Path | None, force: bool, epochs: int | None) ->
                    f"of the area, {z['high_very_high_landslide_share']:6.1%} of the landslide "
                    f"pixels; success-rate AUC {z['success_auc']:.3f}")  # fmt: skip
     typer.echo(f"\nreport: {run_dir / 'report.html'}")
+    if (run_dir / "preview.html").exists():
+        typer.echo(f"map preview: {run_dir / 'preview.html'}")
 
 
 def _predict(config, variant: str, out: Path | None, force: bool, bundle: Path | None):

@@ -11,6 +11,7 @@ Stages and their files (all in the run folder):
 - ``predict`` (one per model): maps/<variant>/susceptibility.tif;
 - ``zone``: maps/<variant>/zones.tif, intervals.csv/.md, zones.csv, map.png; figures of
   all models; zoning.json;
+- ``preview``: preview.html (interactive map, works offline);
 - ``report``: report.html.
 """
 
@@ -42,6 +43,7 @@ MAPS_DIR = "maps"
 SUSCEPTIBILITY_TIF = "susceptibility.tif"
 ZONES_TIF = "zones.tif"
 ZONING_JSON = "zoning.json"
+PREVIEW_HTML = "preview.html"
 
 
 @dataclass
@@ -521,6 +523,36 @@ def zone_maps(config: RegionConfig, run: Path, models: list[str]) -> tuple[list[
     return outputs, {"models": summary}
 
 
+# --- preview -------------------------------------------------------------------------------
+
+
+def preview(
+    config: RegionConfig | str | os.PathLike,
+    model: str,
+    *,
+    run_dir: str | os.PathLike | None = None,
+    force: bool = False,
+) -> StageResult:
+    """Stage ``preview``: ``preview.html``, the self-contained interactive map of one
+    model's susceptibility and zones, the landslides, the AOI and the factors."""
+    config = as_config(config)
+    run = _run_folder(config, run_dir)
+    folder = run / MAPS_DIR / model
+    inputs = [folder / SUSCEPTIBILITY_TIF, folder / ZONES_TIF, run / INVENTORY_GPKG,
+              run / "factors.tif"]  # fmt: skip
+    _require(run, [str(p.relative_to(run)) for p in inputs], "run")
+
+    def work() -> tuple[list[Path], dict]:
+        from lsgh_ee.region import Region
+        from lsgh_ee.report.preview import write_preview
+
+        page = write_preview(run, run / PREVIEW_HTML, model=model,
+                             aoi=Region.from_config(config).aoi)  # fmt: skip
+        return [page], {"model": model}
+
+    return _run_stage("preview", run, {"model": model}, inputs, work, force)
+
+
 # --- report --------------------------------------------------------------------------------
 
 
@@ -536,7 +568,7 @@ def report(
     run = _run_folder(config, run_dir)
     _require(run, ["factor_schema.json"], "export-factors")
     inputs = sorted(p for p in run.rglob("*") if p.suffix in (".png", ".md", ".csv")
-                    or p.name in ("evaluation.json", ZONING_JSON))  # fmt: skip
+                    or p.name in ("evaluation.json", ZONING_JSON, PREVIEW_HTML))  # fmt: skip
     if config.source_file is not None:
         inputs.append(config.source_file)
 

@@ -42,7 +42,8 @@ def test_run_writes_every_stage(trained_run: Path) -> None:
     run = trained_run.parent / "run"
     for name in ("heatmap.tif", "samples.gpkg", "table4.csv", "table4.md", "pr_curves.png",
                  "roc_curves.png", "evaluation.json", "zoning.json", "report.html",
-                 "index_histogram.png", "landslide_density.png", "success_rate.png"):  # fmt: skip
+                 "index_histogram.png", "landslide_density.png", "success_rate.png",
+                 "preview.html"):  # fmt: skip
         assert (run / name).exists(), name
     files = {"rf": "model.joblib", "cnn": "model.keras", "lsgh-noscse": "model.keras",
              "lsgh": "model.keras"}  # fmt: skip
@@ -83,8 +84,8 @@ def test_every_model_is_scored_on_the_same_hard_test_samples(trained_run: Path) 
 @pytest.mark.slow
 def test_rerun_does_no_work(trained_run: Path) -> None:
     proc = run_cli("run", str(trained_run))
-    # factors, samples, 4 models, evaluation, 4 maps, zoning, report
-    assert proc.stdout.count(": up to date ->") == 13, proc.stdout
+    # factors, samples, 4 models, evaluation, 4 maps, zoning, preview, report
+    assert proc.stdout.count(": up to date ->") == 14, proc.stdout
     assert "done in" not in proc.stdout
 
 
@@ -120,7 +121,14 @@ def test_maps_zones_and_tables(trained_run: Path) -> None:
         assert intervals["pixels"].sum() == valid.sum()
         assert np.isclose(intervals["area_share"].sum(), 1.0)
     html = (run / "report.html").read_text()
-    for text in ("Table 4", "Equal intervals", "Jenks zones", "Timings", "data:image/png;base64"):
+    for text in (
+        "Table 4",
+        "Equal intervals",
+        "Jenks zones",
+        "Timings",
+        "data:image/png;base64",
+        'href="preview.html"',
+    ):
         assert text in html
     assert "http://" not in html and "https://" not in html  # self-contained
 

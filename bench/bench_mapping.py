@@ -12,26 +12,38 @@ deflate, cloud-optimised with overviews), with the same LSGH-Net weights:
 
 Every run is its own child process, so its peak memory (``VmHWM`` from /proc) is its own;
 times are measured inside the child (model load and imports excluded, read → predict →
-write → COG included).
+write → COG included). The map side is short, so it runs ``--repeat`` times (default 3,
+in the same child, each with an empty vector cache) and the median counts; the plain run
+is long enough (minutes) to average out a busy machine and runs once.
 
 The stacks: the embedded demo region (``lsgh-ee export-factors assets/demo/region.yaml``,
 9 factors, 318 × 308 px at 90 m) upsampled by an integer factor with nearest neighbour
 (``--size-factor``, default 8 → 2544 × 2464 = 6.3 M px at 11.25 m). That keeps the
 *distinct* vectors of the real demo landscape (64,994) while the pixel count grows —
 what mapping the same landscape at a finer resolution does. The doubled region (2×) puts
-the upsampled stack next to its mirror image (twice the area, same vectors). The harder
-"perturbed" stacks give ``--perturb`` (5 %) of the valid pixels, drawn at random, a random
-code in one random factor, so most of those pixels carry a vector of their own and the
-distinct vectors grow with the pixels (≈ 0.36 M at 1×, ≈ 0.65 M at 2×).
+the upsampled stack next to its mirror image (twice the area, same vectors), once side by
+side ("2x", strips twice as long: the worst case for full-width strips) and once one above
+the other ("2x_tall", twice as many strips); "4x" is the 2× wide stack above its mirror
+(memory only matters there: how peak RSS grows with the region). The harder "perturbed" stacks give
+``--perturb`` (5 %) of the valid pixels, drawn at random, a random code in one random
+factor, so most of those pixels carry a vector of their own and the distinct vectors grow
+with the pixels (≈ 0.27 M at 1×, ≈ 0.45 M at 2× with the defaults).
 
 What bounds the speed is reported too: the network's throughput by batch size (vectors/s),
 its cost per vector (MACs/FLOPs counted from the Keras layer shapes), and for each map run
 the time spent in the network (distinct vectors) against the rest (read, unique, write,
-COG). The plain side's cost does not depend on the content (every pixel goes through the
-network), so the perturbed ratio uses the plain run's speed unless ``--plain-perturbed``.
+COG), with the two-term model ``seconds ≈ distinct / R_net + pixels / R_other`` fitted
+from the runs. The plain side's cost does not depend on the content (every pixel goes
+through the network), so the perturbed ratio uses the plain run's speed unless
+``--plain-perturbed``.
+
+Memory: the children inherit the environment, so ``GDAL_CACHEMAX=64`` in front of the
+command shows how much of the map runs' growth with the region is GDAL's block cache
+(default 5 % of RAM) filling up while the strips are written and the COG is built.
 
 Prints a table and writes ``bench/results/mapping.json``. A default run takes about
-5 minutes on 2 cores (the plain run is most of it); ``--quick`` uses ``--size-factor 3``.
+5 minutes on 2 cores (the plain run is most of it); ``--quick`` (``--size-factor 3``,
+0.9 M px) about 1.5 minutes.
 
     .venv/bin/python bench/bench_mapping.py [--size-factor 8] [--perturb 0.05] [--quick]
 """
@@ -81,6 +93,13 @@ def _peak_rss_mib() -> float:
     return ru / (1024 * 1024) if sys.platform == "darwin" else ru / 1024
 
 
+def _meminfo_total_mib() -> float | None:
+    try:
+        return int(Path("/proc/meminfo").read_text().split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 # -- stacks -----------------------------------------------------------------------------
 def export_demo(out_dir: Path) -> None:
     """``lsgh-ee export-factors`` of the embedded demo region into ``out_dir``."""
@@ -96,8 +115,10 @@ def upsample(codes: np.ndarray, factor: int) -> np.ndarray:
     return np.repeat(np.repeat(codes, factor, axis=1), factor, axis=2)
 
 
-def doubled(codes: np.ndarray) -> np.ndarray:
-    """The region twice as wide: the stack next to its mirror image (no seam)."""
+def doubled(codes: np.ndarray, tall: bool = False) -> np.ndarray:
+    """The region twice as wide (or tall): the stack next to its mirror image (no seam)."""
+    if tall:
+        return np.concatenate([codes, codes[:, ::-1, :]], axis=1)
     return np.concatenate([codes, codes[:, :, ::-1]], axis=2)
 
 
@@ -254,18 +275,25 @@ def _load_model(model_dir: Path) -> tuple[object, dict]:
     return model, rss
 
 
-def worker_map(codes_path: Path, out_path: Path, model_dir: Path) -> dict:
-    """Side (a): ``predict_map`` (streamed, distinct vectors) writing the COG."""
+def worker_map(codes_path: Path, out_path: Path, model_dir: Path, repeat: int = 1) -> dict:
+    """Side (a): ``predict_map`` (streamed, distinct vectors) writing the COG, ``repeat``
+    times in this process (each run starts with an empty vector cache); the run with the
+    median time is reported. Peak RSS is taken after the first run."""
     from lsgh_ee.mapping import predict_map
 
     model, rss = _load_model(model_dir)
-    timed = TimedModel(model)
-    t0 = time.perf_counter()
-    stats = predict_map(timed, codes_path, out_path, model.class_counts)
-    seconds = time.perf_counter() - t0
+    runs, peak = [], None
+    for _ in range(repeat):
+        timed = TimedModel(model)
+        t0 = time.perf_counter()
+        stats = predict_map(timed, codes_path, out_path, model.class_counts)
+        runs.append((time.perf_counter() - t0, timed, stats))
+        peak = peak if peak is not None else _peak_rss_mib()
+    seconds, timed, stats = sorted(runs, key=lambda run: run[0])[(len(runs) - 1) // 2]
     rows = np.array(timed.rows or [0])
     return {
         "seconds": seconds,
+        "seconds_all": [run[0] for run in runs],
         "pixels": stats["pixels"],
         "valid_pixels": stats["valid_pixels"],
         "distinct_vectors_predicted": stats["distinct_vectors"],
@@ -276,9 +304,10 @@ def worker_map(codes_path: Path, out_path: Path, model_dir: Path) -> dict:
             "min": int(rows.min()),
             "median": float(np.median(rows)),
             "max": int(rows.max()),
-        },  # fmt: skip
+        },
         **rss,
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak,
+        "peak_rss_all_runs_mib": _peak_rss_mib(),
     }
 
 
@@ -344,11 +373,17 @@ def main(argv: list[str] | None = None) -> int:
         default=0.05,
         help="share of valid pixels given a random code in one factor (0.05)",
     )
-    ap.add_argument("--quick", action="store_true", help="--size-factor 3 (0.9 M px), ~1 min")
+    ap.add_argument("--quick", action="store_true", help="--size-factor 3 (0.9 M px), ~1.5 min")
     ap.add_argument(
         "--plain-perturbed",
         action="store_true",
         help="also run the plain side on the perturbed stack (doubles the time)",
+    )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="map runs per stack, in one process; the median counts (3)",
     )
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)  # fmt: skip
     args = ap.parse_args(argv)
@@ -358,14 +393,17 @@ def main(argv: list[str] | None = None) -> int:
         if kind == "model":
             result = worker_model(*(Path(p) for p in paths[:3]), quick=paths[3] == "1")
         else:
-            work = {"map": worker_map, "plain": worker_plain}[kind]
-            result = work(*(Path(p) for p in paths))
+            codes, out, model = (Path(p) for p in paths[:3])
+            if kind == "map":
+                result = worker_map(codes, out, model, repeat=int(paths[3]))
+            else:
+                result = worker_plain(codes, out, model)
         print(json.dumps(result))
         return 0
 
     factor = args.size_factor or (3 if args.quick else 8)
-    if factor < 1 or not 0.0 <= args.perturb < 1.0:
-        ap.error("--size-factor must be >= 1 and --perturb in [0, 1)")
+    if factor < 1 or args.repeat < 1 or not 0.0 <= args.perturb < 1.0:
+        ap.error("--size-factor and --repeat must be >= 1, --perturb in [0, 1)")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench_mapping_") as tmp:
         tmp_dir = Path(tmp)
@@ -390,9 +428,14 @@ def main(argv: list[str] | None = None) -> int:
         stacks: dict[str, dict] = {}
         demo_valid, demo_distinct = distinct_vectors(base, counts)
         up = upsample(base, factor)
-        variants = ("real_1x", "real_2x", "perturbed_1x", "perturbed_2x")
+        variants = (
+            *("real_1x", "real_2x", "real_2x_tall", "real_4x"),
+            *("perturbed_1x", "perturbed_2x"),
+        )
         for name in variants:
-            codes = up if name.endswith("1x") else doubled(up)
+            codes = up if name.endswith("1x") else doubled(up, tall=name.endswith("tall"))
+            if name.endswith("4x"):
+                codes = doubled(codes, tall=True)
             if name.startswith("perturbed"):
                 codes = perturb(codes, counts, args.perturb, SEED + len(stacks))
             path = tmp_dir / f"{name}.tif"
@@ -412,10 +455,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {side:5} {name:13} {stacks[name]['pixels'] / 1e6:5.2f} M px…", end="",
                   flush=True)  # fmt: skip
             out = tmp_dir / f"out_{side}_{name}.tif"
-            r = run_child(side, str(stacks[name]["path"]), str(out), str(model_dir))
+            extra = [str(args.repeat)] if side == "map" else []
+            r = run_child(side, str(stacks[name]["path"]), str(out), str(model_dir), *extra)
             r["pixels_per_s"] = r["pixels"] / r["seconds"]
             runs[f"{side}_{name}"] = r
-            print(f" {r['seconds']:.1f} s", flush=True)
+            runs_s = " ".join(f"{t:.1f}" for t in r.get("seconds_all", []))
+            print(f" {r['seconds']:.1f} s" + (f" (runs: {runs_s})" if runs_s else ""), flush=True)
         agreement = compare_maps(tmp_dir / "out_map_real_1x.tif",
                                  tmp_dir / "out_plain_real_1x.tif")  # fmt: skip
 
@@ -425,17 +470,31 @@ def main(argv: list[str] | None = None) -> int:
         "real_1x": runs["map_real_1x"]["pixels_per_s"] / plain["pixels_per_s"],
         "perturbed_1x": runs["map_perturbed_1x"]["pixels_per_s"] / plain_pert["pixels_per_s"],
     }
-    peak_1x, peak_2x = runs["map_real_1x"]["peak_rss_mib"], runs["map_real_2x"]["peak_rss_mib"]
+    peak = {k: runs[f"map_real_{k}"]["peak_rss_mib"] for k in ("1x", "2x", "2x_tall", "4x")}
     cost = net["cost"]
-    best_rate = max(net["vectors_per_s_by_batch"].values())
     for r in runs.values():
         r["network_vectors_per_s"] = (
             r.get("distinct_vectors_predicted", r["valid_pixels"]) / r["network_s"]
         )
+    # Speed model: a map run costs distinct / R_net (the network, at the plain run's rate on
+    # full batches) + pixels / R_other (read, keys + unique, write, COG).
+    r_net = plain["network_vectors_per_s"]
+    maps = {k: r for k, r in runs.items() if k.startswith("map_")}
+    r_other = float(np.median([r["pixels"] / r["other_s"] for r in maps.values()]))
+    speed_model = {
+        "network_vectors_per_s": r_net,
+        "other_pixels_per_s": r_other,
+        "network_gflops": cost["flops_per_vector"] * r_net / 1e9,
+        "map_seconds_predicted_vs_measured": {
+            k: [r["distinct_vectors_predicted"] / r_net + r["pixels"] / r_other, r["seconds"]]
+            for k, r in maps.items()
+        },
+    }
     result = {
         "benchmark": "susceptibility map, class codes GeoTIFF -> COG: predict_map vs predict "
         "on every pixel",
         "size_factor": factor,
+        "map_repeat": args.repeat,
         "perturb_share": args.perturb,
         "demo": {
             "shape": list(base.shape[1:]),
@@ -444,12 +503,19 @@ def main(argv: list[str] | None = None) -> int:
         },  # fmt: skip
         "stacks": {k: {kk: vv for kk, vv in v.items() if kk != "path"} for k, v in stacks.items()},
         "network": net,
-        "network_gflops_at_best_batch": cost["flops_per_vector"] * best_rate / 1e9,
         "runs": runs,
+        "speed_model": speed_model,
         "ratio_map_over_plain": ratios,
         "perturbed_ratio_uses": "plain_perturbed_1x" if args.plain_perturbed else "plain_real_1x",
         "target_ratio": TARGET_RATIO,
-        "map_peak_rss_mib": {"1x": peak_1x, "2x": peak_2x, "2x_over_1x": peak_2x / peak_1x},
+        "map_peak_rss_mib": {
+            **peak,
+            "2x_over_1x": peak["2x"] / peak["1x"],
+            "2x_tall_over_1x": peak["2x_tall"] / peak["1x"],
+            "4x_over_1x": peak["4x"] / peak["1x"],
+        },
+        "gdal_cachemax_env": os.environ.get("GDAL_CACHEMAX"),
+        "memory_total_mib": _meminfo_total_mib(),
         "target_peak_rss_mib": TARGET_PEAK_MIB,
         "agreement_real_1x": agreement,
         "total_s": time.perf_counter() - start,
@@ -487,15 +553,29 @@ def print_table(result: dict) -> None:
         f"{ratio['perturbed_1x']:.1f}× (target >= {result['target_ratio']:.0f}×)"
     )
     print(
-        f"map peak RSS: 1× {peak['1x']:.0f} MiB, 2× {peak['2x']:.0f} MiB "
-        f"({peak['2x_over_1x']:.2f}×; target flat, < {result['target_peak_rss_mib']:.0f})"
+        f"map peak RSS: 1× {peak['1x']:.0f} MiB, 2× wide {peak['2x']:.0f} MiB "
+        f"({peak['2x_over_1x']:.2f}×), 2× tall {peak['2x_tall']:.0f} MiB "
+        f"({peak['2x_tall_over_1x']:.2f}×), 4× {peak['4x']:.0f} MiB "
+        f"({peak['4x_over_1x']:.2f}×); "
+        f"target flat, < {result['target_peak_rss_mib']:.0f} (GDAL_CACHEMAX="
+        f"{result['gdal_cachemax_env'] or 'default: 5 % of RAM'})"
+    )
+    sm = result["speed_model"]
+    print(
+        f"network: {cost['macs_per_vector'] / 1e6:.2f} M MACs = "
+        f"{cost['flops_per_vector'] / 1e6:.2f} MFLOP per vector; "
+        f"{sm['network_vectors_per_s']:,.0f} vectors/s in the plain run "
+        f"(≈ {sm['network_gflops']:.0f} GFLOP/s); probe by batch size: {rates}"
+    )
+    fits = ", ".join(f"{k[4:]} {p:.1f}/{m:.1f}"
+                     for k, (p, m) in sm["map_seconds_predicted_vs_measured"].items())  # fmt: skip
+    print(
+        f"map s ≈ distinct / {sm['network_vectors_per_s']:,.0f} + pixels / "
+        f"{sm['other_pixels_per_s']:,.0f} (predicted/measured s: {fits})"
     )
     print(
-        f"demo distinct vectors {result['demo']['distinct_vectors']:,} of "
-        f"{result['demo']['valid_pixels']:,} valid px; network "
-        f"{cost['macs_per_vector'] / 1e6:.2f} M MACs = {cost['flops_per_vector'] / 1e6:.2f} "
-        f"MFLOP per vector; vectors/s by batch {rates} "
-        f"(≈ {result['network_gflops_at_best_batch']:.0f} GFLOP/s)"
+        f"demo region: {result['demo']['distinct_vectors']:,} distinct vectors in "
+        f"{result['demo']['valid_pixels']:,} valid px"
     )
     a = result["agreement_real_1x"]
     print(f"map vs plain: max |Δ| = {a['max_abs_diff']:.2g}, nodata equal: {a['nodata_equal']}")

@@ -137,13 +137,22 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Seed (default: training.seed).")] = None,
     out: OutOption = None,
     force: ForceOption = False,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--init-from",
+            help="Fine-tune a model bundle trained elsewhere (same factors and breaks): "
+            "start from its weights, freeze the convolutional blocks, train the head on "
+            "this region's samples.",
+        ),
+    ] = None,
 ) -> None:
     """Train one model on the training samples and save its bundle in models/<variant>/.
 
     lsgh and lsgh-noscse learn from hard and soft samples; cnn (the same network) and rf
     (random forest on the factor vector, GridSearchCV) from hard samples only.
     """
-    result = _train(config, model, out, force, epochs=epochs, seed=seed)
+    result = _train(config, model, out, force, epochs=epochs, seed=seed, init_from=init_from)
     _print_result(result)
 
 
@@ -332,7 +341,8 @@ def _predict(config, variant: str, out: Path | None, force: bool, bundle: Path |
                              progress=progress)  # fmt: skip
 
 
-def _train(config, variant: str, out: Path | None, force: bool, *, epochs, seed):
+def _train(config, variant: str, out: Path | None, force: bool, *, epochs, seed,
+           init_from: Path | None = None):  # fmt: skip
     from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
     from lsgh_ee.pipeline import train as train_stage
@@ -349,7 +359,7 @@ def _train(config, variant: str, out: Path | None, force: bool, *, epochs, seed)
             logging.getLogger("lsgh_ee").debug("%s epoch %d %s", variant, epoch + 1, shown)
 
         return train_stage(config, variant, run_dir=out, epochs=epochs, seed=seed, force=force,
-                           on_epoch=on_epoch)  # fmt: skip
+                           on_epoch=on_epoch, init_from=init_from)  # fmt: skip
 
 
 def _run_export(config: Path, backend: str, out: Path | None, force: bool):
@@ -444,3 +454,101 @@ def preview(
     written = write_preview(run_dir, page, model=model, aoi=aoi,
                             self_contained=self_contained, basemap=basemap)  # fmt: skip
     typer.echo(f"preview: {written}")
+
+
+@app.command()
+@user_errors
+def check(config: ConfigArg) -> None:
+    """Check a config and its inputs without computing anything.
+
+    Loads the config, builds the grid (CRS, resolution, shape), opens every factor source
+    (its CRS and the share of the AOI it has data on; factors without a source are left
+    out) and reads the inventory (features, kind, CRS, how many inside the AOI). Prints a
+    table; exits 0 when the config is usable, 2 with one line per problem otherwise.
+    """
+    from lsgh_ee.transfer import check_config
+
+    report = check_config(config)
+    if report.rows:
+        typer.echo(report.table())
+    if report.grid:
+        g = report.grid
+        typer.echo(f"\ngrid: {g['crs']}, {g['resolution']:g} m, {g['shape'][0]} x "
+                   f"{g['shape'][1]} pixels ({g['aoi_pixels']} inside the AOI)")  # fmt: skip
+    for note in report.notices:
+        typer.echo(f"note: {note}")
+    if not report.ok:
+        for error in report.errors:
+            typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"{config}: usable")
+
+
+@app.command()
+@user_errors
+def init(
+    region_dir: Annotated[Path, typer.Argument(help="Folder for the new region's configs.")],
+    bbox: Annotated[
+        tuple[float, float, float, float] | None,
+        typer.Option("--bbox", help="West south east north, degrees (WGS 84)."),
+    ] = None,
+    aoi: Annotated[
+        Path | None, typer.Option("--aoi", help="A vector file outlining the AOI instead.")
+    ] = None,
+    inventory: Annotated[
+        Path | None,
+        typer.Option(help="The landslide inventory (referenced by a relative path)."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Region name (default: the folder's name).")
+    ] = None,
+    resolution: Annotated[float, typer.Option(help="Grid resolution in metres.")] = 30.0,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing configs.")] = False,
+) -> None:
+    """Write a ready region config for a bounding box (or AOI file).
+
+    REGION_DIR/region.yaml uses Earth Engine sources (SRTM DEM, Landsat NDVI, WorldCover
+    land use, HydroSHEDS rivers); REGION_DIR/region-local.yaml names local files, with a
+    comment on what each must be. The UTM zone of the AOI is noted; check the result with
+    'lsgh-ee check'.
+    """
+    from lsgh_ee.transfer import init_region
+
+    for path in init_region(region_dir, bbox=bbox, aoi=aoi, inventory=inventory, name=name,
+                            resolution=resolution, force=force):  # fmt: skip
+        typer.echo(f"wrote {path}")
+    typer.echo(f"next: lsgh-ee check {Path(region_dir) / 'region.yaml'}")
+
+
+@app.command("transfer-eval")
+@user_errors
+def transfer_eval_cmd(
+    train_config: Annotated[
+        Path, typer.Option("--train", help="Config of the region the models learn from.")
+    ],
+    test_config: Annotated[
+        Path, typer.Option("--test", help="Config of the region they are scored on.")
+    ],
+    models: Annotated[
+        list[str] | None,
+        typer.Option("--models", "-m", help="Variants (default: the training config's)."),
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Maximum epochs (default: training.epochs).")
+    ] = None,
+    force: ForceOption = False,
+) -> None:
+    """Train on region A, score on region B: how well the method transfers.
+
+    Runs A's stages as needed (export-factors, sample, train), B's export-factors and
+    sample, then scores every model on all of B's hard samples (AUC, AP) and maps B
+    (success-rate AUC, high + very-high zone shares). Writes
+    <A run>/transfer/<A>_to_<B>/table.csv, table.md, zones_<model>.csv, success_rate.png.
+    """
+    from lsgh_ee.transfer import transfer_eval
+
+    result = transfer_eval(train_config, test_config, models=models, epochs=epochs,
+                           force=force)  # fmt: skip
+    _print_result(result)
+    folder = Path(result.summary["folder"])
+    typer.echo("\n" + (folder / "table.md").read_text(encoding="utf-8"))

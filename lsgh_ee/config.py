@@ -98,6 +98,25 @@ class FactorConfig(_Strict):
     )
     classes: list[str] | None = Field(None, description="class names in code order 1..k")
     breaks: list[float] | None = Field(None, description="increasing class breaks (k-1 values)")
+    classify: Literal["table2", "quantile", "natural"] = Field(
+        "table2",
+        description="continuous / distance factors: 'table2' uses 'breaks' or the catalogue's "
+        "(the paper's Table 2); 'quantile' (equal-count) or 'natural' (Jenks, on a seeded "
+        "sample) computes 'n_classes' classes from this region's own values; the breaks "
+        "used are recorded in factor_schema.json and in every model bundle",
+    )
+    n_classes: int | None = Field(
+        None,
+        ge=2,
+        le=255,
+        description="classes for classify: quantile / natural (default: as many as the "
+        "catalogue's Table 2 classes, 5 for other factors)",
+    )
+    years: list[int] | None = Field(
+        None,
+        description="Earth Engine NDVI: calendar years of imagery to composite "
+        "(e.g. [2019, 2020]); ignored for local files",
+    )
     units: str | None = None
 
     @field_validator("breaks")
@@ -111,6 +130,17 @@ class FactorConfig(_Strict):
             if len(value) > 254:
                 raise ValueError("at most 254 breaks (255 classes) fit in a uint8 class code")
         return value
+
+    @model_validator(mode="after")
+    def _classify_options(self) -> FactorConfig:
+        if self.classify != "table2" and self.breaks is not None:
+            raise ValueError(
+                f"give either 'breaks' or classify: {self.classify}, not both "
+                "(classify: table2 uses the breaks)"
+            )
+        if self.classify == "table2" and self.n_classes is not None:
+            raise ValueError("'n_classes' applies to classify: quantile or natural; remove it")
+        return self
 
     @property
     def has_local_source(self) -> bool:
@@ -187,6 +217,11 @@ class TrainingConfig(_Strict):
     batch_size: int = Field(32, ge=1, description="batch size (paper: 32)")
     validation_fraction: float = Field(
         0.2, ge=0, lt=1, description="share of the training samples used for early stopping"
+    )
+    early_stopping: Literal["val_auc", "val_loss"] = Field(
+        "val_auc",
+        description="validation score early stopping watches: ROC AUC of the hard validation "
+        "samples (default) or the validation MSE",
     )
 
 
@@ -278,7 +313,8 @@ def _first_error(exc: ValidationError) -> str:
     if kind == "extra_forbidden":
         parent = ".".join(str(p) for p in err["loc"][:-1])
         model = _model_at(err["loc"][:-1])
-        known = f" (known keys: {', '.join(model.model_fields)})" if model else ""
+        names = [k for k, f in model.model_fields.items() if not f.exclude] if model else []
+        known = f" (known keys: {', '.join(names)})" if model else ""
         where = f" in '{parent}'" if parent else ""
         return f"unknown key '{err['loc'][-1]}'{where}{known}; remove or rename it"
     if kind == "missing":

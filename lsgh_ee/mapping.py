@@ -22,6 +22,8 @@ from lsgh_ee.atomic import atomic_path
 from lsgh_ee.errors import LsghError
 from lsgh_ee.rasters import open_raster, to_cog
 
+GDAL_CACHE_MB = 128
+
 
 class Predictor(Protocol):
     """Anything with ``predict(codes (N, F) uint8) -> (N,) float in [0, 1]``."""
@@ -136,7 +138,9 @@ def predict_map(
     counts = np.asarray(class_counts)
     cache = VectorCache()
     pixels = valid_pixels = 0
-    with open_raster(codes_path) as src:
+    # GDAL's block cache defaults to 5 % of RAM; capped, peak memory stays flat as the
+    # region grows (the strips are read and written once, so a cache buys nothing).
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), open_raster(codes_path) as src:
         if src.count != counts.size:
             raise LsghError(
                 f"{codes_path} has {src.count} factor bands but the model expects "
@@ -148,28 +152,29 @@ def predict_map(
                        BIGTIFF="IF_SAFER")  # fmt: skip
         strips = windows(src.height, src.width, rows_per_window)
         out_path = Path(out_path)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
         strips_path = out_path.with_name(f".{out_path.stem}.strips.partial.tif")
-        try:
-            with rasterio.open(strips_path, "w", **profile) as dst:
-                for i, window in enumerate(strips):
-                    block = src.read(window=window)  # (F, rows, cols)
-                    flat = block.reshape(block.shape[0], -1).T
-                    index = predict_codes(model, flat, counts, cache)
-                    dst.write(index.reshape(1, window.height, window.width), window=window)
-                    pixels += flat.shape[0]
-                    valid_pixels += int(np.isfinite(index).sum())
-                    if progress:
-                        progress(i + 1, len(strips))
-                if tags:
-                    dst.update_tags(**tags)
-                dst.set_band_description(1, "susceptibility")
-            # The strips file is a plain tiled GeoTIFF; the COG driver lays out the final
-            # file (overviews first, tiles in order) for HTTP range reads.
-            with atomic_path(out_path) as cog_tmp:
+        # atomic_path creates the folder and turns a full disk or an unwritable folder
+        # into a user error, for the strips file as well as for the final file.
+        with atomic_path(out_path) as cog_tmp:
+            try:
+                with rasterio.open(strips_path, "w", **profile) as dst:
+                    for i, window in enumerate(strips):
+                        block = src.read(window=window)  # (F, rows, cols)
+                        flat = block.reshape(block.shape[0], -1).T
+                        index = predict_codes(model, flat, counts, cache)
+                        dst.write(index.reshape(1, window.height, window.width), window=window)
+                        pixels += flat.shape[0]
+                        valid_pixels += int(np.isfinite(index).sum())
+                        if progress:
+                            progress(i + 1, len(strips))
+                    if tags:
+                        dst.update_tags(**tags)
+                    dst.set_band_description(1, "susceptibility")
+                # The strips file is a plain tiled GeoTIFF; the COG driver lays out the
+                # final file (overviews first, tiles in order) for HTTP range reads.
                 to_cog(strips_path, cog_tmp, categorical=False)
-        finally:
-            strips_path.unlink(missing_ok=True)
+            finally:
+                strips_path.unlink(missing_ok=True)
     return {"pixels": pixels, "valid_pixels": valid_pixels, "distinct_vectors": cache.predicted}
 
 

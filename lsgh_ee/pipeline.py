@@ -244,10 +244,16 @@ def train(
     seed: int | None = None,
     force: bool = False,
     on_epoch: Callable[[int, dict], None] | None = None,
+    init_from: str | os.PathLike | None = None,
 ) -> StageResult:
     """Stage ``train``: fit one model variant on the training samples and save its bundle
     in ``models/<variant>/``. Variants that do not use soft samples (``cnn``, ``rf``) are
-    trained on the hard samples only."""
+    trained on the hard samples only.
+
+    ``init_from``: a model bundle (another region's) to fine-tune: its factor schema must
+    match this region's (``check_schema``), training starts from its weights with the
+    convolutional blocks frozen and only the head (``transfer.HEAD_LAYERS``) trained.
+    """
     from lsgh_ee.factors.stack import SCHEMA_JSON
     from lsgh_ee.model import VARIANTS, make_model, save_bundle
     from lsgh_ee.sampling import Samples
@@ -265,12 +271,25 @@ def train(
         params["training"] = {"seed": training.seed}  # epochs etc. do not apply
     inputs = [run / SAMPLES_GPKG, run / SCHEMA_JSON]
     folder = run / MODELS_DIR / variant
+    if init_from is not None:
+        init_from = Path(init_from)
+        if not (init_from / "schema.json").exists():
+            raise LsghError(f"no model bundle in {init_from}; pass a folder holding schema.json")
+        if variant == "rf":
+            raise LsghError("--init-from fine-tunes a network; rf cannot be fine-tuned")
+        params["init_from"] = str(init_from.resolve())
+        inputs += sorted(p for p in init_from.iterdir() if p.is_file())
 
     def work() -> tuple[list[Path], dict]:
         samples = Samples.read_gpkg(run / SAMPLES_GPKG).train
         factor_schema = json.loads((run / SCHEMA_JSON).read_text(encoding="utf-8"))
         counts = [f["n_classes"] for f in factor_schema["factors"]]
         model = make_model(variant, counts, factor_names=samples.factor_names)
+        fine_tune: dict[str, Any] = {}
+        if init_from is not None:
+            from lsgh_ee.transfer import fine_tune_start
+
+            model, fine_tune = fine_tune_start(init_from, variant, factor_schema)
         if not model.uses_soft_samples:
             samples = samples.subset(samples.kind != "soft")
         fit_args: dict[str, Any] = {"seed": training.seed}
@@ -278,7 +297,8 @@ def train(
             fit_args.update(epochs=training.epochs, patience=training.patience,
                             batch_size=training.batch_size,
                             validation_fraction=training.validation_fraction,
-                            on_epoch=on_epoch)  # fmt: skip
+                            early_stopping=training.early_stopping,
+                            on_epoch=on_epoch, **fine_tune)  # fmt: skip
         start = time.perf_counter()
         model.fit(samples.codes, samples.label, **fit_args)
         seconds = time.perf_counter() - start
@@ -290,6 +310,8 @@ def train(
             "epochs_run": len(getattr(model, "history_", {}).get("loss", [])) or None,
             "samples_per_second": round(getattr(model, "samples_per_second_", 0) or 0, 1),
         }
+        if init_from is not None:
+            summary["fine_tuned_from"] = str(init_from)
         save_bundle(folder, model, factor_schema, heatmap_diameter=config.heatmap.diameter,
                     training_hash=samples.digest(), extra={"training": summary})  # fmt: skip
         return sorted(p for p in folder.iterdir() if p.is_file()), summary
@@ -387,10 +409,13 @@ def predict(
     Args:
         variant: a model trained in this run (``models/<variant>``), or the name to file
             the map under when ``bundle`` is given.
-        bundle: a model bundle folder from elsewhere (another region): its factor schema
-            must match this region's.
+        bundle: a model bundle folder from elsewhere (another region): its factors must
+            match this region's (names, order, kinds, units, categorical classes); where
+            only a continuous factor's breaks differ, this region's values are
+            re-classified with the model's breaks for the prediction (a logged notice;
+            see :mod:`lsgh_ee.transfer`).
     """
-    from lsgh_ee.factors.stack import CODES_TIF, SCHEMA_JSON
+    from lsgh_ee.factors.stack import CODES_TIF, FACTORS_TIF, SCHEMA_JSON
 
     config = as_config(config)
     run = _run_folder(config, run_dir)
@@ -406,20 +431,27 @@ def predict(
     def work() -> tuple[list[Path], dict]:
         from lsgh_ee.mapping import predict_map
         from lsgh_ee.model import check_schema, load_bundle
+        from lsgh_ee.transfer import model_class_codes
 
         model, schema = load_bundle(folder)
         factor_schema = json.loads((run / SCHEMA_JSON).read_text(encoding="utf-8"))
-        check_schema(schema, factor_schema)
         start = time.perf_counter()
         tags = {"model": variant, "bundle": str(folder)}
-        stats = predict_map(model, run / CODES_TIF, out, schema["class_counts"],
-                            progress=progress, tags=tags)  # fmt: skip
+        with model_class_codes(schema, factor_schema, run) as (codes, adjusted, notes):
+            check_schema(schema, adjusted)
+            if notes:
+                tags["reclassified"] = "; ".join(notes)
+            stats = predict_map(model, codes, out, schema["class_counts"],
+                                progress=progress, tags=tags)  # fmt: skip
+        if notes:
+            stats["reclassified"] = notes
         seconds = time.perf_counter() - start
         stats["pixels_per_second"] = round(stats["pixels"] / max(seconds, 1e-9))
         return [out], stats
 
     return _run_stage(f"predict:{variant}", run, {"variant": variant, "bundle": str(folder)},
-                      [run / CODES_TIF, run / SCHEMA_JSON, *model_files], work, force)  # fmt: skip
+                      [run / CODES_TIF, run / FACTORS_TIF, run / SCHEMA_JSON, *model_files],
+                      work, force)  # fmt: skip
 
 
 def mapped_models(run: Path) -> list[str]:
@@ -639,7 +671,8 @@ def scale_study(
             model.fit(train_set.codes, train_set.label, seed=training.seed,
                       epochs=training.epochs, patience=training.patience,
                       batch_size=training.batch_size, on_epoch=on_epoch,
-                      validation_fraction=training.validation_fraction)  # fmt: skip
+                      validation_fraction=training.validation_fraction,
+                      early_stopping=training.early_stopping)  # fmt: skip
             name = f"D={diameter}"
             scores.append(ModelScores(name, test.label, model.predict(test.codes)))
             rows[name] = {"training_samples": len(train_set),

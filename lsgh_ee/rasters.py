@@ -32,8 +32,15 @@ def open_raster(path: str | os.PathLike) -> rasterio.DatasetReader:
     except RasterioIOError as exc:
         raise LsghError(
             f"raster {path} cannot be read (corrupt, truncated or not a raster): "
-            f"{str(exc).splitlines()[0]}; re-export or re-download it"
+            f"{_reason(exc)}; re-export or re-download it"
         ) from exc
+
+
+def _reason(exc: Exception) -> str:
+    """GDAL's first line about a failed read (rasterio's own message for block read errors
+    is only "See previous exception for details")."""
+    detail = str(exc.__cause__ or exc).strip() or type(exc).__name__
+    return detail.splitlines()[0].rstrip(".")
 
 
 def read_onto_grid(
@@ -68,7 +75,7 @@ def read_onto_grid(
         except RasterioIOError as exc:
             raise LsghError(
                 f"raster {path} cannot be read (corrupt or truncated): "
-                f"{str(exc).splitlines()[0]}; re-export or re-download it"
+                f"{_reason(exc)}; re-export or re-download it"
             ) from exc
         source = np.ma.filled(data.astype("float64"), np.nan)
         out = np.full(grid.shape, np.nan, dtype="float64")

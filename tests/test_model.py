@@ -439,3 +439,22 @@ def test_estimator_save_and_typed_load(trained, tmp_path):
         VARIANTS["lsgh"].load(tmp_path / "rf")
     with pytest.raises(LsghError, match="without its factor schema"):
         load_bundle(tmp_path / "rf")
+
+
+def test_early_stopping_keeps_the_epoch_of_the_best_validation_auc():
+    codes, labels = separable(300, seed=5)
+    labels = labels.copy()
+    labels[::7] = 0.5  # some soft samples: they take no part in the validation AUC
+    model = make_model("lsgh", COUNTS, **params_for("lsgh"))
+    model.fit(codes, labels, epochs=8, patience=3, seed=3)
+    history = model.history_["val_auc"]
+    assert len(history) == len(model.history_["loss"])
+    best = int(np.argmax(history))
+    assert len(history) == 8 or len(history) == best + 1 + 3  # stopped `patience` after the best
+    # the kept weights are the best epoch's: recompute the validation AUC from the split
+    from lsgh_ee.evaluation import roc_auc
+    from lsgh_ee.model.data import validation_split
+
+    _, _, x_val, y_val = validation_split(codes, labels, 0.2, 3)
+    hard = (y_val == 0) | (y_val == 1)
+    assert roc_auc(y_val[hard], model.predict(x_val[hard])) == pytest.approx(history[best])

@@ -59,3 +59,58 @@ def codes_from_float(values: np.ndarray) -> np.ndarray:
     valid = ~np.isnan(values)
     codes[valid] = values[valid].astype("uint8")
     return codes
+
+
+#: Values a Jenks (natural) break computation sees at most: a seeded random sample of this
+#: size plus the minimum and maximum (Jenks is quadratic in the number of values).
+NATURAL_SAMPLE = 5000
+
+
+def data_breaks(
+    values: np.ndarray,
+    method: str,
+    n_classes: int,
+    *,
+    seed: int = 0,
+    sample: int = NATURAL_SAMPLE,
+) -> tuple[float, ...]:
+    """Class breaks computed on a region's own values (``classify: quantile | natural``).
+
+    ``quantile``: the ``k/n_classes`` quantiles of the valid values (equal-count classes);
+    ``natural``: Jenks natural breaks (``jenkspy``) of at most ``sample`` seeded random
+    values plus the minimum and maximum. Repeated breaks (many equal values) are merged,
+    so fewer than ``n_classes`` classes may result.
+
+    Returns:
+        strictly increasing breaks (``n_classes - 1`` at most), rounded to 6 significant
+        digits so they read well in schemas.
+
+    Raises:
+        ValueError: no valid value, a constant factor or an unknown method.
+    """
+    data = np.asarray(values, dtype="float64")
+    data = data[np.isfinite(data)]
+    if data.size == 0:
+        raise ValueError("no valid value to compute class breaks from")
+    if method == "quantile":
+        inner = np.quantile(data, np.arange(1, n_classes) / n_classes)
+    elif method == "natural":
+        import jenkspy
+
+        if data.size > sample:
+            rng = np.random.default_rng(seed)
+            data = np.concatenate([rng.choice(data, sample, replace=False),
+                                   [data.min(), data.max()]])  # fmt: skip
+        distinct = np.unique(data)
+        if distinct.size <= n_classes:
+            inner = (distinct[1:] + distinct[:-1]) / 2
+        else:
+            inner = np.asarray(jenkspy.jenks_breaks(data, n_classes=n_classes)[1:-1])
+    else:
+        raise ValueError(f"unknown classification {method!r}; use quantile or natural")
+    breaks = np.unique([float(f"{b:.6g}") for b in inner])
+    # a break at the minimum would leave class 1 empty: keep breaks inside (min, max]
+    breaks = breaks[(breaks > data.min()) & (breaks <= data.max())]
+    if breaks.size == 0:
+        raise ValueError("the values are constant; they cannot be split into classes")
+    return tuple(float(b) for b in breaks)

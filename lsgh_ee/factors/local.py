@@ -75,6 +75,8 @@ def compute_local_factors(
         else:
             layer = _polygon_layer(factor, region.grid)
         _apply_mask(layer, region.aoi_mask)
+        if factor.spec.classify != "table2" and factor.kind != "categorical":
+            _classify_from_data(layer, factor, seed=region.config.sampling.seed)
         _check_not_empty(layer)
         layers.append(layer)
     return FactorStack(grid=region.grid, layers=layers)
@@ -220,7 +222,9 @@ def _distance(factor: ResolvedFactor, grid: Grid) -> np.ndarray:
     spec = factor.spec
     frame = read_vector(spec.path, layer=spec.layer, what=f"{factor.name} layer")
     frame = to_grid_crs(frame[frame.geometry.notna() & ~frame.geometry.is_empty], grid)
-    reach = max(factor.breaks) if factor.breaks else 0.0
+    # data-driven breaks (classify: quantile / natural) are not known yet: look one region
+    # size beyond the AOI
+    reach = max(factor.breaks) if factor.breaks else max(grid.shape) * grid.resolution
     pad = min(int(math.ceil(grid.cells_for(reach))) + 1, _MAX_DISTANCE_PAD_CELLS)
     padded = grid.padded(pad)
     features = burn(frame, padded, all_touched=True).astype(bool)
@@ -256,6 +260,9 @@ def _layer(factor: ResolvedFactor, values: np.ndarray, method: dict) -> FactorLa
         )
     if factor.kind == "categorical":
         return _categorical_layer(factor, values, factor.classes, method)
+    if not factor.breaks:  # classify: quantile / natural, classified after the AOI mask
+        return FactorLayer(factor.name, factor.kind, factor.units, values,
+                           np.zeros(values.shape, "uint8"), (), (), method)  # fmt: skip
     return FactorLayer(
         factor.name,
         factor.kind,
@@ -266,6 +273,29 @@ def _layer(factor: ResolvedFactor, values: np.ndarray, method: dict) -> FactorLa
         factor.breaks,
         method,
     )
+
+
+def _classify_from_data(layer: FactorLayer, factor: ResolvedFactor, *, seed: int) -> None:
+    """Classify a layer with breaks computed on its own values inside the AOI
+    (``classify: quantile | natural``); the breaks go into the schema like Table 2's."""
+    from lsgh_ee.factors.catalogue import CATALOGUE
+    from lsgh_ee.factors.classify import data_breaks
+
+    spec = factor.spec
+    known = CATALOGUE.get(factor.name)
+    n_classes = spec.n_classes or (len(known.breaks) + 1 if known and known.breaks else 5)
+    try:
+        breaks = data_breaks(layer.values, spec.classify, n_classes, seed=seed)
+    except ValueError as exc:
+        raise LsghError(
+            f"factor {factor.name}: cannot compute {spec.classify} class breaks ({exc}); "
+            f"set 'factors.{factor.name}.breaks' instead"
+        ) from exc
+    layer.breaks = breaks
+    layer.classes = interval_labels(breaks)
+    layer.codes = classify_breaks(layer.values, breaks)
+    layer.method = {**layer.method, "classify": spec.classify, "n_classes_asked": n_classes,
+                    "breaks_from": "this region's values inside the AOI"}  # fmt: skip
 
 
 def _categorical_layer(
@@ -289,7 +319,9 @@ def _apply_mask(layer: FactorLayer, inside: np.ndarray) -> None:
 
 def _check_not_empty(layer: FactorLayer) -> None:
     if not layer.codes.any():
+        source = layer.method.get("source") or layer.method.get("dem")
+        where = f" ({source})" if source else ""
         raise LsghError(
-            f"factor {layer.name} has no valid pixel inside the region; check its source "
+            f"factor {layer.name}{where} has no valid pixel inside the region; check its source "
             "covers the AOI and its nodata value"
         )

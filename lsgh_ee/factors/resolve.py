@@ -89,7 +89,14 @@ def _merge(name: str, spec: FactorConfig, key: str) -> ResolvedFactor:
         kind, units, recipe = known.kind, spec.units or known.units, known.recipe
         default_breaks, default_classes = known.breaks, known.classes
     breaks = tuple(spec.breaks) if spec.breaks is not None else default_breaks
-    if kind in ("continuous", "distance") and not breaks:
+    if spec.classify != "table2":
+        if kind == "categorical":
+            raise LsghError(
+                f"factor '{name}' is categorical; remove '{key}.classify' (its classes are "
+                "its categories)"
+            )
+        breaks = ()  # computed from the region's values by the recipe
+    elif kind in ("continuous", "distance") and not breaks:
         raise LsghError(f"factor '{name}' is {kind} and needs class breaks: set '{key}.breaks'")
     if kind == "categorical" and spec.breaks is not None:
         raise LsghError(f"factor '{name}' is categorical; remove '{key}.breaks' (use 'remap')")

@@ -297,6 +297,22 @@ class _TrainingMonitor(keras.callbacks.Callback):
             self.on_epoch(epoch, {k: float(v) for k, v in (logs or {}).items()})
 
 
+class _HardValidationAUC(keras.callbacks.Callback):
+    """Adds ``val_auc``, the ROC AUC of the hard validation samples, to each epoch's logs
+    (before EarlyStopping reads them)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray):
+        super().__init__()
+        self.x, self.y = x, y
+
+    def on_epoch_end(self, epoch, logs=None):
+        from lsgh_ee.evaluation import roc_auc
+
+        scores = self.model.predict_on_batch(self.x)
+        if logs is not None:
+            logs["val_auc"] = roc_auc(self.y, np.asarray(scores).ravel())
+
+
 class KerasEstimator(ModelEstimator):
     """LSGH-Net trained with Keras (see :func:`~lsgh_ee.model.network.build_lsgh_net`).
 
@@ -370,6 +386,9 @@ class KerasEstimator(ModelEstimator):
         verbose: int = 0,
         on_epoch: EpochCallback | None = None,
         deterministic: bool = True,
+        init_weights: list | None = None,
+        train_only: Sequence[str] | None = None,
+        early_stopping: str = "val_auc",
     ) -> KerasEstimator:
         """Train on class codes ``(N, F)`` and labels ``(N,)`` in [0, 1].
 
@@ -377,14 +396,26 @@ class KerasEstimator(ModelEstimator):
             validation_fraction: share of the samples held out (stratified on
                 ``label > 0.5``) for early stopping; 0 trains all ``epochs`` without it.
             epochs: maximum number of epochs (paper: 200).
-            patience: epochs without a lower validation loss before stopping (paper: 50);
-                the weights of the best epoch are kept.
+            patience: epochs without a better validation score before stopping (paper:
+                50); the weights of the best epoch are kept.
             batch_size: training batch size (paper: 32).
             seed: seeds the split, the shuffling and the weight initialisation.
             verbose: Keras progress output (0 silent, 1 bar, 2 one line per epoch).
             on_epoch: called as ``on_epoch(epoch, logs)`` after every epoch (``logs``: loss,
                 mae, val_loss, val_mae) — for progress bars.
             deterministic: turn on TensorFlow op determinism (process-wide).
+            init_weights: start from these weights (``model_.get_weights()`` of a trained
+                estimator with the same parameters) instead of a fresh initialisation:
+                fine-tuning.
+            train_only: names of the layers to train; every other layer is frozen (its
+                weights, BatchNorm statistics included, stay as they are). None trains all.
+            early_stopping: the validation score early stopping watches: ``"val_auc"``
+                (default: ROC AUC of the hard validation samples, threshold-free; the paper
+                watched validation accuracy) or ``"val_loss"`` (MSE of every validation
+                sample, soft ones included). With a few hundred landslides the validation
+                MSE is noisy and its minimum often sits in the first epochs, where the
+                network still predicts about 0.5 everywhere; AUC follows what a
+                susceptibility map needs — the ranking.
         """
         import tensorflow as tf
 
@@ -398,6 +429,11 @@ class KerasEstimator(ModelEstimator):
         if deterministic and keras.backend.backend() == "tensorflow":
             tf.config.experimental.enable_op_determinism()
         model = self.build()
+        if init_weights is not None:
+            model.set_weights(init_weights)
+        if train_only is not None:
+            for layer in model.layers:
+                layer.trainable = layer.name in set(train_only)
         model.compile(
             optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse", metrics=["mae"]
         )
@@ -416,11 +452,17 @@ class KerasEstimator(ModelEstimator):
                 .batch(max(batch_size, 1024))
                 .prefetch(tf.data.AUTOTUNE)
             )
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
+            hard = (y_val == 0) | (y_val == 1)
+            if early_stopping == "val_auc" and len(np.unique(y_val[hard])) == 2:
+                callbacks.append(_HardValidationAUC(x_val[hard], y_val[hard]))
+                stop = keras.callbacks.EarlyStopping(
+                    monitor="val_auc", mode="max", patience=patience, restore_best_weights=True
+                )
+            else:
+                stop = keras.callbacks.EarlyStopping(
                     monitor="val_loss", patience=patience, restore_best_weights=True
                 )
-            )
+            callbacks.append(stop)
         callbacks.append(monitor)
         history = model.fit(
             train,
@@ -450,6 +492,8 @@ class KerasEstimator(ModelEstimator):
             "patience": int(patience),
             "validation_fraction": float(validation_fraction),
             "deterministic": bool(deterministic),
+            "fine_tuned": init_weights is not None,
+            "trained_layers": None if train_only is None else list(train_only),
             "devices": [d.device_type for d in tf.config.list_logical_devices()],
         }
         return self

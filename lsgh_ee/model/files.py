@@ -45,8 +45,15 @@ def atomic_folder(folder: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         _swap_in(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, PermissionError) or (
+            isinstance(exc, OSError) and exc.errno in (28, 30)
+        ):  # a full disk or a read-only file system: the user's to fix
+            raise LsghError(
+                f"cannot write {final}: {exc.strerror or exc}; "
+                "free disk space or choose a writable output folder"
+            ) from exc
         raise
 
 

@@ -152,8 +152,7 @@ def write_preview(
     if self_contained:
         page = inline_assets(page)
     out = Path(out_html)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text(out, page)
+    write_text(out, page)  # creates the folder; an unwritable one is a user error
     log.info("preview written to %s", out)
     return out
 

@@ -18,7 +18,7 @@ import rasterio
 import yaml
 from shapely.geometry import Point
 
-from conftest import aoi_bbox, edit_config, make_region, run_cli
+from conftest import aoi_bbox, edit_config, make_region, run_cli, write_config
 from lsgh_ee.config import load_config
 from lsgh_ee.errors import LsghError
 from lsgh_ee.factors.classify import classify_breaks, data_breaks
@@ -294,3 +294,34 @@ def test_transfer_eval_west_to_east(tmp_path: Path) -> None:
     # a re-run with nothing changed does no work
     again = run_cli("transfer-eval", "--train", str(west), "--test", str(east))
     assert "up to date" in again.stdout
+
+
+@pytest.mark.slow
+def test_transfer_on_the_demo_region_west_to_east(tmp_path: Path) -> None:
+    """The embedded demo split in two: models learn in the west half and are scored on the
+    east half's landslides (the demo's truth is one function everywhere, so a model that
+    learnt it must rank the east's landslides well above chance)."""
+    from lsgh_ee.demo import ASSETS
+
+    base = yaml.safe_load((ASSETS / "region.yaml").read_text())
+    w, s, e, n = base["aoi"]["bbox"]
+    mid = (w + e) / 2
+    for key in ("dem",):
+        base[key]["path"] = str(ASSETS / base[key]["path"])
+    base["inventory"]["path"] = str(ASSETS / base["inventory"]["path"])
+    base["evaluation"]["truth"] = str(ASSETS / base["evaluation"]["truth"])
+    for spec in base["factors"].values():
+        for key in ("path", "red", "nir"):
+            if spec and key in spec:
+                spec[key] = str(ASSETS / spec[key])
+    configs = {}
+    for name, bbox in (("west", [w, s, mid, n]), ("east", [mid, s, e, n])):
+        config = {**base, "name": name, "aoi": {"bbox": bbox}, "output": {"dir": f"run-{name}"},
+                  "training": {"epochs": 5, "patience": 3}}  # fmt: skip
+        configs[name] = write_config(tmp_path / f"{name}.yaml", config)
+    proc = run_cli("transfer-eval", "--train", str(configs["west"]), "--test", str(configs["east"]))
+    table = pd.read_csv(tmp_path / "run-west" / "transfer" / "west_to_east" / "table.csv",
+                        index_col="model")  # fmt: skip
+    assert list(table.index) == ["rf", "cnn", "lsgh-noscse", "lsgh"]
+    assert table.loc["rf", "auc"] > 0.65 and table.loc["rf", "success_auc"] > 0.65
+    assert "| lsgh |" in proc.stdout

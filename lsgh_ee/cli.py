@@ -34,6 +34,9 @@ OutOption = Annotated[
     Path | None,
     typer.Option("--out", help="Run folder (default: the config's output.dir)."),
 ]
+EpochsOption = Annotated[
+    int | None, typer.Option(help="Maximum epochs (default: training.epochs, 200).")
+]
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Re-run even when the outputs are up to date.")
 ]
@@ -131,9 +134,7 @@ MODEL_HELP = "Model variant: lsgh, lsgh-noscse, cnn or rf."
 def train(
     config: ConfigArg,
     model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "lsgh",
-    epochs: Annotated[
-        int | None, typer.Option(help="Maximum epochs (default: training.epochs, 200).")
-    ] = None,
+    epochs: EpochsOption = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: training.seed).")] = None,
     out: OutOption = None,
     force: ForceOption = False,
@@ -217,9 +218,7 @@ def report(config: ConfigArg, out: OutOption = None, force: ForceOption = False)
 @user_errors
 def run(
     config: ConfigArg,
-    epochs: Annotated[
-        int | None, typer.Option(help="Maximum epochs (default: training.epochs, 200).")
-    ] = None,
+    epochs: EpochsOption = None,
     out: OutOption = None,
     force: ForceOption = False,
 ) -> None:
@@ -237,9 +236,7 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Run folder for the demo.")] = Path(
         "runs/demo"
     ),
-    epochs: Annotated[
-        int | None, typer.Option(help="Maximum epochs (default: training.epochs, 200).")
-    ] = None,
+    epochs: EpochsOption = None,
     force: ForceOption = False,
 ) -> None:
     """Run the whole pipeline on the embedded demo region (Cumberland Mountains, Tennessee)."""
@@ -259,9 +256,7 @@ def scale_study_cmd(
         list[int],
         typer.Option("--diameters", "-d", help="Heatmap diameters in pixels: -d 7 13 19."),
     ] = [7, 13, 19],  # noqa: B006 - typer needs a literal default
-    epochs: Annotated[
-        int | None, typer.Option(help="Maximum epochs (default: training.epochs, 200).")
-    ] = None,
+    epochs: EpochsOption = None,
     out: OutOption = None,
     force: ForceOption = False,
 ) -> None:
@@ -533,9 +528,7 @@ def transfer_eval_cmd(
         list[str] | None,
         typer.Option("--models", "-m", help="Variants (default: the training config's)."),
     ] = None,
-    epochs: Annotated[
-        int | None, typer.Option(help="Maximum epochs (default: training.epochs).")
-    ] = None,
+    epochs: EpochsOption = None,
     force: ForceOption = False,
 ) -> None:
     """Train on region A, score on region B: how well the method transfers.

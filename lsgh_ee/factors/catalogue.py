@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from lsgh_ee.factors.terrain import SLOPE_POSITION_CLASSES
+
 Kind = Literal["continuous", "categorical", "distance"]
 Recipe = Literal["terrain", "ndvi", "raster", "polygons", "distance"]
 
@@ -34,18 +36,6 @@ LAND_USE_CLASSES = (
     "water",
     "impervious",
     "barren",
-)
-SLOPE_POSITION_CLASSES = (
-    "valley",
-    "downslope",
-    "flat",
-    "mesoslope-1",
-    "mesoslope-2",
-    "mesoslope-3",
-    "mesoslope-4",
-    "mesoslope-5",
-    "upslope",
-    "ridge",
 )
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import os
 import platform
@@ -36,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from memory import peak_rss_mib, write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -99,16 +99,6 @@ def traced_peak_mib(fn: Callable[[], np.ndarray]) -> float:
         tracemalloc.stop()
     del out
     return peak / 2**20
-
-
-def peak_rss_mib() -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,9 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         f"max |ours − brute| = {max_diff:.2g}, vs per-point kernel {max_diff_exp:.2g}, "
         f"edt == stamp: {edt_equal}; process peak RSS {result['process_peak_rss_mib']:.0f} MiB"
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, result)
     return 0
 
 

@@ -54,7 +54,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -62,6 +61,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from memory import peak_rss_mib, status_mib, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "mapping.json"
@@ -73,26 +73,6 @@ SEED = 0
 
 
 # -- memory -----------------------------------------------------------------------------
-def _status_mib(pid: int | str, field: str) -> float | None:
-    """``VmHWM`` (peak RSS of the current program image) or ``VmRSS`` from /proc, in MiB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def _peak_rss_mib() -> float:
-    """Peak RSS of this process (VmHWM; ``ru_maxrss`` where there is no /proc)."""
-    hwm = _status_mib("self", "VmHWM")
-    if hwm is not None:
-        return hwm
-    ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return ru / (1024 * 1024) if sys.platform == "darwin" else ru / 1024
-
-
 def _meminfo_total_mib() -> float | None:
     try:
         return int(Path("/proc/meminfo").read_text().split()[1]) / 1024
@@ -268,10 +248,10 @@ def _load_model(model_dir: Path) -> tuple[object, dict]:
     from lsgh_ee.mapping import predict_map  # noqa: F401 - counted in the import RSS
     from lsgh_ee.rasters import write_geotiff  # noqa: F401
 
-    rss = {"rss_after_imports_mib": _status_mib("self", "VmRSS")}
+    rss = {"rss_after_imports_mib": status_mib("self", "VmRSS")}
     model = lsgh_ee.model.ModelEstimator.load(model_dir)
     model.predict(np.ones((model.predict_batch_size, len(model.class_counts)), np.uint8))
-    rss["rss_after_load_mib"] = _status_mib("self", "VmRSS")
+    rss["rss_after_load_mib"] = status_mib("self", "VmRSS")
     return model, rss
 
 
@@ -288,7 +268,7 @@ def worker_map(codes_path: Path, out_path: Path, model_dir: Path, repeat: int = 
         t0 = time.perf_counter()
         stats = predict_map(timed, codes_path, out_path, model.class_counts)
         runs.append((time.perf_counter() - t0, timed, stats))
-        peak = peak if peak is not None else _peak_rss_mib()
+        peak = peak if peak is not None else peak_rss_mib()
     seconds, timed, stats = sorted(runs, key=lambda run: run[0])[(len(runs) - 1) // 2]
     rows = np.array(timed.rows or [0])
     return {
@@ -307,7 +287,7 @@ def worker_map(codes_path: Path, out_path: Path, model_dir: Path, repeat: int = 
         },
         **rss,
         "peak_rss_mib": peak,
-        "peak_rss_all_runs_mib": _peak_rss_mib(),
+        "peak_rss_all_runs_mib": peak_rss_mib(),
     }
 
 
@@ -341,7 +321,7 @@ def worker_plain(codes_path: Path, out_path: Path, model_dir: Path) -> dict:
         "network_s": t_predict - t_read,
         "write_s": t_end - t_predict,
         **rss,
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 
@@ -525,9 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.machine(),
     }
     print_table(result)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, result)
     return 0
 
 

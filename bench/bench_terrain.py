@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -30,35 +29,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from memory import peak_rss_mib, status_mib, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results" / "terrain.json"
 CELL = 10.0  # metres
 CRS = "EPSG:32633"
 TARGET_RATIO = 1.5
-
-
-def _status_mib(pid: int | str, field: str) -> float | None:
-    """``VmHWM`` (peak RSS of the current program image) or ``VmRSS`` from /proc, in MiB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def _peak_rss_mib() -> float:
-    """Peak RSS of this process since it started its program.
-
-    /proc's VmHWM where there is one: ``ru_maxrss`` would also count the parent's memory
-    that the child inherited at fork, before its exec (Linux keeps the larger).
-    """
-    hwm = _status_mib("self", "VmHWM")
-    if hwm is not None:
-        return hwm
-    ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return ru / (1024 * 1024) if sys.platform == "darwin" else ru / 1024
 
 
 def _gdaldem_cmd(mode: str, dem_path: Path, out: Path) -> list[str]:
@@ -126,7 +102,7 @@ def gdaldem_peak_rss(dem_path: Path, out_dir: Path) -> float | None:
         out = out_dir / f"gdal_{mode}_rss.tif"
         proc = subprocess.Popen(_gdaldem_cmd(mode, dem_path, out))
         while True:
-            hwm = _status_mib(proc.pid, "VmHWM")
+            hwm = status_mib(proc.pid, "VmHWM")
             if hwm is not None:
                 peak = max(peak or 0.0, hwm)
             try:
@@ -146,7 +122,7 @@ def worker(dem_path: Path, out_dir: Path) -> dict:
 
     from lsgh_ee.factors.terrain import slope_aspect
 
-    rss_before = _status_mib("self", "VmRSS")
+    rss_before = status_mib("self", "VmRSS")
     outputs = [out_dir / "ours_slope.tif", out_dir / "ours_aspect.tif"]
     for p in outputs:
         p.unlink(missing_ok=True)
@@ -172,7 +148,7 @@ def worker(dem_path: Path, out_dir: Path) -> dict:
         "compute_s": t_compute - t_read,
         "write_s": t_end - t_compute,
         "rss_after_imports_mib": rss_before,
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 
@@ -286,9 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         f"max |Δslope| = {agreement['slope_max_abs_diff_deg']:.2g}°, "
         f"max |Δaspect| = {agreement['aspect_max_abs_diff_deg']:.2g}°"
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, result)
     return 0
 
 

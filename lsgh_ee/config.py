@@ -61,7 +61,28 @@ class DemConfig(_Strict):
 
     path: Path | None = None
     source: Literal["local", "ee"] = "local"
-    ee_asset: str | None = Field(None, description="Earth Engine DEM (for source: ee)")
+    ee_asset: str = Field(
+        "USGS/SRTMGL1_003",
+        description="Earth Engine DEM image (for source: ee); e.g. NASA/NASADEM_HGT/001",
+    )
+
+    @model_validator(mode="after")
+    def _has_source(self) -> DemConfig:
+        if self.source == "local" and self.path is None:
+            raise ValueError("give 'path' (a DEM GeoTIFF) or 'source: ee'")
+        return self
+
+
+class EarthEngineConfig(_Strict):
+    """Earth Engine settings (used by ``--backend ee``); credentials come from the standard
+    places (``earthengine authenticate``, ``GOOGLE_APPLICATION_CREDENTIALS``)."""
+
+    project: str | None = Field(
+        None, description="Google Cloud project registered for Earth Engine (else LSGH_EE_PROJECT)"
+    )
+    api_url: str | None = Field(None, description="API endpoint (else LSGH_EE_API_URL)")
+    key_file: Path | None = Field(None, description="a service-account JSON key file")
+    workers: int = Field(4, ge=1, le=32, description="concurrent download requests")
 
 
 class TerrainConfig(_Strict):
@@ -254,6 +275,7 @@ class RegionConfig(_Strict):
     sampling: SamplingConfig = SamplingConfig()
     training: TrainingConfig = TrainingConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    earthengine: EarthEngineConfig = EarthEngineConfig()
     output: OutputConfig = OutputConfig()
     source_file: Path | None = Field(None, exclude=True)
 
@@ -369,6 +391,9 @@ def _resolve_paths(config: RegionConfig, source: Path) -> RegionConfig:
     evaluation = config.evaluation.model_copy(
         update={"truth": resolve(config.evaluation.truth, "evaluation.truth")}
     )
+    earthengine = config.earthengine.model_copy(
+        update={"key_file": resolve(config.earthengine.key_file, "earthengine.key_file")}
+    )
     dem = config.dem
     if dem is not None:
         dem = dem.model_copy(update={"path": resolve(dem.path, "dem.path", dem.source == "local")})
@@ -389,6 +414,7 @@ def _resolve_paths(config: RegionConfig, source: Path) -> RegionConfig:
             "aoi": aoi,
             "inventory": inventory,
             "evaluation": evaluation,
+            "earthengine": earthengine,
             "dem": dem,
             "factors": factors,
             "output": OutputConfig(dir=base / config.output.dir),

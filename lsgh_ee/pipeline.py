@@ -147,26 +147,26 @@ def export_factors(
 
     config = as_config(config)
     run = _run_folder(config, run_dir)
-    if backend == "ee":
-        from lsgh_ee.earthengine.session import require_credentials
-
-        require_credentials()
-        raise LsghError(
-            "the Earth Engine factor backend is not available in this version yet; "
-            "use --backend local with local files"
-        )
     factors = resolve_factors(config, backend)
+    dem_from_ee = (
+        backend == "ee"
+        and config.dem is not None
+        and config.dem.source == "ee"
+        and any(f.recipe == "terrain" for f in factors)
+    )
     params = config.model_dump(
         mode="json", include={"name", "aoi", "crs", "resolution", "inventory", "dem", "terrain",
-                              "factors"})  # fmt: skip
+                              "factors", "earthengine"})  # fmt: skip
     params.update(backend=backend, importance=config.sampling.importance_samples,
                   seed=config.sampling.seed)  # fmt: skip
 
     def work() -> tuple[list[Path], dict]:
         region = Region.from_config(config)
         inventory = read_inventory(config.inventory, region)
-        stack = compute_local_factors(region, factors, progress)
-        outputs = stack.write(run)
+        downloaded: list[Path] = []
+        read_dem = _earth_engine_dem(config, run, downloaded) if dem_from_ee else None
+        stack = compute_local_factors(region, factors, progress, read_dem)
+        outputs = stack.write(run) + downloaded
         with atomic_path(run / INVENTORY_GPKG) as tmp:
             inventory.landslides.to_file(tmp, driver="GPKG", layer="landslides")
         outputs.append(run / INVENTORY_GPKG)
@@ -186,6 +186,39 @@ def export_factors(
         }
 
     return _run_stage("export-factors", run, params, input_files(config), work, force)
+
+
+def _earth_engine_dem(config: RegionConfig, run: Path, downloaded: list[Path]):
+    """A DEM reader for the terrain recipes that downloads ``dem.ee_asset`` from Earth
+    Engine onto the (padded) grid as ``dem_ee.tif``: tiled under the request limits,
+    retried, resumable from ``.ee_tiles/``. The derivatives are then computed by the same
+    code as for a local DEM."""
+    import numpy as np
+    import rasterio
+
+    from lsgh_ee.earthengine.download import download_image
+    from lsgh_ee.earthengine.recipes import dem_image
+    from lsgh_ee.earthengine.session import open_session
+
+    ee_settings = config.earthengine
+    open_session(ee_settings.project, key_file=ee_settings.key_file,
+                 api_url=ee_settings.api_url, client_retries=0)  # fmt: skip
+
+    def read(grid, min_coverage: float) -> np.ndarray:
+        path = download_image(dem_image(config.dem.ee_asset, grid), grid, run / "dem_ee.tif",
+                              band_names=["elevation"], dtype="float32",
+                              workers=ee_settings.workers, tile_dir=run / ".ee_tiles")  # fmt: skip
+        downloaded.append(path)
+        with rasterio.open(path) as src:
+            dem = src.read(1)
+        if np.isnan(dem).mean() > 1 - min_coverage:
+            raise LsghError(
+                f"Earth Engine DEM {config.dem.ee_asset} has no data over "
+                f"{np.isnan(dem).mean():.1%} of the region; choose a DEM that covers it"
+            )
+        return dem
+
+    return read
 
 
 # --- sample --------------------------------------------------------------------------------

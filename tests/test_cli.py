@@ -134,8 +134,24 @@ def test_earth_engine_backend_without_credentials(
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    edit_config(region_config, dem={"source": "ee"})
     line = _fails("export-factors", str(region_config), "--backend", "ee")
-    assert "needs credentials: run 'earthengine authenticate'" in line
+    assert "no Earth Engine credentials found: run 'earthengine authenticate'" in line
+    _no_outputs(_run_dir(region_config))
+
+
+def test_earth_engine_dem_needs_the_ee_backend(region_config: Path) -> None:
+    edit_config(region_config, dem={"source": "ee"})
+    line = _fails("export-factors", str(region_config))
+    assert "'dem.source' is 'ee' but the local backend was chosen; run with --backend ee" in line
+
+
+def test_earth_engine_recipes_not_yet_available_are_named(region_config: Path) -> None:
+    config = yaml.safe_load(region_config.read_text())
+    config["factors"]["ndvi"] = {"source": "ee"}
+    region_config.write_text(yaml.safe_dump(config))
+    line = _fails("export-factors", str(region_config), "--backend", "ee")
+    assert "the Earth Engine recipe for factor 'ndvi' is not available yet" in line
 
 
 def test_unknown_backend(region_config: Path) -> None:

@@ -36,8 +36,14 @@ Progress = Callable[[str, int, int], None]
 _MAX_DISTANCE_PAD_CELLS = 1000
 
 
+DemReader = Callable[[Grid, float], np.ndarray]
+
+
 def compute_local_factors(
-    region: Region, factors: list[ResolvedFactor], progress: Progress | None = None
+    region: Region,
+    factors: list[ResolvedFactor],
+    progress: Progress | None = None,
+    read_dem: DemReader | None = None,
 ) -> FactorStack:
     """Compute and classify every factor on the region's grid.
 
@@ -45,6 +51,10 @@ def compute_local_factors(
         region: the region (grid + AOI).
         factors: from :func:`lsgh_ee.factors.resolve.resolve_factors`.
         progress: called with (factor name, index, number of factors) as each starts.
+        read_dem: ``read_dem(grid, min_coverage) -> elevations`` on ``grid`` (float32, NaN
+            nodata); default: the config's ``dem.path`` resampled bilinearly. The Earth
+            Engine backend passes a downloader, so terrain factors have the same definitions
+            whichever backend delivers the DEM.
 
     Returns:
         The stack, NaN / code 0 outside the AOI and wherever a source is nodata.
@@ -56,7 +66,7 @@ def compute_local_factors(
             progress(factor.name, index, len(factors))
         if factor.recipe == "terrain":
             if not terrain_cache:
-                terrain_cache.update(_terrain_layers(region))
+                terrain_cache.update(_terrain_layers(region, read_dem or _local_dem(region)))
             values = terrain_cache[factor.name]
             layer = _layer(factor, values, method=_terrain_method(region.config, factor.name))
         elif factor.recipe == "ndvi":
@@ -85,7 +95,14 @@ def compute_local_factors(
 # --- terrain -------------------------------------------------------------------------------
 
 
-def _terrain_layers(region: Region) -> dict[str, np.ndarray]:
+def _local_dem(region: Region) -> DemReader:
+    def read(grid: Grid, min_coverage: float) -> np.ndarray:
+        return read_onto_grid(region.config.dem.path, grid, min_coverage=min_coverage)
+
+    return read
+
+
+def _terrain_layers(region: Region, read_dem: DemReader) -> dict[str, np.ndarray]:
     config, grid = region.config, region.grid
     settings = config.terrain
     tpi_cells = grid.cells_for(settings.tpi_radius)
@@ -93,7 +110,7 @@ def _terrain_layers(region: Region) -> dict[str, np.ndarray]:
     pad = int(math.ceil(max(tpi_cells, relief_cells))) + 1
     padded = grid.padded(pad)
     # The DEM must cover the AOI; the pad beyond it is a bonus where the DEM extends further.
-    dem = read_onto_grid(config.dem.path, padded, min_coverage=_coverage_needed(grid, pad))
+    dem = read_dem(padded, _coverage_needed(grid, pad))
     cellsize = (grid.resolution, grid.resolution)
     slope, aspect = terrain.slope_aspect(dem, cellsize, method=settings.method)
     aspect = np.where(slope < settings.flat_slope, np.float32(-1), aspect)
@@ -119,7 +136,8 @@ def _coverage_needed(grid: Grid, pad: int) -> float:
 
 def _terrain_method(config: RegionConfig, name: str) -> dict:
     t = config.terrain
-    method = {"recipe": "terrain", "dem": str(config.dem.path)}
+    dem = config.dem.path if config.dem.source == "local" else f"earthengine:{config.dem.ee_asset}"
+    method = {"recipe": "terrain", "dem": str(dem)}
     if name in ("slope", "aspect"):
         method["gradient"] = t.method
     if name == "aspect":

@@ -51,7 +51,12 @@ def resolve_factors(config: RegionConfig, backend: str = "local") -> list[Resolv
                 "run with --backend ee or give the factor a local file"
             )
         factor = _merge(name, spec, key)
-        if backend == "local" and not _has_source(factor, config):
+        if backend == "ee" and spec.source == "ee" and factor.recipe != "terrain":
+            raise LsghError(
+                f"the Earth Engine recipe for factor '{name}' is not available yet (only the "
+                f"DEM-derived factors are); give '{key}' a local file or leave it out"
+            )
+        if not _has_source(factor, config, backend):
             need = _needs(factor)
             log.warning("factor %s has no local source (needs %s); left out", name, need)
             continue
@@ -120,10 +125,15 @@ def _merge(name: str, spec: FactorConfig, key: str) -> ResolvedFactor:
     return ResolvedFactor(name, kind, units, recipe, spec, breaks, classes)
 
 
-def _has_source(factor: ResolvedFactor, config: RegionConfig) -> bool:
+def _has_source(factor: ResolvedFactor, config: RegionConfig, backend: str) -> bool:
     spec = factor.spec
     if factor.recipe == "terrain":
-        return config.dem is not None and config.dem.path is not None
+        if config.dem is not None and config.dem.source == "ee" and backend == "local":
+            raise LsghError(
+                "'dem.source' is 'ee' but the local backend was chosen; run with "
+                "--backend ee, or give 'dem.path' a DEM GeoTIFF"
+            )
+        return config.dem is not None and (config.dem.path is not None or backend == "ee")
     if factor.recipe == "ndvi":
         return spec.path is not None or (spec.red is not None and spec.nir is not None)
     return spec.path is not None

@@ -189,7 +189,7 @@ def plot_curves(
             ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="chance")
         ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel=xlabel, ylabel=ylabel)
         kind = "Precision–recall" if curve is pr_curve else "ROC"
-        ax.set_title(f"{kind} curves on the test set{' — ' + title if title else ''}")
+        ax.set_title(f"{kind} curves on the test set" + (f"\n{title}" if title else ""))
         ax.grid(alpha=0.3)
         ax.legend(loc="lower left" if curve is pr_curve else "lower right")
         with atomic_path(folder / name) as tmp:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lsgh_ee.atomic import atomic_path, write_text
-from lsgh_ee.config import RegionConfig, load_config
+from lsgh_ee.config import RegionConfig, TrainingConfig, load_config
 from lsgh_ee.errors import LsghError
 from lsgh_ee.manifest import Manifest, StageRecord, file_digest, fingerprint, now
 
@@ -327,11 +327,7 @@ def train(
             samples = samples.subset(samples.kind != "soft")
         fit_args: dict[str, Any] = {"seed": training.seed}
         if variant != "rf":
-            fit_args.update(epochs=training.epochs, patience=training.patience,
-                            batch_size=training.batch_size,
-                            validation_fraction=training.validation_fraction,
-                            early_stopping=training.early_stopping,
-                            on_epoch=on_epoch, **fine_tune)  # fmt: skip
+            fit_args.update(keras_fit_args(training), on_epoch=on_epoch, **fine_tune)
         start = time.perf_counter()
         model.fit(samples.codes, samples.label, **fit_args)
         seconds = time.perf_counter() - start
@@ -350,6 +346,17 @@ def train(
         return sorted(p for p in folder.iterdir() if p.is_file()), summary
 
     return _run_stage(f"train:{variant}", run, params, inputs, work, force)
+
+
+def keras_fit_args(training: TrainingConfig) -> dict[str, Any]:
+    """The ``training`` settings as the Keras estimators' ``fit`` arguments (seed apart)."""
+    return {
+        "epochs": training.epochs,
+        "patience": training.patience,
+        "batch_size": training.batch_size,
+        "validation_fraction": training.validation_fraction,
+        "early_stopping": training.early_stopping,
+    }
 
 
 def trained_models(run: Path) -> list[str]:
@@ -701,11 +708,8 @@ def scale_study(
             pixels = train_set.rows * stack.grid.width + train_set.cols
             train_set = train_set.subset(~np.isin(pixels, test_pixels))
             model = make_model("lsgh", counts, factor_names=stack.names)
-            model.fit(train_set.codes, train_set.label, seed=training.seed,
-                      epochs=training.epochs, patience=training.patience,
-                      batch_size=training.batch_size, on_epoch=on_epoch,
-                      validation_fraction=training.validation_fraction,
-                      early_stopping=training.early_stopping)  # fmt: skip
+            model.fit(train_set.codes, train_set.label, seed=training.seed, on_epoch=on_epoch,
+                      **keras_fit_args(training))  # fmt: skip
             name = f"D={diameter}"
             scores.append(ModelScores(name, test.label, model.predict(test.codes)))
             rows[name] = {"training_samples": len(train_set),

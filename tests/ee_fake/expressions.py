@@ -389,6 +389,24 @@ def _band_names(ev: Evaluator, image: LazyImage) -> list[str]:
     return list(image.band_names)
 
 
+def emulates(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register an emulation of the algorithms ``names`` (``"Image.convolve"``, ...).
+
+    Emulations live in modules named ``emulate_*.py`` next to this one, each for one area
+    (terrain kernels, imagery collections, vectors, models); ``ee_fake/__init__.py`` imports
+    them so that they register before the server starts.
+    """
+
+    def register(impl: Callable[..., Any]) -> Callable[..., Any]:
+        for name in names:
+            if name in _FUNCTIONS:
+                raise RuntimeError(f"{name} is emulated twice")
+            _FUNCTIONS[name] = impl
+        return impl
+
+    return register
+
+
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "Image.load": _image_load,
     "Image.constant": _image_constant,

@@ -255,6 +255,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         self._dispatch("POST")
 
+    def do_PUT(self) -> None:  # noqa: N802
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._dispatch("DELETE")
+
     def _dispatch(self, method: str) -> None:
         fake = self.server_fake
         parsed = urllib.parse.urlsplit(self.path)
@@ -263,7 +272,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         kind, route_match = self._route(method, path)
         body: dict = {}
-        if kind in ("computePixels", "compute") and raw:
+        if raw and "json" in self.headers.get("Content-Type", "application/json"):
             try:
                 body = json.loads(raw)
             except json.JSONDecodeError:

@@ -100,6 +100,15 @@ def export_factors_cmd(
     ] = "local",
     out: OutOption = None,
     force: ForceOption = False,
+    export_mode: Annotated[
+        str | None,
+        typer.Option(
+            help="With --backend ee, how pixels leave Earth Engine: 'download' (tiled), "
+            "'gcs' (batch export via earthengine.bucket) or 'asset' (batch export to an "
+            "asset). Default: the config's earthengine.export.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Compute the factor layers, classify them and write the factor report.
 
@@ -109,7 +118,7 @@ def export_factors_cmd(
     """
     if backend not in ("local", "ee"):
         raise LsghError(f"--backend must be 'local' or 'ee', got {backend!r}")
-    result = _run_export(config, backend, out, force)
+    result = _run_export(config, backend, out, force, export_mode)
     _print_result(result)
 
 
@@ -183,13 +192,76 @@ def predict(
     ] = None,
     out: OutOption = None,
     force: ForceOption = False,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="'local' predicts on this machine; 'ee' has Earth Engine predict with the "
+            "model deployed on a Vertex AI --endpoint (see export-model)."
+        ),
+    ] = "local",
+    endpoint: Annotated[
+        str | None,
+        typer.Option(help="Vertex AI endpoint: projects/P/locations/REGION/endpoints/ID."),
+    ] = None,
+    codes_asset: Annotated[
+        str | None,
+        typer.Option(
+            help="Earth Engine image asset holding the class codes (the uploaded "
+            "class_codes.tif); default: computed in Earth Engine."
+        ),
+    ] = None,
+    tile_size: Annotated[
+        int | None, typer.Option(help="Pixels per side of the tiles sent to the endpoint (64).")
+    ] = None,
+    to_asset: Annotated[
+        bool,
+        typer.Option(
+            "--to-asset",
+            help="With --backend ee: export the map to the Earth Engine asset "
+            "<asset_folder>/<name>_<model>_susceptibility and leave it there (nothing is "
+            "downloaded; recorded in ee_assets.json). --force replaces the asset.",
+        ),
+    ] = False,
 ) -> None:
     """Map the susceptibility of every pixel with one model.
 
     Writes maps/<model>/susceptibility.tif (cloud-optimised GeoTIFF, float32 0-1), streaming
-    the class-code stack window by window and predicting each distinct class-code vector once.
+    the class-code stack window by window and predicting each distinct class-code vector once;
+    with --backend ee the map is computed in Earth Engine by the hosted model and fetched.
     """
-    _print_result(_predict(config, model, out, force, bundle))
+    hosted = {"backend": backend, "endpoint": endpoint, "codes_asset": codes_asset,
+              "tile_size": tile_size, "to_asset": to_asset}  # fmt: skip
+    _print_result(_predict(config, model, out, force, bundle, **hosted))
+
+
+@app.command("export-model")
+@user_errors
+def export_model(
+    config: ConfigArg,
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "lsgh",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="SavedModel folder (default: <run>/savedmodel/<model>/)."),
+    ] = None,
+) -> None:
+    """Export a trained model as a TensorFlow SavedModel for a Vertex AI endpoint.
+
+    The SavedModel takes the class-code bands the way Earth Engine's predictImage sends
+    them; the commands to deploy it and to map with it are printed.
+    """
+    from lsgh_ee.earthengine.hosted import check_hostable
+    from lsgh_ee.pipeline import MODELS_DIR, as_config
+
+    check_hostable(model)  # before TensorFlow starts: a refusal is immediate
+    cfg = as_config(config)
+    bundle = cfg.run_dir / MODELS_DIR / model
+    if not (bundle / "schema.json").is_file():
+        raise LsghError(f"no model bundle in {bundle}; run 'lsgh-ee train CONFIG --model {model}'")
+    from lsgh_ee.model.savedmodel import deployment_commands, export_savedmodel
+
+    folder = export_savedmodel(bundle, out or cfg.run_dir / "savedmodel" / model)
+    typer.echo(f"wrote {folder}")
+    typer.echo(deployment_commands(folder, model, str(config)))
 
 
 @app.command()
@@ -318,7 +390,7 @@ def _run_all(config: Path, out: Path | None, force: bool, epochs: int | None) ->
         typer.echo(f"map preview: {run_dir / 'preview.html'}")
 
 
-def _predict(config, variant: str, out: Path | None, force: bool, bundle: Path | None):
+def _predict(config, variant: str, out: Path | None, force: bool, bundle: Path | None, **hosted):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from lsgh_ee.pipeline import predict as predict_stage
@@ -333,7 +405,7 @@ def _predict(config, variant: str, out: Path | None, force: bool, bundle: Path |
             bar.update(task, completed=done, total=total)
 
         return predict_stage(config, variant, run_dir=out, bundle=bundle, force=force,
-                             progress=progress)  # fmt: skip
+                             progress=progress, **hosted)  # fmt: skip
 
 
 def _train(config, variant: str, out: Path | None, force: bool, *, epochs, seed,
@@ -357,9 +429,11 @@ def _train(config, variant: str, out: Path | None, force: bool, *, epochs, seed,
                            on_epoch=on_epoch, init_from=init_from)  # fmt: skip
 
 
-def _run_export(config: Path, backend: str, out: Path | None, force: bool):
+def _run_export(config: Path, backend: str, out: Path | None, force: bool,
+                export_mode: str | None = None):  # fmt: skip
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from lsgh_ee.earthengine.tasks import TaskDisplay, TaskStatus
     from lsgh_ee.pipeline import export_factors
 
     with Progress(
@@ -375,7 +449,17 @@ def _run_export(config: Path, backend: str, out: Path | None, force: bool):
         def step(name: str, index: int, total: int) -> None:
             bar.update(task, description=f"factor {name}", completed=index, total=total)
 
-        return export_factors(config, backend=backend, run_dir=out, force=force, progress=step)
+        lines = None if sys.stderr.isatty() else TaskDisplay("Earth Engine export")
+
+        def on_task(status: TaskStatus) -> None:  # a batch export's polls
+            if lines is not None:
+                lines(status)
+                return
+            shown = "" if status.progress is None else f" {status.progress:.0%}"
+            bar.update(task, description=f"Earth Engine export {status.state}{shown}")
+
+        return export_factors(config, backend=backend, run_dir=out, force=force, progress=step,
+                              export_mode=export_mode, task_progress=on_task)  # fmt: skip
 
 
 def _print_result(result) -> None:
@@ -431,12 +515,23 @@ def preview(
             "or none. Its tiles need the internet; the map layers do not."
         ),
     ] = "OpenStreetMap",
+    earth_engine: Annotated[
+        bool | None,
+        typer.Option(
+            "--earth-engine/--no-earth-engine",
+            help="Add the maps uploaded with 'lsgh-ee upload' (RUN/ee_assets.json) as Earth "
+            "Engine layers on top (their tile URLs expire after about a day). Default: when "
+            "uploaded and Earth Engine credentials are configured.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write an HTML map of the susceptibility index and zones, the landslides, the AOI
     and the factors (off by default), with a layer control and a legend.
 
     The rasters are embedded in the page, so it keeps working on its own (open it in a
-    browser or a notebook). Needs the predict stage first.
+    browser or a notebook). Needs the predict stage first. Online, the maps uploaded to
+    Earth Engine are shown from Earth Engine on top of the embedded ones.
     """
     from lsgh_ee.config import load_config
     from lsgh_ee.region import Region
@@ -447,8 +542,47 @@ def preview(
     page = html if html is not None else run_dir / "preview.html"
     aoi = Region.from_config(cfg).aoi  # in the grid CRS, as the run's rasters
     written = write_preview(run_dir, page, model=model, aoi=aoi,
-                            self_contained=self_contained, basemap=basemap)  # fmt: skip
+                            self_contained=self_contained, basemap=basemap, config=cfg,
+                            earth_engine=earth_engine)  # fmt: skip
     typer.echo(f"preview: {written}")
+
+
+@app.command()
+@user_errors
+def upload(
+    config: ConfigArg,
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "lsgh",
+    out: OutOption = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace assets that already exist.")
+    ] = False,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="'ingest' copies the maps into Earth Engine (an ingestion task); 'cog' "
+            "registers the staged cloud-optimised GeoTIFFs as Cloud GeoTIFF-backed assets."
+        ),
+    ] = "ingest",
+) -> None:
+    """Upload a model's susceptibility map and five-class zone map to Earth Engine assets.
+
+    Stages them in the config's Cloud Storage bucket (earthengine.bucket), ingests them as
+    <asset_folder>/<name>_<model>_susceptibility and _zones with band names, nodata and
+    properties (model, schema hash, run id), waits for the tasks, prints the asset ids and
+    records them in RUN/ee_assets.json.
+    """
+    from lsgh_ee.earthengine.tasks import TaskDisplay
+    from lsgh_ee.pipeline import upload as upload_stage
+
+    if mode not in ("ingest", "cog"):
+        raise LsghError(f"--mode must be ingest or cog, got {mode!r}")
+    with TaskDisplay(f"upload {model}") as display:
+        result = upload_stage(config, model, run_dir=out, mode=mode, overwrite=overwrite,
+                              progress=display)  # fmt: skip
+    state = "up to date" if result.skipped else f"done in {result.seconds:.1f} s"
+    typer.echo(f"{result.stage}: {state} -> {result.run_dir}")
+    for asset_id in result.summary.get("assets", []):
+        typer.echo(f"  asset {asset_id}")
 
 
 @app.command()

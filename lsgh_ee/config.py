@@ -63,7 +63,15 @@ class DemConfig(_Strict):
     source: Literal["local", "ee"] = "local"
     ee_asset: str = Field(
         "USGS/SRTMGL1_003",
-        description="Earth Engine DEM image (for source: ee); e.g. NASA/NASADEM_HGT/001",
+        min_length=1,
+        description="Earth Engine DEM (for source: ee): an image id, e.g. NASA/NASADEM_HGT/001, "
+        "or the Copernicus collection COPERNICUS/DEM/GLO30 (mosaicked)",
+    )
+    ee_band: str | None = Field(
+        None,
+        min_length=1,
+        description="elevation band of ee_asset (default: the dataset's own, e.g. 'elevation' "
+        "for SRTM and NASADEM, 'DEM' for Copernicus; else the first band)",
     )
 
     @model_validator(mode="after")
@@ -83,6 +91,39 @@ class EarthEngineConfig(_Strict):
     api_url: str | None = Field(None, description="API endpoint (else LSGH_EE_API_URL)")
     key_file: Path | None = Field(None, description="a service-account JSON key file")
     workers: int = Field(4, ge=1, le=32, description="concurrent download requests")
+    export: Literal["download", "gcs", "asset", "drive"] = Field(
+        "download",
+        description="how pixels leave Earth Engine: download (tiled computePixels), gcs "
+        "(batch export to the Cloud Storage bucket), asset (batch export to an image asset, "
+        "then download), drive (batch export to Google Drive; cannot be fetched back)",
+    )
+    bucket: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$",
+        description="Cloud Storage bucket for gcs exports and upload staging (name only, no gs://)",
+    )
+    storage_url: str | None = Field(
+        None, description="Cloud Storage JSON API endpoint (else LSGH_EE_STORAGE_URL)"
+    )
+    asset_folder: str | None = Field(
+        None,
+        pattern=r"^projects/[a-z][a-z0-9-]{4,61}[a-z0-9]/assets(/[A-Za-z0-9_-]+)*$",
+        description="Earth Engine folder for exported and uploaded assets (default "
+        "projects/<project>/assets/lsgh-ee)",
+    )
+    drive_folder: str = Field("lsgh-ee", min_length=1, description="Google Drive folder")
+    poll_seconds: float = Field(
+        10.0, gt=0, le=600, description="seconds between polls of a running task"
+    )
+
+    @model_validator(mode="after")
+    def _bucket_for_gcs(self) -> EarthEngineConfig:
+        if self.export == "gcs" and self.bucket is None:
+            raise ValueError(
+                "earthengine.bucket is needed for export: gcs; name a Cloud Storage bucket "
+                "you can write to"
+            )
+        return self
 
 
 class TerrainConfig(_Strict):
@@ -138,6 +179,19 @@ class FactorConfig(_Strict):
         description="Earth Engine NDVI: calendar years of imagery to composite "
         "(e.g. [2019, 2020]); ignored for local files",
     )
+    asset: str | None = Field(
+        None,
+        min_length=1,
+        description="source: ee: an Earth Engine table (FeatureCollection) id for distance "
+        "and polygon factors, e.g. projects/my-project/assets/roads (else 'path' is sent "
+        "inline when small)",
+    )
+    dataset: str | None = Field(
+        None,
+        min_length=1,
+        description="source: ee: the land-cover ImageCollection id for land_use (default "
+        "ESA/WorldCover/v200; give 'remap' for other products)",
+    )
     units: str | None = None
 
     @field_validator("breaks")
@@ -161,6 +215,25 @@ class FactorConfig(_Strict):
             )
         if self.classify == "table2" and self.n_classes is not None:
             raise ValueError("'n_classes' applies to classify: quantile or natural; remove it")
+        return self
+
+    @model_validator(mode="after")
+    def _earth_engine_options(self) -> FactorConfig:
+        if self.source == "local":
+            extra = [k for k in ("asset", "dataset") if getattr(self, k) is not None]
+            if extra:
+                raise ValueError(
+                    f"'{extra[0]}' applies to source: ee; add 'source: ee' or remove it"
+                )
+        if self.asset is not None and self.path is not None:
+            raise ValueError(
+                "give either 'asset' (an Earth Engine table) or 'path' (a local vector file "
+                "sent to Earth Engine), not both"
+            )
+        if self.years is not None and (not self.years or min(self.years) < 2013):
+            raise ValueError(
+                f"'years' must list calendar years from 2013 (Landsat 8) on, got {self.years}"
+            )
         return self
 
     @property

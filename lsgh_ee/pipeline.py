@@ -128,6 +128,8 @@ def export_factors(
     run_dir: str | os.PathLike | None = None,
     force: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
+    export_mode: str | None = None,
+    task_progress: Callable[[Any], None] | None = None,
 ) -> StageResult:
     """Stage ``export-factors``: factor stack, class-code stack, checked inventory and the
     factor report, written into the run folder.
@@ -138,6 +140,9 @@ def export_factors(
         run_dir: the run folder (default: the config's ``output.dir``).
         force: re-run even when the manifest says the outputs are current.
         progress: called with (factor name, index, number of factors) as each starts.
+        export_mode: how Earth Engine pixels come out (download, gcs, asset; default the
+            config's ``earthengine.export``); see :func:`lsgh_ee.earthengine.exports.fetch_image`.
+        task_progress: called with each poll of a batch export task (a ``TaskStatus``).
     """
     from lsgh_ee.factors.local import compute_local_factors
     from lsgh_ee.factors.report import factor_report, write_factor_report
@@ -148,6 +153,7 @@ def export_factors(
     config = as_config(config)
     run = _run_folder(config, run_dir)
     factors = resolve_factors(config, backend)
+    fetch = _ee_fetcher(config, run, export_mode, task_progress) if backend == "ee" else None
     dem_from_ee = (
         backend == "ee"
         and config.dem is not None
@@ -164,8 +170,14 @@ def export_factors(
         region = Region.from_config(config)
         inventory = read_inventory(config.inventory, region)
         downloaded: list[Path] = []
-        read_dem = _earth_engine_dem(config, run, downloaded) if dem_from_ee else None
-        stack = compute_local_factors(region, factors, progress, read_dem)
+        read_dem = _earth_engine_dem(config, run, downloaded, fetch) if dem_from_ee else None
+        from_ee = [f for f in factors if f.spec.source == "ee" and f.recipe != "terrain"]
+        read_factor = (
+            _earth_engine_factors(config, region.grid, from_ee, run, downloaded, fetch)
+            if backend == "ee" and from_ee
+            else None
+        )
+        stack = compute_local_factors(region, factors, progress, read_dem, read_factor)
         outputs = stack.write(run) + downloaded
         with atomic_path(run / INVENTORY_GPKG) as tmp:
             inventory.landslides.to_file(tmp, driver="GPKG", layer="landslides")
@@ -188,7 +200,47 @@ def export_factors(
     return _run_stage("export-factors", run, params, input_files(config), work, force)
 
 
-def _earth_engine_dem(config: RegionConfig, run: Path, downloaded: list[Path]):
+def _ee_fetcher(
+    config: RegionConfig,
+    run: Path,
+    export_mode: str | None,
+    task_progress: Callable[[Any], None] | None,
+) -> Callable[..., Path]:
+    """``fetch(image, grid, path, band_names)``: an Earth Engine image onto the grid as a
+    GeoTIFF by the export mode (``export_mode`` else ``earthengine.export``): tiled
+    download, or a batch export through Cloud Storage or an asset (resumable)."""
+    from lsgh_ee.earthengine.exports import ExportSettings, fetch_image, require_bucket
+
+    ee_settings = config.earthengine
+    mode = export_mode or ee_settings.export
+    if mode == "drive":
+        raise LsghError(
+            "export-factors cannot use export mode drive: Drive files cannot be read back "
+            "into the run folder; use gcs or asset (or download)"
+        )
+    if mode not in ("download", "gcs", "asset"):
+        raise LsghError(f"unknown export mode {mode!r}; use download, gcs or asset")
+    if mode == "gcs":
+        require_bucket(ee_settings.bucket, "export mode gcs")
+    settings: list[ExportSettings] = []
+
+    def fetch(image: Any, grid: Any, path: Path, band_names: list[str]) -> Path:
+        if not settings:
+            import ee
+
+            _ensure_ee_session(config)
+            project = ee.data._get_state().cloud_api_user_project  # the session's project
+            settings.append(ExportSettings.from_config(ee_settings, project,
+                                                       f"lsgh-ee/{config.name}"))  # fmt: skip
+        return fetch_image(image, grid, path, band_names=band_names, dtype="float32",
+                           mode=mode, settings=settings[0], work_dir=run / ".ee_tiles",
+                           progress=task_progress)  # fmt: skip
+
+    return fetch
+
+
+def _earth_engine_dem(config: RegionConfig, run: Path, downloaded: list[Path],
+                      fetch: Callable[..., Path]):  # fmt: skip
     """A DEM reader for the terrain recipes that downloads ``dem.ee_asset`` from Earth
     Engine onto the (padded) grid as ``dem_ee.tif``: tiled under the request limits,
     retried, resumable from ``.ee_tiles/``. The derivatives are then computed by the same
@@ -196,18 +248,12 @@ def _earth_engine_dem(config: RegionConfig, run: Path, downloaded: list[Path]):
     import numpy as np
     import rasterio
 
-    from lsgh_ee.earthengine.download import download_image
     from lsgh_ee.earthengine.recipes import dem_image
-    from lsgh_ee.earthengine.session import open_session
-
-    ee_settings = config.earthengine
-    open_session(ee_settings.project, key_file=ee_settings.key_file,
-                 api_url=ee_settings.api_url, client_retries=0)  # fmt: skip
 
     def read(grid, min_coverage: float) -> np.ndarray:
-        path = download_image(dem_image(config.dem.ee_asset, grid), grid, run / "dem_ee.tif",
-                              band_names=["elevation"], dtype="float32",
-                              workers=ee_settings.workers, tile_dir=run / ".ee_tiles")  # fmt: skip
+        _ensure_ee_session(config)  # building an ee.Image needs the initialised client
+        image = dem_image(config.dem.ee_asset, grid, config.dem.ee_band)
+        path = fetch(image, grid, run / "dem_ee.tif", ["elevation"])
         downloaded.append(path)
         with rasterio.open(path) as src:
             dem = src.read(1)
@@ -219,6 +265,57 @@ def _earth_engine_dem(config: RegionConfig, run: Path, downloaded: list[Path]):
         return dem
 
     return read
+
+
+def _ensure_ee_session(config: RegionConfig) -> None:
+    """Open the Earth Engine session of ``config.earthengine`` unless one is open."""
+    import ee
+
+    from lsgh_ee.earthengine.session import open_session
+
+    if not ee.data.is_initialized():
+        ee_settings = config.earthengine
+        open_session(ee_settings.project, key_file=ee_settings.key_file,
+                     api_url=ee_settings.api_url, client_retries=0)  # fmt: skip
+
+
+def _earth_engine_factors(config: RegionConfig, grid, factors: list, run: Path,
+                          downloaded: list[Path], ee_fetch: Callable[..., Path]):  # fmt: skip
+    """A reader of the non-terrain ``source: ee`` factors (see ``compute_local_factors``): on
+    first use, every one of them is downloaded in one multi-band request series
+    (``factors_ee.tif``; tiled, retried, resumable from ``.ee_tiles/``) from the recipes of
+    :func:`lsgh_ee.earthengine.recipes.factor_image`; classification then runs locally.
+    (Terrain factors keep the DEM download: one DEM gives all five with the local
+    definitions, at the cost of one band.)"""
+    import rasterio
+
+    from lsgh_ee.earthengine.recipes import factor_image_with_classes
+
+    read: dict[str, tuple] = {}
+
+    def fetch() -> None:
+        _ensure_ee_session(config)  # the recipes build images (and may query) before fetching
+        images, classes = None, {}
+        for factor in factors:
+            image, classes[factor.name] = factor_image_with_classes(factor, grid, config)
+            images = image if images is None else images.addBands(image)
+        names = [f.name for f in factors]
+        path = ee_fetch(images, grid, run / "factors_ee.tif", names)
+        downloaded.append(path)
+        with rasterio.open(path) as src:
+            data = src.read()
+        for i, factor in enumerate(factors):
+            spec = factor.spec
+            source = spec.asset or spec.dataset or (str(spec.path) if spec.path else "catalogue")
+            method = {"recipe": f"earthengine {factor.recipe}", "source": source}
+            read[factor.name] = (data[i], classes[factor.name], method)
+
+    def read_factor(factor):
+        if not read:
+            fetch()
+        return read[factor.name]
+
+    return read_factor
 
 
 # --- sample --------------------------------------------------------------------------------
@@ -441,6 +538,11 @@ def predict(
     bundle: str | os.PathLike | None = None,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    backend: Backend = "local",
+    endpoint: str | None = None,
+    codes_asset: str | None = None,
+    tile_size: int | None = None,
+    to_asset: bool = False,
 ) -> StageResult:
     """Stage ``predict``: the susceptibility map of one model over the whole region,
     ``maps/<variant>/susceptibility.tif`` (COG, float32 0–1, NaN nodata), streamed window
@@ -454,12 +556,23 @@ def predict(
             only a continuous factor's breaks differ, this region's values are
             re-classified with the model's breaks for the prediction (a logged notice;
             see :mod:`lsgh_ee.transfer`).
+        backend: ``local`` predicts here; ``ee`` has Earth Engine predict with the model
+            deployed on the Vertex AI ``endpoint`` (see :mod:`lsgh_ee.earthengine.hosted`)
+            from the class codes in ``codes_asset`` (or computed in Earth Engine), sending
+            tiles of ``tile_size`` pixels, and fetches the map into the same file.
+        to_asset: with ``backend="ee"``, export the map to the Earth Engine asset
+            ``<asset_folder>/<name>_<variant>_susceptibility`` and leave it there (stage
+            ``predict-ee:<variant>``; recorded in ``ee_assets.json``); nothing is downloaded.
     """
     from lsgh_ee.factors.stack import CODES_TIF, FACTORS_TIF, SCHEMA_JSON
 
     config = as_config(config)
     run = _run_folder(config, run_dir)
-    _require(run, [CODES_TIF, SCHEMA_JSON], "export-factors")
+    _check_predict_backend(backend, variant if bundle is None else None, endpoint, codes_asset)
+    if to_asset and backend != "ee":
+        raise LsghError("--to-asset is for --backend ee (a map made by the hosted model)")
+    _require(run, [CODES_TIF, SCHEMA_JSON] if backend == "local" else [SCHEMA_JSON],
+             "export-factors")  # fmt: skip
     folder = Path(bundle) if bundle is not None else run / MODELS_DIR / variant
     if not (folder / "schema.json").exists():
         hint = (f"run 'lsgh-ee train CONFIG --model {variant}' first" if bundle is None
@@ -467,6 +580,12 @@ def predict(
         raise LsghError(f"no model bundle in {folder}; {hint}")
     model_files = sorted(p for p in folder.iterdir() if p.is_file())
     out = run / MAPS_DIR / variant / SUSCEPTIBILITY_TIF
+    if backend == "ee":
+        return _predict_hosted(
+            config, run, variant, folder, model_files,
+            endpoint=endpoint, codes_asset=codes_asset, tile_size=tile_size, force=force,
+            to_asset=to_asset,
+        )  # fmt: skip
 
     def work() -> tuple[list[Path], dict]:
         from lsgh_ee.mapping import predict_map
@@ -491,6 +610,105 @@ def predict(
 
     return _run_stage(f"predict:{variant}", run, {"variant": variant, "bundle": str(folder)},
                       [run / CODES_TIF, run / FACTORS_TIF, run / SCHEMA_JSON, *model_files],
+                      work, force)  # fmt: skip
+
+
+def _check_predict_backend(
+    backend: str, variant: str | None, endpoint: str | None, codes_asset: str | None
+) -> None:
+    if backend not in ("local", "ee"):
+        raise LsghError(f"--backend must be 'local' or 'ee', got {backend!r}")
+    if backend == "local":
+        if endpoint is not None or codes_asset is not None:
+            raise LsghError(
+                "--endpoint and --codes-asset are for --backend ee; add it or drop them"
+            )
+        return
+    from lsgh_ee.earthengine.hosted import check_endpoint, check_hostable
+
+    if variant is not None:
+        check_hostable(variant)
+    if endpoint is None:
+        raise LsghError(
+            "--backend ee needs --endpoint projects/PROJECT/locations/REGION/endpoints/ID, the "
+            "Vertex AI endpoint serving the model ('lsgh-ee export-model' says how to deploy it)"
+        )
+    check_endpoint(endpoint)
+
+
+def _predict_hosted(
+    config: RegionConfig,
+    run: Path,
+    variant: str,
+    folder: Path,
+    model_files: list[Path],
+    *,
+    endpoint: str | None,
+    codes_asset: str | None,
+    tile_size: int | None,
+    force: bool,
+    to_asset: bool = False,
+) -> StageResult:
+    """``predict --backend ee``: the map computed in Earth Engine by the hosted model."""
+    from lsgh_ee.earthengine.hosted import DEFAULT_TILE_SIZE, check_tile_size, predict_hosted
+    from lsgh_ee.factors.stack import SCHEMA_JSON
+
+    tile_size = check_tile_size(DEFAULT_TILE_SIZE if tile_size is None else tile_size)
+    out = run / MAPS_DIR / variant / SUSCEPTIBILITY_TIF
+    params = {
+        "variant": variant,
+        "bundle": str(folder),
+        "backend": "ee",
+        "endpoint": endpoint,
+        "codes_asset": codes_asset,
+        "tile_size": tile_size,
+        "earthengine": config.earthengine.model_dump(mode="json", include={"project", "export"}),
+    }
+
+    def work() -> tuple[list[Path], dict]:
+        from lsgh_ee.model import check_schema
+        from lsgh_ee.model.files import read_schema
+
+        schema = read_schema(folder)
+        factor_schema = json.loads((run / SCHEMA_JSON).read_text(encoding="utf-8"))
+        check_schema(schema, factor_schema)
+        start = time.perf_counter()
+        stats = predict_hosted(config, schema, factor_schema, out, endpoint=endpoint,
+                               codes_asset=codes_asset, tile_size=tile_size,
+                               tile_dir=run / ".ee_tiles",
+                               tags={"model": variant, "bundle": str(folder),
+                                     "endpoint": endpoint})  # fmt: skip
+        stats["seconds"] = round(time.perf_counter() - start, 3)
+        return [out], stats
+
+    def work_in_ee() -> tuple[list[Path], dict]:
+        from lsgh_ee.earthengine.assets import map_asset_id, write_assets_json
+        from lsgh_ee.earthengine.exports import ExportSettings
+        from lsgh_ee.earthengine.session import open_session
+        from lsgh_ee.model import check_schema
+        from lsgh_ee.model.files import read_schema
+
+        schema = read_schema(folder)
+        factor_schema = json.loads((run / SCHEMA_JSON).read_text(encoding="utf-8"))
+        check_schema(schema, factor_schema)
+        ee_config = config.earthengine
+        project = open_session(ee_config.project, key_file=ee_config.key_file,
+                               api_url=ee_config.api_url, client_retries=0).project  # fmt: skip
+        settings = ExportSettings.from_config(ee_config, project, f"lsgh-ee/{config.name}")
+        asset_id = map_asset_id(settings.asset_root, config.name, variant, "susceptibility")
+        start = time.perf_counter()
+        stats = predict_hosted(config, schema, factor_schema, out, endpoint=endpoint,
+                               codes_asset=codes_asset, tile_size=tile_size,
+                               to_asset=asset_id, overwrite=force)  # fmt: skip
+        stats["seconds"] = round(time.perf_counter() - start, 3)
+        entry = {"model": variant, "layer": "susceptibility", "asset_id": asset_id,
+                 "band": "susceptibility"}  # fmt: skip
+        return [write_assets_json(run, project, [entry])], stats
+
+    if to_asset:
+        return _run_stage(f"predict-ee:{variant}", run, params,
+                          [run / SCHEMA_JSON, *model_files], work_in_ee, force)  # fmt: skip
+    return _run_stage(f"predict:{variant}", run, params, [run / SCHEMA_JSON, *model_files],
                       work, force)  # fmt: skip
 
 
@@ -606,7 +824,9 @@ def preview(
     force: bool = False,
 ) -> StageResult:
     """Stage ``preview``: ``preview.html``, the self-contained interactive map of one
-    model's susceptibility and zones, the landslides, the AOI and the factors."""
+    model's susceptibility and zones, the landslides, the AOI and the factors. Offline
+    only (a recorded stage must not hold tile URLs that expire): ``lsgh-ee preview`` adds
+    the uploaded maps as Earth Engine layers."""
     config = as_config(config)
     run = _run_folder(config, run_dir)
     folder = run / MAPS_DIR / model
@@ -619,10 +839,59 @@ def preview(
         from lsgh_ee.report.preview import write_preview
 
         page = write_preview(run, run / PREVIEW_HTML, model=model,
-                             aoi=Region.from_config(config).aoi)  # fmt: skip
+                             aoi=Region.from_config(config).aoi, earth_engine=False)  # fmt: skip
         return [page], {"model": model}
 
     return _run_stage("preview", run, {"model": model}, inputs, work, force)
+
+
+# --- upload --------------------------------------------------------------------------------
+
+
+def upload(
+    config: RegionConfig | str | os.PathLike,
+    model: str = "lsgh",
+    *,
+    run_dir: str | os.PathLike | None = None,
+    mode: Literal["ingest", "cog"] = "ingest",
+    overwrite: bool = False,
+    progress: Callable[[Any], None] | None = None,
+) -> StageResult:
+    """Stage ``upload:<model>``: the model's susceptibility and zone maps as Earth Engine
+    image assets (staged in ``earthengine.bucket``; see :mod:`lsgh_ee.earthengine.assets`),
+    recorded in ``ee_assets.json``. Up to date when the maps did not change; ``overwrite``
+    replaces existing assets (and re-runs the stage).
+
+    Args:
+        progress: called with each poll of an ingestion task (a ``TaskStatus``).
+    """
+    from lsgh_ee.earthengine.assets import ASSETS_JSON, upload_maps
+    from lsgh_ee.earthengine.exports import ExportSettings, require_bucket
+    from lsgh_ee.earthengine.session import open_session
+    from lsgh_ee.factors.stack import SCHEMA_JSON
+
+    config = as_config(config)
+    run = _run_folder(config, run_dir)
+    folder = run / MAPS_DIR / model
+    _require(run, [f"{MAPS_DIR}/{model}/{SUSCEPTIBILITY_TIF}", f"{MAPS_DIR}/{model}/{ZONES_TIF}",
+                   SCHEMA_JSON], "run")  # fmt: skip
+    ee_settings = config.earthengine
+    require_bucket(ee_settings.bucket, "upload")
+    inputs = [folder / SUSCEPTIBILITY_TIF, folder / ZONES_TIF, run / SCHEMA_JSON]
+    params = {"model": model, "mode": mode, "region": config.name,
+              "earthengine": ee_settings.model_dump(mode="json", include={
+                  "project", "api_url", "bucket", "asset_folder"})}  # fmt: skip
+
+    def work() -> tuple[list[Path], dict]:
+        session = open_session(ee_settings.project, key_file=ee_settings.key_file,
+                               api_url=ee_settings.api_url, client_retries=0)  # fmt: skip
+        settings = ExportSettings.from_config(ee_settings, session.project,
+                                              f"lsgh-ee/{config.name}")  # fmt: skip
+        entries = upload_maps(run, region=config.name, model=model, settings=settings,
+                              mode=mode, overwrite=overwrite, progress=progress)  # fmt: skip
+        return [run / ASSETS_JSON], {"assets": [e["asset_id"] for e in entries]}
+
+    return _run_stage(f"upload:{model}", run, params, inputs, work, overwrite)
 
 
 # --- report --------------------------------------------------------------------------------

@@ -146,12 +146,13 @@ def test_earth_engine_dem_needs_the_ee_backend(region_config: Path) -> None:
     assert "'dem.source' is 'ee' but the local backend was chosen; run with --backend ee" in line
 
 
-def test_earth_engine_recipes_not_yet_available_are_named(region_config: Path) -> None:
+def test_a_factor_without_an_earth_engine_recipe_is_named(region_config: Path) -> None:
     config = yaml.safe_load(region_config.read_text())
-    config["factors"]["ndvi"] = {"source": "ee"}
+    config["factors"]["soil"] = {"source": "ee", "kind": "categorical", "path": "landcover.tif"}
     region_config.write_text(yaml.safe_dump(config))
     line = _fails("export-factors", str(region_config), "--backend", "ee")
-    assert "the Earth Engine recipe for factor 'ndvi' is not available yet" in line
+    assert "factor 'soil' is a raster with no Earth Engine recipe" in line
+    assert "'factors.soil' a local file" in line
 
 
 def test_unknown_backend(region_config: Path) -> None:

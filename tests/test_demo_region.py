@@ -20,6 +20,7 @@ from lsgh_ee.demo_region import (
     LAND_COVER,
     N_LANDSLIDES,
     RIVER_THRESHOLD_KM2,
+    TRUTH_STEP,
     UNITS,
     build_demo_region,
     d8_drainage,
@@ -70,7 +71,12 @@ def test_regenerating_gives_the_committed_data(tmp_path: Path) -> None:
         assert new_profile["nodata"] == old_profile["nodata"] or (
             np.isnan(new_profile["nodata"]) and np.isnan(old_profile["nodata"])
         )
-        if np.issubdtype(new.dtype, np.floating):
+        if name == "truth.tif":
+            # p is rounded to TRUTH_STEP; the last-digit drift of newer numpy / scipy
+            # builds moves a handful of pixels across a rounding boundary, one step at most
+            np.testing.assert_allclose(new, old, rtol=0, atol=TRUTH_STEP * 1.001, equal_nan=True)
+            assert np.mean(new[np.isfinite(new)] != old[np.isfinite(old)]) < 1e-3
+        elif np.issubdtype(new.dtype, np.floating):
             np.testing.assert_allclose(new, old, rtol=0, atol=1e-6, equal_nan=True)
         else:
             np.testing.assert_array_equal(new, old)

@@ -8,6 +8,7 @@ import math
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -219,18 +220,6 @@ def test_inline_assets_keeps_leaflet_and_drops_what_it_cannot_find(
         inline_assets(page)
 
 
-def test_earth_engine_layers_go_on_top(run_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("USE_FOLIUM", "1")  # geemap 0.37 needs it to import its folium Map
-    import geemap.foliumap
-
-    added = []
-    monkeypatch.setattr(geemap.foliumap.Map, "add_layer",
-                        lambda self, obj, vis, name: added.append((obj, vis, name)))  # fmt: skip
-    asset = object()
-    preview_map(run_folder, basemap="none", ee_layers={"EE asset": (asset, {"min": 0})})
-    assert added == [(asset, {"min": 0}, "EE asset")]
-
-
 def test_cli_preview(tmp_path: Path) -> None:
     config = make_region(tmp_path / "region")
     missing = run_cli("preview", str(config), check=False)
@@ -258,15 +247,22 @@ def test_cli_preview(tmp_path: Path) -> None:
 # --- in a real browser, offline ----------------------------------------------------------------
 
 
-def _chromium(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess:
+def _chromium(url: str, profile: Path, *extra: str, loopback: bool = False
+              ) -> subprocess.CompletedProcess:  # fmt: skip
+    """Headless Chromium without network (``loopback``: but for 127.0.0.1, direct)."""
+    # no network: every host resolves to nothing and every request goes to a dead proxy
+    # (loopback, when allowed, is bypassed: Chromium never proxies it unless told to)
+    offline = ["--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND"]
+    if loopback:
+        offline[1] += ", EXCLUDE 127.0.0.1"
+    else:
+        offline.append("--proxy-bypass-list=<-loopback>")
     args = [
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
         f"--window-size={WINDOW[0]},{WINDOW[1]}", "--virtual-time-budget=5000",
-        # no network: every host resolves to nothing and every request goes to a dead proxy
-        "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-        "--host-resolver-rules=MAP * ~NOTFOUND", *extra, url,
+        *offline, *extra, url,
     ]  # fmt: skip
     return subprocess.run(args, capture_output=True, text=True, timeout=90, check=True)
 
@@ -278,6 +274,23 @@ def _screen(lon: np.ndarray, lat: np.ndarray, zoom: int) -> tuple[np.ndarray, np
     x = (np.asarray(lon) + 180) / 360 * scale
     y = (1 - np.log(np.tan(lat_r) + 1 / np.cos(lat_r)) / math.pi) / 2 * scale
     return x, y
+
+
+def screen_mapper(width: int, height: int) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    """Map (easting, northing) in CRS to screen pixels of a page framed on AOI: Leaflet
+    fits the AOI's lon/lat bounds at the largest whole zoom (at most 18) and centres them."""
+    to_lonlat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+    lon, lat = to_lonlat.transform(*AOI.exterior.xy)
+    x, y = _screen(np.array([min(lon), max(lon)]), np.array([max(lat), min(lat)]), 0)
+    zoom = min(18, math.floor(math.log2(min(width / (x[1] - x[0]), height / (y[1] - y[0])))))
+    cx, cy = (sum(v) / 2 for v in _screen(np.array([min(lon), max(lon)]),
+                                          np.array([max(lat), min(lat)]), zoom))  # fmt: skip
+
+    def on_screen(ex: np.ndarray, ny: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sx, sy = _screen(*to_lonlat.transform(ex, ny), zoom)
+        return sx - cx + width / 2, sy - cy + height / 2
+
+    return on_screen
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium; "
@@ -293,19 +306,7 @@ def test_page_shows_the_map_offline_in_chromium(page: Path, tmp_path: Path) -> N
     height, width = pixels.shape[:2]
     assert (width, height) == WINDOW
 
-    # Where the region must be: Leaflet fits the AOI's lon/lat bounds at the largest whole
-    # zoom (at most 18) and centres them.
-    to_lonlat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
-    lon, lat = to_lonlat.transform(*AOI.exterior.xy)
-    x, y = _screen(np.array([min(lon), max(lon)]), np.array([max(lat), min(lat)]), 0)
-    zoom = min(18, math.floor(math.log2(min(width / (x[1] - x[0]), height / (y[1] - y[0])))))
-    cx, cy = (sum(v) / 2 for v in _screen(np.array([min(lon), max(lon)]),
-                                          np.array([max(lat), min(lat)]), zoom))  # fmt: skip
-
-    def on_screen(ex: np.ndarray, ny: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        sx, sy = _screen(*to_lonlat.transform(ex, ny), zoom)
-        return sx - cx + width / 2, sy - cy + height / 2
-
+    on_screen = screen_mapper(width, height)
     # The susceptibility layer: green (low index) in the raster's left half, red (high) in
     # its right half, nothing of either outside. The legend (bottom right) is left out.
     r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]

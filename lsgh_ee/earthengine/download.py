@@ -128,11 +128,11 @@ def _tile_grid(grid: Grid, tile: Tile) -> dict:
 
 def is_retryable(exc: BaseException) -> bool:
     """True for quota (429), server (5xx), timeout and connection errors."""
-    from lsgh_ee.earthengine.session import _http_status
+    from lsgh_ee.earthengine.session import http_status
 
     if isinstance(exc, ConnectionError | TimeoutError):
         return True
-    status = _http_status(exc)
+    status = http_status(exc)
     if status is not None:
         return status in RETRYABLE_STATUS
     text = str(exc).lower()
@@ -197,6 +197,43 @@ def _fingerprint(expression: Any, grid: Grid, bands: Sequence[str], dtype: str, 
     return hashlib.sha256(doc.encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """An image made ready to leave Earth Engine: ``image`` is selected to the bands,
+    masked pixels are set to ``fill`` and it is cast to the dtype; locally ``fill`` becomes
+    ``nodata`` (``nan_nodata``: nodata is NaN and ``fill`` a float32 sentinel, as neither
+    JSON nor every export format carries NaN)."""
+
+    image: Any
+    fill: float
+    nodata: float
+    nan_nodata: bool
+    masked: Any = None  # the image selected and cast with its mask kept (for asset exports)
+
+
+def prepare_for_transfer(
+    image: Any, band_names: Sequence[str], dtype: str, nodata: float | None = None
+) -> Transfer:
+    """``image`` selected to ``band_names``, unmasked with a fill value and cast to ``dtype``
+    (see :class:`Transfer`); ``nodata`` None means NaN for float types and 0 for integers.
+
+    Raises:
+        LsghError: an unsupported dtype or no band names.
+    """
+    if dtype not in _CAST:
+        raise LsghError(f"dtype {dtype!r} cannot be downloaded; use one of {', '.join(_CAST)}")
+    if not band_names:
+        raise LsghError("an Earth Engine download needs at least one band name")
+    is_float = np.issubdtype(np.dtype(dtype), np.floating)
+    if nodata is None:
+        nodata = float("nan") if is_float else 0
+    nan_nodata = bool(is_float and math.isnan(float(nodata)))
+    fill = float(np.finfo(np.float32).min) if nan_nodata else nodata
+    prepared = getattr(image.select(list(band_names)).unmask(fill, False), _CAST[dtype])()
+    masked = getattr(image.select(list(band_names)), _CAST[dtype])()
+    return Transfer(prepared, fill, nodata, nan_nodata, masked)
+
+
 def download_image(
     image: Any,
     grid: Grid,
@@ -240,20 +277,12 @@ def download_image(
     """
     import ee
 
-    if dtype not in _CAST:
-        raise LsghError(f"dtype {dtype!r} cannot be downloaded; use one of {', '.join(_CAST)}")
     if file_format not in ("NPY", "GEO_TIFF"):
         raise LsghError(f"file_format must be NPY or GEO_TIFF, got {file_format!r}")
-    if not band_names:
-        raise LsghError("download_image needs at least one band name")
+    transfer = prepare_for_transfer(image, band_names, dtype, nodata)
+    prepared, fill, nodata, nan_nodata = (transfer.image, transfer.fill, transfer.nodata,
+                                          transfer.nan_nodata)  # fmt: skip
     np_dtype = np.dtype(dtype)
-    is_float = np.issubdtype(np_dtype, np.floating)
-    if nodata is None:
-        nodata = float("nan") if is_float else 0
-    nan_nodata = is_float and math.isnan(float(nodata))
-    # masked pixels travel as a sentinel (JSON has no NaN) and become ``nodata`` locally
-    fill = float(np.finfo(np.float32).min) if nan_nodata else nodata
-    prepared = getattr(image.select(list(band_names)).unmask(fill, False), _CAST[dtype])()
 
     out = Path(out_path)
     expression = ee.serializer.encode(prepared, for_cloud_api=True)
@@ -297,7 +326,7 @@ def download_image(
                 log.warning(
                     "tile %s: %s; retry %d/%d in %.1f s",
                     tile.key,
-                    _first_line(exc),
+                    first_line(exc),
                     attempt,
                     retries,
                     delay,
@@ -332,7 +361,7 @@ def download_image(
             raise exc
         raise LsghError(
             f"Earth Engine download of {out.name} failed on {len(failures)} of {len(tiles)} "
-            f"tile(s) (tile {tile.key}: {_first_line(exc)}); {len(tiles) - len(failures)} "
+            f"tile(s) (tile {tile.key}: {first_line(exc)}); {len(tiles) - len(failures)} "
             f"finished tile(s) are kept in {cache.folder}: re-run to fetch only the rest"
         ) from exc
 
@@ -349,6 +378,6 @@ def download_image(
     return out
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

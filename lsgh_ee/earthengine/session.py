@@ -198,7 +198,7 @@ def _scrub(message: str, secrets: list[str]) -> str:
     return " ".join(message.split())
 
 
-def _http_status(exc: BaseException) -> int | None:
+def http_status(exc: BaseException) -> int | None:
     """The HTTP status behind an ``EEException`` (the client raises it from HttpError)."""
     from googleapiclient.errors import HttpError
 
@@ -297,7 +297,7 @@ def open_session(
 
 
 def _init_message(exc: BaseException, project: str, found: _Found, url: str) -> str:
-    status = _http_status(exc)
+    status = http_status(exc)
     server = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     who = found.principal or "your account"
     if status == 401:

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-# Aspect sectors in the catalogue's class order (flat first), as [start, end) degrees.
-_ASPECT_SECTORS = {
+#: Aspect sectors in the catalogue's class order (flat first), as [start, end) degrees.
+ASPECT_SECTORS = {
     2: ((337.5, 360.0), (0.0, 22.5)),  # north
     3: ((157.5, 202.5),),  # south
     4: ((67.5, 112.5),),  # east
@@ -17,6 +17,20 @@ _ASPECT_SECTORS = {
     8: ((112.5, 157.5),),  # southeast
     9: ((202.5, 247.5),),  # southwest
 }
+
+
+def check_breaks(breaks: Sequence[float]) -> np.ndarray:
+    """``breaks`` as float64 after checking they are 1..254 strictly increasing numbers.
+
+    Raises:
+        ValueError: an empty, unordered or too long list.
+    """
+    edges = np.asarray(breaks, dtype="float64")
+    if edges.ndim != 1 or edges.size == 0 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"breaks must be a non-empty strictly increasing list, got {list(breaks)}")
+    if edges.size > 254:
+        raise ValueError("at most 254 breaks fit in uint8 class codes")
+    return edges
 
 
 def classify_breaks(values: np.ndarray, breaks: Sequence[float]) -> np.ndarray:
@@ -29,11 +43,7 @@ def classify_breaks(values: np.ndarray, breaks: Sequence[float]) -> np.ndarray:
     Returns:
         uint8 array of the same shape, 0 where ``values`` is NaN.
     """
-    edges = np.asarray(breaks, dtype="float64")
-    if edges.ndim != 1 or edges.size == 0 or np.any(np.diff(edges) <= 0):
-        raise ValueError(f"breaks must be a non-empty strictly increasing list, got {list(breaks)}")
-    if edges.size > 254:
-        raise ValueError("at most 254 breaks fit in uint8 class codes")
+    edges = check_breaks(breaks)
     codes = np.searchsorted(edges, values, side="right").astype("uint8") + 1
     codes[np.isnan(values)] = 0
     return codes
@@ -47,7 +57,7 @@ def classify_aspect(aspect_deg: np.ndarray) -> np.ndarray:
     """
     codes = np.zeros(aspect_deg.shape, dtype="uint8")
     codes[aspect_deg == -1] = 1
-    for code, sectors in _ASPECT_SECTORS.items():
+    for code, sectors in ASPECT_SECTORS.items():
         for lo, hi in sectors:
             codes[(aspect_deg >= lo) & (aspect_deg < hi)] = code
     return codes

@@ -37,6 +37,10 @@ _MAX_DISTANCE_PAD_CELLS = 1000
 
 
 DemReader = Callable[[Grid, float], np.ndarray]
+#: ``read_factor(factor) -> (values, classes, method)``: a factor's raw values on the region's
+#: grid (float32 ``(rows, cols)``, NaN nodata; class codes 1..k for categorical factors), its
+#: class names in code order (categorical) and how it was computed.
+FactorReader = Callable[[ResolvedFactor], tuple[np.ndarray, tuple[str, ...], dict]]
 
 
 def compute_local_factors(
@@ -44,6 +48,7 @@ def compute_local_factors(
     factors: list[ResolvedFactor],
     progress: Progress | None = None,
     read_dem: DemReader | None = None,
+    read_factor: FactorReader | None = None,
 ) -> FactorStack:
     """Compute and classify every factor on the region's grid.
 
@@ -55,6 +60,9 @@ def compute_local_factors(
             nodata); default: the config's ``dem.path`` resampled bilinearly. The Earth
             Engine backend passes a downloader, so terrain factors have the same definitions
             whichever backend delivers the DEM.
+        read_factor: where given, the non-terrain factors with ``source: ee`` take their raw
+            values from it (the Earth Engine backend downloads them); their classification
+            is the same code as for local sources.
 
     Returns:
         The stack, NaN / code 0 outside the AOI and wherever a source is nodata.
@@ -64,7 +72,9 @@ def compute_local_factors(
     for index, factor in enumerate(factors):
         if progress:
             progress(factor.name, index, len(factors))
-        if factor.recipe == "terrain":
+        if read_factor is not None and factor.spec.source == "ee" and factor.recipe != "terrain":
+            layer = _read_layer(factor, read_factor)
+        elif factor.recipe == "terrain":
             if not terrain_cache:
                 terrain_cache.update(_terrain_layers(region, read_dem or _local_dem(region)))
             values = terrain_cache[factor.name]
@@ -164,6 +174,13 @@ def _ndvi(factor: ResolvedFactor, grid: Grid) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         ndvi = np.where(total != 0, (nir - red) / total, np.nan)
     return ndvi.astype("float32")
+
+
+def _read_layer(factor: ResolvedFactor, read_factor: FactorReader) -> FactorLayer:
+    values, classes, method = read_factor(factor)
+    if factor.kind == "categorical":
+        return _categorical_layer(factor, values, classes, method)
+    return _layer(factor, values, method=method)
 
 
 def _raster_layer(factor: ResolvedFactor, grid: Grid) -> FactorLayer:

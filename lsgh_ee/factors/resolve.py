@@ -51,11 +51,8 @@ def resolve_factors(config: RegionConfig, backend: str = "local") -> list[Resolv
                 "run with --backend ee or give the factor a local file"
             )
         factor = _merge(name, spec, key)
-        if backend == "ee" and spec.source == "ee" and factor.recipe != "terrain":
-            raise LsghError(
-                f"the Earth Engine recipe for factor '{name}' is not available yet (only the "
-                f"DEM-derived factors are); give '{key}' a local file or leave it out"
-            )
+        if backend == "ee" and spec.source == "ee":
+            _check_earth_engine_recipe(factor, key)
         if not _has_source(factor, config, backend):
             need = _needs(factor)
             log.warning("factor %s has no local source (needs %s); left out", name, need)
@@ -106,13 +103,15 @@ def _merge(name: str, spec: FactorConfig, key: str) -> ResolvedFactor:
     if kind == "categorical" and spec.breaks is not None:
         raise LsghError(f"factor '{name}' is categorical; remove '{key}.breaks' (use 'remap')")
     classes = tuple(spec.classes) if spec.classes is not None else default_classes
-    if name == "land_use" and spec.has_local_source:
-        if not spec.remap:
+    if name == "land_use" and (spec.has_local_source or spec.source == "ee"):
+        # codes follow LAND_USE_CLASSES whatever the remap lists; Earth Engine has a default
+        # table (ESA WorldCover, lsgh_ee/earthengine/data/worldcover_remap.yaml)
+        if not spec.remap and spec.source == "local":
             raise LsghError(
                 f"set '{key}.remap' to map the raster's values to the classes "
                 f"{', '.join(LAND_USE_CLASSES)} (e.g. {{10: woodland, 40: arable}})"
             )
-        unknown = sorted(set(spec.remap.values()) - set(LAND_USE_CLASSES))
+        unknown = sorted(set((spec.remap or {}).values()) - set(LAND_USE_CLASSES))
         if unknown:
             raise LsghError(
                 f"key '{key}.remap' maps to unknown classes {unknown}; "
@@ -125,8 +124,28 @@ def _merge(name: str, spec: FactorConfig, key: str) -> ResolvedFactor:
     return ResolvedFactor(name, kind, units, recipe, spec, breaks, classes)
 
 
+def has_earth_engine_recipe(factor: ResolvedFactor) -> bool:
+    """Whether :func:`lsgh_ee.earthengine.recipes.factor_image` can compute ``factor``:
+    terrain, NDVI, land use, distance and polygon factors (not arbitrary rasters)."""
+    return factor.recipe != "raster" or factor.name == "land_use"
+
+
+def _check_earth_engine_recipe(factor: ResolvedFactor, key: str) -> None:
+    if not has_earth_engine_recipe(factor):
+        raise LsghError(
+            f"factor '{factor.name}' is a raster with no Earth Engine recipe; give '{key}' "
+            "a local file ('source: local' and 'path')"
+        )
+    if factor.recipe == "polygons" and factor.spec.attribute is None:
+        raise LsghError(
+            f"set '{key}.attribute' to the property of the polygons holding the classes"
+        )
+
+
 def _has_source(factor: ResolvedFactor, config: RegionConfig, backend: str) -> bool:
     spec = factor.spec
+    if backend == "ee" and spec.source == "ee" and factor.recipe != "terrain":
+        return True  # the Earth Engine recipe finds its data (or says what it needs)
     if factor.recipe == "terrain":
         if config.dem is not None and config.dem.source == "ee" and backend == "local":
             raise LsghError(

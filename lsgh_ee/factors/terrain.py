@@ -32,6 +32,7 @@ __all__ = [
     "SLOPE_POSITION_CLASSES",
     "aspect",
     "curvature",
+    "disk",
     "gradient",
     "local_relief",
     "slope",
@@ -337,9 +338,14 @@ def curvature(dem: np.ndarray, cellsize: tuple[float, float]) -> np.ndarray:
 # ------------------------------------------------------------- neighbourhood measures
 
 
-def _disk(radius: float) -> np.ndarray:
+def disk(radius: float) -> np.ndarray:
     """Boolean ``(2k+1, 2k+1)`` footprint, ``k = floor(radius)``: cells whose centre lies
-    within ``radius`` cells of the middle one (the middle included)."""
+    within ``radius`` cells of the middle one (the middle included). The neighbourhood of
+    TPI and local relief; the Earth Engine recipes send it as a fixed kernel.
+
+    Raises:
+        ValueError: ``radius`` is not a number >= 1.
+    """
     if not (math.isfinite(radius) and radius >= 1):
         raise ValueError(f"radius_cells must be a number >= 1, got {radius!r}")
     k = math.floor(radius)
@@ -367,7 +373,7 @@ def topographic_position_index(dem: np.ndarray, radius_cells: float) -> np.ndarr
         ValueError: a DEM that is not 2-D, or ``radius_cells < 1``.
     """
     z = _as_dem(dem)
-    kernel = _disk(radius_cells).astype(np.float64)
+    kernel = disk(radius_cells).astype(np.float64)
     k = kernel.shape[0] // 2
     kernel[k, k] = 0.0
     valid = ~np.isnan(z)
@@ -497,7 +503,7 @@ def local_relief(dem: np.ndarray, radius_cells: float) -> np.ndarray:
         ValueError: a DEM that is not 2-D, or ``radius_cells < 1``.
     """
     z = _as_dem(dem)
-    footprint = _disk(radius_cells)
+    footprint = disk(radius_cells)
     bad = np.isnan(z)
     hi = _disk_extreme(np.where(bad, -np.inf, z), footprint, np.maximum, -np.inf)
     lo = _disk_extreme(np.where(bad, np.inf, z), footprint, np.minimum, np.inf)

@@ -18,21 +18,21 @@ SCHEMA_JSON = "schema.json"
 
 
 @contextlib.contextmanager
-def atomic_folder(folder: str | os.PathLike) -> Iterator[Path]:
+def atomic_folder(folder: str | os.PathLike, marker: str = SCHEMA_JSON) -> Iterator[Path]:
     """Yield an empty temporary folder beside ``folder``; on success it becomes ``folder``.
 
     On any exception the temporary folder is removed and ``folder`` is left as it was, so a
     crash never leaves a half-written model behind. An existing ``folder`` is replaced only
-    when it is empty or holds an earlier saved model (a ``schema.json``); anything else is
-    refused, so a mistyped path cannot wipe a user's folder.
+    when it is empty or holds an earlier saved model (its ``marker`` file, ``schema.json``
+    by default); anything else is refused, so a mistyped path cannot wipe a user's folder.
     """
     final = Path(folder)
     if final.exists():
         if not final.is_dir():
             raise LsghError(f"{final} is a file, not a model folder; choose another folder")
-        if any(final.iterdir()) and not (final / SCHEMA_JSON).is_file():
+        if any(final.iterdir()) and not (final / marker).is_file():
             raise LsghError(
-                f"{final} exists and is not a saved model (no {SCHEMA_JSON}); "
+                f"{final} exists and is not a saved model (no {marker}); "
                 "choose an empty or new folder"
             )
     try:

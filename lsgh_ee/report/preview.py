@@ -4,8 +4,10 @@ Layers, bottom to top: every factor band (off by default), the susceptibility in
 the five susceptibility zones (off), the AOI outline and the landslide inventory, with a
 layer control, a legend and a selectable basemap. Rasters are reprojected to Web Mercator
 with rasterio, coloured with matplotlib and embedded as PNG data URLs, so a saved page
-needs no tile server and keeps working after the command ends (Earth Engine tile URLs
-expire after about a day; pass them as ``ee_layers`` on top of the local overlays).
+needs no tile server and keeps working after the command ends. Online, the run's maps
+uploaded to Earth Engine (``ee_assets.json``, see :mod:`lsgh_ee.report.ee_layers`) are added
+as Earth Engine tile layers on top; their tile URLs expire after about a day, so the local
+overlays stay underneath and the legend says when the Earth Engine layers were made.
 
 ``write_preview(..., self_contained=True)`` also inlines Leaflet's JavaScript and CSS so
 the page opens without the internet (only the basemap tiles then stay blank). Leaflet comes
@@ -35,6 +37,7 @@ import sys
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +46,11 @@ import numpy as np
 from lsgh_ee.errors import LsghError
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     import geemap.foliumap
+
+    from lsgh_ee.config import RegionConfig
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,11 @@ MAX_OVERLAY_SIZE = 1024
 #: Colour ramp of the susceptibility index (as in the report figures): green (0) to red (1).
 INDEX_CMAP = "RdYlGn_r"
 INDEX_OPACITY = 0.85
+#: Colours of the factor layers: continuous ones between their 2nd and 98th percentiles;
+#: categorical ones one colour per class.
+FACTOR_CMAP = "viridis"
+CLASS_CMAP = "tab20"
+FACTOR_OPACITY = 0.8
 #: Basemap names meaning "no basemap".
 NO_BASEMAP = ("none", "")
 LEAFLET_ENV = "LSGH_LEAFLET_DIST"
@@ -59,6 +71,10 @@ LEAFLET_ENV = "LSGH_LEAFLET_DIST"
 UNNEEDED_ASSETS = ("jquery", "bootstrap", "fontawesome", "font-awesome", "awesome-markers",
                    "awesome.rotate", "glyphicons")  # fmt: skip
 _FIT_MAX_ZOOM = 18
+#: Leaflet pane of the local raster overlays: above the basemap tiles (tilePane, z-index
+#: 200), below the Earth Engine layers and the vectors (overlayPane, 400).
+LOCAL_PANE = "lsgh-local"
+LOCAL_PANE_Z = 350
 
 
 def preview_map(
@@ -70,6 +86,8 @@ def preview_map(
     ee_layers: Mapping[str, tuple[Any, dict]] | None = None,
     controls: bool = True,
     max_size: int = MAX_OVERLAY_SIZE,
+    config: RegionConfig | None = None,
+    earth_engine: bool | None = None,
 ) -> geemap.foliumap.Map:
     """A geemap (folium) map of a run folder, for notebooks.
 
@@ -80,19 +98,40 @@ def preview_map(
             ``Region.from_config(config).aoi``) or a GeoSeries / GeoDataFrame with a CRS.
         basemap: ``"OpenStreetMap"``, another geemap basemap name (e.g. ``"SATELLITE"``,
             ``"Esri.WorldShadedRelief"``; any case), or ``None`` / ``"none"`` for none.
-        ee_layers: Earth Engine layers to add on top, ``{name: (ee_object, vis_params)}``
-            (needs an initialised Earth Engine session; their tile URLs expire).
+        ee_layers: more Earth Engine layers to add on top, ``{name: (ee_object,
+            vis_params)}`` (needs an initialised Earth Engine session; their tile URLs
+            expire).
         controls: add geemap's draw, fullscreen and search controls (they load plugins
             from the internet).
         max_size: longest side of each embedded raster overlay, in pixels.
+        config: the region config, for its Earth Engine settings (project, key_file,
+            api_url); without it they come from the environment.
+        earth_engine: add the run's uploaded maps (``ee_assets.json``) as Earth Engine
+            layers: True (required), False (never) or None (when uploaded and credentials
+            are configured; otherwise a logged notice). See :mod:`lsgh_ee.report.ee_layers`.
 
     Raises:
-        LsghError: the run folder has no susceptibility map for ``model``, or the basemap
-            name is unknown.
+        LsghError: the run folder has no susceptibility map for ``model``, the basemap
+            name is unknown, or Earth Engine layers were required and cannot be made.
     """
+    from lsgh_ee.report import ee_layers as eel
+
     run = Path(run_dir)
     index_path = _require_map(run, model)
+    # Earth Engine first: a failure (e.g. no credentials) costs no rendering and not even
+    # geemap's import, and nothing is half-added.
+    online = eel.earth_engine_layers(run, model, config=config, earth_engine=earth_engine)
+    if ee_layers:  # the caller's own layers, made now
+        uploads = online.uploads if online is not None else None
+        layers = [*(online.layers if online is not None else []), *eel.tile_layers(ee_layers)]
+        online = eel.EarthEngineLayers(layers, datetime.now(UTC), uploads)
     gmap = _new_map(basemap, controls)
+    import folium
+    from folium.map import CustomPane
+
+    CustomPane(LOCAL_PANE, z_index=LOCAL_PANE_Z).add_to(gmap)
+    if online is not None:
+        eel.add_pane(gmap)
 
     factors = run / "factors.tif"
     if factors.exists():
@@ -114,12 +153,11 @@ def preview_map(
     inventory = _read_inventory(run)
     if inventory is not None:
         _add_vector(gmap, inventory, f"Landslide inventory ({len(inventory)})", _SLIDE_STYLE)
-    for name, (ee_object, vis_params) in (ee_layers or {}).items():
-        gmap.add_layer(ee_object, vis_params, name)
+    for layer in online.layers if online is not None else []:
+        layer.add_to(gmap)
 
-    import folium
-
-    gmap.add_html(_legend_html(model, has_zones), position="bottomright")
+    note = online.note_html() if online is not None else ""
+    gmap.add_html(_legend_html(model, has_zones, note), position="bottomright")
     folium.LayerControl(collapsed=False, position="topright").add_to(gmap)
     gmap.fit_bounds([list(bounds[0]), list(bounds[1])], max_zoom=_FIT_MAX_ZOOM)
     title = html.escape(f"lsgh-ee preview: {run.name} ({model})")
@@ -137,17 +175,22 @@ def write_preview(
     self_contained: bool = True,
     basemap: str | None = "OpenStreetMap",
     max_size: int = MAX_OVERLAY_SIZE,
+    config: RegionConfig | None = None,
+    earth_engine: bool | None = None,
 ) -> Path:
     """Write the preview map of a run as one HTML page and return its path.
 
     With ``self_contained`` every script and stylesheet is inlined from an installed copy
     of Leaflet (see the module notes), so the page works offline; otherwise Leaflet and
-    geemap's map controls load from their CDNs. Raster overlays are embedded either way.
+    geemap's map controls load from their CDNs. Raster overlays are embedded either way;
+    Earth Engine layers (``config`` and ``earth_engine`` as for :func:`preview_map`) load
+    their tiles from Earth Engine while their URLs last (about a day).
     """
     from lsgh_ee.atomic import write_text
 
     gmap = preview_map(run_dir, model=model, aoi=aoi, basemap=basemap,
-                       controls=not self_contained, max_size=max_size)  # fmt: skip
+                       controls=not self_contained, max_size=max_size, config=config,
+                       earth_engine=earth_engine)  # fmt: skip
     page = gmap.get_root().render()
     if self_contained:
         page = inline_assets(page)
@@ -295,15 +338,24 @@ def _add_factors(gmap: Any, path: Path, max_size: int) -> None:
             label += f" ({finite.min():.4g} to {finite.max():.4g}{units})"
         elif finite.size:
             label += f" ({np.unique(finite).size} classes)"
-        _add_overlay(gmap, overlay, label, False, 0.8)
+        _add_overlay(gmap, overlay, label, False, FACTOR_OPACITY)
+
+
+def factor_range(values: np.ndarray) -> tuple[float, float] | None:
+    """The colour range of a continuous factor: its 2nd and 98th percentiles (NaN left
+    out), or None when it has no value."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return None
+    low, high = np.percentile(finite, [2, 98])
+    return float(low), float(high)
 
 
 def _colour_factor_values(values: np.ndarray) -> np.ndarray:
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
+    span = factor_range(values)
+    if span is None:
         return np.zeros((*values.shape, 4), dtype="uint8")
-    low, high = np.percentile(finite, [2, 98])
-    return _colour_continuous(values, "viridis", float(low), float(high))
+    return _colour_continuous(values, FACTOR_CMAP, *span)
 
 
 def _colour_factor_classes(values: np.ndarray) -> np.ndarray:
@@ -312,7 +364,7 @@ def _colour_factor_classes(values: np.ndarray) -> np.ndarray:
     rgba = np.zeros((*values.shape, 4), dtype="uint8")
     finite = np.isfinite(values)
     classes, rank = np.unique(values[finite], return_inverse=True)
-    palette = colormaps["tab20"](np.arange(20), bytes=True)
+    palette = colormaps[CLASS_CMAP](np.arange(20), bytes=True)
     rgba[finite] = palette[rank.ravel() % 20]
     return rgba
 
@@ -321,7 +373,8 @@ def _add_overlay(gmap: Any, overlay: Overlay, name: str, show: bool, opacity: fl
     from folium.raster_layers import ImageOverlay
 
     ImageOverlay(overlay.data_url(), bounds=[list(b) for b in overlay.bounds], name=name,
-                 show=show, opacity=opacity, pixelated=True).add_to(gmap)  # fmt: skip
+                 show=show, opacity=opacity, pixelated=True,
+                 pane=LOCAL_PANE).add_to(gmap)  # fmt: skip
 
 
 def _raster_crs(path: Path):
@@ -386,11 +439,17 @@ def _add_vector(gmap: Any, shapes: Any, name: str, style: dict) -> None:
 # --- map, basemap, legend ------------------------------------------------------------------
 
 
-def _new_map(basemap: str | None, controls: bool) -> geemap.foliumap.Map:
-    # geemap 0.37 on Python 3.11 only imports its folium flavour with this set.
+def geemap_folium() -> ModuleType:
+    """``geemap.foliumap`` (geemap 0.37 on Python 3.11 only imports its folium flavour,
+    and its Earth Engine tile layers, with ``USE_FOLIUM`` set)."""
     os.environ["USE_FOLIUM"] = "1"
-    import geemap.foliumap as gf
+    import geemap.foliumap
 
+    return geemap.foliumap
+
+
+def _new_map(basemap: str | None, controls: bool) -> geemap.foliumap.Map:
+    gf = geemap_folium()
     name = None
     if basemap is not None and basemap.strip().lower() not in NO_BASEMAP:
         by_lower = {key.lower(): key for key in gf.basemaps}
@@ -413,14 +472,26 @@ def _new_map(basemap: str | None, controls: bool) -> geemap.foliumap.Map:
     )
 
 
-def _legend_html(model: str, zones: bool) -> str:
+def palette(cmap: str, stops: int = 11) -> list[str]:
+    """A matplotlib colour map as ``stops`` evenly spaced ``#rrggbb`` colours."""
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
 
+    ramp = colormaps[cmap]
+    return [to_hex(ramp(x)) for x in np.linspace(0, 1, stops)]
+
+
+def index_palette(stops: int = 11) -> list[str]:
+    """The susceptibility ramp as ``stops`` evenly spaced ``#rrggbb`` colours (11 give
+    RdYlGn exactly: its colour table has 11 entries, linear in between)."""
+    return palette(INDEX_CMAP, stops)
+
+
+def _legend_html(model: str, zones: bool, note: str = "") -> str:
+    """The legend box; ``note``: an HTML section added at its end."""
     from lsgh_ee.zoning import ZONE_COLOURS, ZONES
 
-    ramp = colormaps[INDEX_CMAP]
-    stops = ", ".join(to_hex(ramp(x)) for x in np.linspace(0, 1, 11))
+    stops = ", ".join(index_palette())
     box = "display:inline-block;width:14px;height:12px;margin-right:6px;vertical-align:middle"
     parts = [
         '<div class="lsgh-legend" style="background:rgba(255,255,255,0.92);padding:6px 9px;'
@@ -438,6 +509,7 @@ def _legend_html(model: str, zones: bool) -> str:
             r, g, b = ZONE_COLOURS[code][:3]
             parts.append(f"<div><span style='{box};background:rgb({r},{g},{b})'></span>"
                          f"{html.escape(name)}</div>")  # fmt: skip
+    parts.append(note)
     parts.append("</div>")
     return "".join(parts)
 

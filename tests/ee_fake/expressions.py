@@ -80,6 +80,9 @@ class Evaluator:
     def __init__(self, algorithms: dict, assets: dict[str, Asset]):
         self.signatures = _signatures(algorithms)
         self.assets = assets
+        # ImageCollection / table assets: id -> elements (see emulate_collections.py)
+        self.collections: dict[str, list[Any]] = {}
+        self.tables: dict[str, list[Any]] = {}
 
     # -- validation ---------------------------------------------------------------
 
@@ -162,6 +165,14 @@ class Evaluator:
             return [self._eval(v, values, cache) for v in body.get("values", [])]
         if kind == "dictionaryValue":
             return {k: self._eval(v, values, cache) for k, v in body.get("values", {}).items()}
+        if kind == "argumentReference":
+            bound = cache.get(_ARGUMENTS, {})
+            if body not in bound:
+                raise ExpressionError(f"Invalid argument reference '{body}'.")
+            return bound[body]
+        if kind == "functionDefinitionValue":
+            return Function(self, list(body.get("argumentNames", [])), body["body"], values,
+                            dict(cache.get(_ARGUMENTS, {})))  # fmt: skip
         if kind == "functionInvocationValue":
             name = body.get("functionName")
             impl = _FUNCTIONS.get(name)
@@ -176,6 +187,31 @@ class Evaluator:
         raise ExpressionError(
             f"The fake Earth Engine cannot evaluate a {kind}.", 501, "UNIMPLEMENTED"
         )
+
+
+_ARGUMENTS = "\0arguments"  # the cache slot holding a function body's bound arguments
+
+
+@dataclass
+class Function:
+    """A ``functionDefinitionValue`` (the body of ``map``): calling it evaluates the body with
+    its arguments bound, in a fresh cache (values that depend on an argument must not be
+    shared between calls), arguments of enclosing functions still visible."""
+
+    evaluator: Evaluator
+    argument_names: list[str]
+    body: str
+    values: dict
+    outer: dict
+
+    def __call__(self, *args: Any) -> Any:
+        if len(args) != len(self.argument_names):
+            raise ExpressionError(
+                f"Function takes {len(self.argument_names)} argument(s), got {len(args)}."
+            )
+        bound = {**self.outer, **dict(zip(self.argument_names, args, strict=True))}
+        cache: dict[str, Any] = {_ARGUMENTS: bound}
+        return self.evaluator._eval({"valueReference": self.body}, self.values, cache)
 
 
 # -- emulated algorithms ---------------------------------------------------------------
@@ -271,20 +307,72 @@ def _image_reproject(
 
     def render(grid: PixelGrid) -> np.ndarray:
         if str(code).upper() != str(grid.crs).upper():
-            raise ExpressionError(
-                f"The fake Earth Engine only emulates reproject() onto the request's CRS "
-                f"({code} was asked, the request grid is in {grid.crs}).",
-                501,
-                "UNIMPLEMENTED",
-            )
+            if crsTransform is None:
+                raise ExpressionError(
+                    f"The fake Earth Engine emulates reproject() into another CRS than the "
+                    f"request's ({code}, the request grid is in {grid.crs}) with a "
+                    "crsTransform only.",
+                    501,
+                    "UNIMPLEMENTED",
+                )
+            return _via_lattice(image, grid, str(code), Affine(*crsTransform[:6]))
         return image.render(grid)
 
     return LazyImage(image.band_names, image.dtypes, render)
 
 
+#: Most cells the fake renders on a reproject() lattice for one request (coarse map tiles
+#: would need Earth Engine's pyramids).
+MAX_LATTICE_CELLS = 4_000_000
+
+
+def _via_lattice(image: LazyImage, grid: PixelGrid, crs: str, lattice: Affine) -> np.ndarray:
+    """``image`` evaluated on the reproject() lattice (``crs``, ``lattice`` transform) over
+    the request's footprint, then resampled (nearest) onto the request grid, as when a map
+    tile in Web Mercator shows an image reprojected onto a UTM grid."""
+    from rasterio.warp import transform_bounds
+
+    t = grid.transform
+    west, north = t.c, t.f
+    east, south = t @ (grid.width, grid.height)
+    bounds = transform_bounds(grid.crs, crs, min(west, east), min(south, north),
+                              max(west, east), max(south, north), densify_pts=21)  # fmt: skip
+    corners = [~lattice @ (x, y) for x in bounds[0::2] for y in bounds[1::2]]
+    c0, r0 = (math.floor(min(v)) - 1 for v in zip(*corners, strict=True))
+    c1, r1 = (math.ceil(max(v)) + 1 for v in zip(*corners, strict=True))
+    if (r1 - r0) * (c1 - c0) > MAX_LATTICE_CELLS:
+        raise ExpressionError(
+            f"The fake Earth Engine renders at most {MAX_LATTICE_CELLS} reprojected cells "
+            "per request (zoom in).",
+            501,
+            "UNIMPLEMENTED",
+        )
+    source = PixelGrid(crs, lattice @ Affine.translation(c0, r0), r1 - r0, c1 - c0)
+    data = image.render(source)
+    out = np.full((data.shape[0], grid.height, grid.width), np.nan)
+    with _GDAL_LOCK:
+        for b in range(data.shape[0]):
+            reproject(data[b], out[b], src_transform=source.transform, src_crs=crs,
+                      src_nodata=np.nan, dst_transform=grid.transform, dst_crs=grid.crs,
+                      dst_nodata=np.nan, resampling=Resampling.nearest)  # fmt: skip
+    return out
+
+
 def _cast(dtype: str) -> Callable[..., LazyImage]:
+    """A cast that rounds the pixels as Earth Engine does (float32 rounding; integers
+    truncated toward zero and clamped to the type's range), masks kept as NaN."""
+    target = np.dtype(dtype)
+
+    def cast(data: np.ndarray) -> np.ndarray:
+        if target.kind == "f":
+            return data.astype(target).astype("float64")
+        info = np.iinfo(target)
+        return np.where(np.isnan(data), np.nan, np.clip(np.trunc(data), info.min, info.max))
+
     def impl(ev: Evaluator, value: LazyImage) -> LazyImage:
-        return LazyImage(value.band_names, [dtype] * len(value.band_names), value.render)
+        return LazyImage(
+            value.band_names, [dtype] * len(value.band_names), lambda g: cast(value.render(g))
+        )
 
     return impl
 

@@ -32,7 +32,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from rasterio.io import MemoryFile
 
+from . import batch
+from . import storage as gcs
+from .emulate_collections import CollectionImage
+from .emulate_features import table_elements
 from .expressions import Asset, Evaluator, ExpressionError, LazyImage, PixelGrid
+from .maps import MapStore
 
 EE_TESTS = Path(ee.__file__).parent / "tests"
 MAX_REQUEST_BYTES = 48 * 2**20
@@ -77,6 +82,10 @@ class Operation:
     error: str | None = None
     description: str = "fake export"
     polls: int = 0
+    progress: list[float] | None = None  # per state step, as ``metadata.progress``
+    type: str = "EXPORT_IMAGE"
+    work: Callable[[], None] | None = None  # run when the state first reaches SUCCEEDED
+    destination_uris: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -109,6 +118,11 @@ class FakeEarthEngine:
         self.faults: list[Fault] = []
         self.log: list[Logged] = []
         self.operations: dict[str, Operation] = {}
+        self.maps = MapStore(self.evaluator)  # maps.create and their tiles (maps.py)
+        self.storage = gcs.FakeStorage()  # the Cloud Storage JSON API (same host and port)
+        self.drive: dict[str, bytes] = {}  # "folder/file.tif" -> bytes, from Drive exports
+        self.asset_info: dict[str, batch.AssetInfo] = {}  # asset id -> properties, manifest
+        self._request_ids: dict[str, str] = {}  # requestId -> operation name (idempotent)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -171,9 +185,27 @@ class FakeEarthEngine:
         names = band_names or [f"b{i + 1}" for i in range(array.shape[0])]
         self.assets[asset_id] = Asset(array, crs, transform, names, nodata)
 
+    def add_collection(self, collection_id: str, images: list[CollectionImage]) -> None:
+        """An ImageCollection asset (see ``emulate_collections.py``), in the given order."""
+        self.evaluator.collections[collection_id] = list(images)
+
+    def add_table(self, table_id: str, frame: Any) -> None:
+        """A table (FeatureCollection) asset from a GeoDataFrame in any CRS."""
+        self.evaluator.tables[table_id] = table_elements(frame)
+
+    def add_vertex_endpoint(self, endpoint: str, savedmodel_dir: str | Path) -> Any:
+        """Serve the SavedModel in ``savedmodel_dir`` as the Vertex AI endpoint ``endpoint``
+        (``projects/P/locations/L/endpoints/E``) for ``Model.predictImage``; returns the
+        endpoint record (request and instance counts)."""
+        from .emulate_model import add_endpoint
+
+        return add_endpoint(self.evaluator, endpoint, savedmodel_dir)
+
     def inject(self, kind: str, **kwargs: Any) -> Fault:
         """Add a fault for requests of ``kind`` ('computePixels', 'compute', 'algorithms',
-        'discovery', 'token', 'operations', or '*')."""
+        'discovery', 'token', 'operations', 'imageExport', 'tableExport', 'imageImport',
+        'assets', 'storage*' kinds, or '*'). Kind ``task`` makes the next started task
+        (export or ingestion) end FAILED with ``message``."""
         fault = Fault(kind, **kwargs)
         with self._lock:
             self.faults.append(fault)
@@ -192,6 +224,41 @@ class FakeEarthEngine:
         default = ["PENDING", "RUNNING", "FAILED" if error else "SUCCEEDED"]
         self.operations[name] = Operation(name, states or default, error)
         return name
+
+    def start_task(
+        self,
+        project: str,
+        kind: str,
+        description: str,
+        work: Callable[[], None],
+        body: dict,
+        uris: list[str],
+    ) -> dict:
+        """Create (or, for a repeated ``requestId``, return) an operation that advances
+        PENDING → RUNNING → SUCCEEDED one step per poll and runs ``work`` on success."""
+        request_id = body.get("requestId")
+        with self._lock:
+            if request_id and request_id in self._request_ids:
+                return _operation_json(self.operations[self._request_ids[request_id]])
+        with self._lock:  # only faults of kind "task" (not "*": those hit HTTP requests)
+            fault = next((f for f in self.faults if f.kind == "task"
+                          and (f.times is None or f.hits < f.times)), None)  # fmt: skip
+            if fault is not None:
+                fault.hits += 1
+        name = f"projects/{project}/operations/{uuid.uuid4().hex.upper()[:24]}"
+        states = [s for s, _ in batch.PROGRESS_STEPS]
+        progress = [p for _, p in batch.PROGRESS_STEPS]
+        error = None
+        if fault is not None:
+            error = fault.message or "Task failed."
+            states[-1], progress[-1] = "FAILED", progress[-2]
+        op = Operation(name, states, error, description, 0, progress, kind,
+                       None if fault else work, uris)  # fmt: skip
+        with self._lock:
+            self.operations[name] = op
+            if request_id:
+                self._request_ids[request_id] = name
+        return _operation_json(op)
 
     def requests(self, kind: str) -> list[Logged]:
         with self._lock:
@@ -224,10 +291,17 @@ def error_body(code: int, message: str, status: str | None = None) -> bytes:
 
 
 class _Reply(Exception):
-    def __init__(self, code: int, body: bytes, content_type: str = "application/json"):
+    def __init__(
+        self,
+        code: int,
+        body: bytes,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ):
         self.code = code
         self.body = body
         self.content_type = content_type
+        self.headers = headers or {}
 
 
 def _fail(code: int, message: str, status: str | None = None) -> _Reply:
@@ -239,6 +313,15 @@ _ROUTES = [
     ("compute", "POST", re.compile(r"^/v1\w*/projects/([^/]+)/value:compute$")),
     ("algorithms", "GET", re.compile(r"^/v1\w*/projects/([^/]+)/algorithms$")),
     ("operations", "GET", re.compile(r"^/v1\w*/projects/([^/]+)/operations(?:/([^/]+))?$")),
+    ("maps", "POST", re.compile(r"^/v1\w*/projects/([^/]+)/maps$")),
+    ("tiles", "GET", re.compile(r"^/v1\w*/projects/([^/]+)/maps/([^/]+)/tiles/(\d+)/(\d+)/(\d+)$")),  # noqa: E501
+    ("imageExport", "POST", re.compile(r"^/v1\w*/projects/([^/]+)/image:export$")),
+    ("tableExport", "POST", re.compile(r"^/v1\w*/projects/([^/]+)/table:export$")),
+    ("imageImport", "POST", re.compile(r"^/v1\w*/projects/([^/]+)/image:import$")),
+    ("assetCreate", "POST", re.compile(r"^/v1\w*/projects/([^/]+)/assets$")),
+    ("assets", "GET", re.compile(r"^/v1\w*/projects/([^/]+)/assets/(.+)$")),
+    ("assets", "DELETE", re.compile(r"^/v1\w*/projects/([^/]+)/assets/(.+)$")),
+    *gcs.ROUTES,
 ]
 
 
@@ -315,6 +398,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.code)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
+        for header, value in reply.headers.items():
+            self.send_header(header, value)
         self.end_headers()
         self.wfile.write(reply.body)
 
@@ -330,8 +415,20 @@ class _Handler(BaseHTTPRequestHandler):
             return self._token(raw)
         if kind == "unknown":
             raise _fail(404, f"Method not found: {parsed.path}")
+        if kind == "tiles":  # tile URLs carry no credentials: the map name is the capability
+            assert m is not None
+            try:
+                return _Reply(200, *fake.maps.tile(*m.groups()))
+            except ExpressionError as exc:
+                raise _fail(exc.code, str(exc), exc.status) from exc
         principal = self._authenticate()
         assert m is not None
+        if kind in gcs.KINDS:
+            query = dict(urllib.parse.parse_qsl(parsed.query))
+            try:
+                return _Reply(*fake.storage.handle(kind, m, query, self.headers, raw))
+            except gcs.StorageError as exc:
+                raise _fail(exc.code, str(exc)) from exc
         project = m.group(1)
         self._authorize(project, principal)
         if kind == "algorithms":
@@ -342,6 +439,33 @@ class _Handler(BaseHTTPRequestHandler):
             return self._compute_pixels(body)
         if kind == "operations":
             return self._operations(project, m.group(2))
+        if kind == "maps":
+            try:
+                return _Reply(200, json.dumps(fake.maps.create(project, body)).encode())
+            except ExpressionError as exc:
+                raise _fail(exc.code, str(exc), exc.status) from exc
+        try:
+            if kind == "imageExport":
+                return _json_reply(batch.start_image_export(fake, project, body))
+            if kind == "tableExport":
+                return _json_reply(batch.start_table_export(fake, project, body))
+            if kind == "imageImport":
+                return _json_reply(batch.start_ingestion(fake, project, body))
+            if kind == "assetCreate":
+                asset_id = dict(urllib.parse.parse_qsl(parsed.query)).get("assetId", "")
+                return _json_reply(batch.create_asset(fake, project, asset_id, body))
+            if kind == "assets":
+                name = f"projects/{project}/assets/{urllib.parse.unquote(m.group(2))}"
+                if self.command == "DELETE":
+                    batch.delete_asset(fake, name)
+                    return _json_reply({})
+                return _json_reply(batch.asset_json(fake, name))
+        except batch.TaskError as exc:
+            raise _fail(exc.code, str(exc)) from exc
+        except gcs.StorageError as exc:
+            raise _fail(exc.code, str(exc)) from exc
+        except ExpressionError as exc:
+            raise _fail(exc.code, str(exc), exc.status) from exc
         raise _fail(404, "not found")
 
     def _authenticate(self) -> str:
@@ -484,11 +608,25 @@ class _Handler(BaseHTTPRequestHandler):
             raise _fail(404, f"Operation {name} not found.")
         with fake._lock:
             op.polls += 1
+            work = op.work if _state_index(op) == len(op.states) - 1 else None
+            op.work = None if work else op.work
+        if work is not None and op.states[-1] == "SUCCEEDED":
+            error = batch.run_work(work)
+            if error is not None:
+                op.states[-1], op.error = "FAILED", error
         return _Reply(200, json.dumps(_operation_json(op)).encode())
 
 
+def _json_reply(doc: dict) -> _Reply:
+    return _Reply(200, json.dumps(doc).encode())
+
+
+def _state_index(op: Operation) -> int:
+    return min(op.polls, len(op.states)) - 1 if op.polls else 0
+
+
 def _operation_json(op: Operation) -> dict:
-    state = op.states[min(op.polls, len(op.states)) - 1] if op.polls else op.states[0]
+    state = op.states[_state_index(op)]
     done = state in ("SUCCEEDED", "FAILED", "CANCELLED")
     out: dict[str, Any] = {
         "name": op.name,
@@ -496,10 +634,14 @@ def _operation_json(op: Operation) -> dict:
             "@type": "type.googleapis.com/google.earthengine.v1alpha.OperationMetadata",
             "state": state,
             "description": op.description,
-            "type": "EXPORT_IMAGE",
+            "type": op.type,
         },
         "done": done,
     }
+    if op.progress is not None:
+        out["metadata"]["progress"] = op.progress[_state_index(op)]
+    if op.destination_uris:
+        out["metadata"]["destinationUris"] = op.destination_uris
     if state == "FAILED":
         out["error"] = {"code": 3, "message": op.error or "Task failed."}
     return out

@@ -226,10 +226,7 @@ def _ee_fetcher(
 
     def fetch(image: Any, grid: Any, path: Path, band_names: list[str]) -> Path:
         if not settings:
-            import ee
-
-            _ensure_ee_session(config)
-            project = ee.data._get_state().cloud_api_user_project  # the session's project
+            project = _ensure_ee_session(config).project
             settings.append(ExportSettings.from_config(ee_settings, project,
                                                        f"lsgh-ee/{config.name}"))  # fmt: skip
         return fetch_image(image, grid, path, band_names=band_names, dtype="float32",
@@ -267,16 +264,18 @@ def _earth_engine_dem(config: RegionConfig, run: Path, downloaded: list[Path],
     return read
 
 
-def _ensure_ee_session(config: RegionConfig) -> None:
-    """Open the Earth Engine session of ``config.earthengine`` unless one is open."""
+def _ensure_ee_session(config: RegionConfig):
+    """The open Earth Engine session, opened from ``config.earthengine`` unless one is."""
     import ee
 
-    from lsgh_ee.earthengine.session import open_session
+    from lsgh_ee.earthengine.session import current_session, open_session
 
-    if not ee.data.is_initialized():
+    session = current_session()
+    if session is None or not ee.data.is_initialized():
         ee_settings = config.earthengine
-        open_session(ee_settings.project, key_file=ee_settings.key_file,
-                     api_url=ee_settings.api_url, client_retries=0)  # fmt: skip
+        session = open_session(ee_settings.project, key_file=ee_settings.key_file,
+                               api_url=ee_settings.api_url, client_retries=0)  # fmt: skip
+    return session
 
 
 def _earth_engine_factors(config: RegionConfig, grid, factors: list, run: Path,

@@ -292,8 +292,34 @@ def open_session(
             ) from None
         raise
     session = EarthEngineSession(project, url, found.source, found.principal)
+    _OPENED.update(credentials=found.credentials, session=session)
     log.info("opened %s", session.describe())
     return session
+
+
+# The credentials of the last session opened, for the other Google APIs the session's work
+# needs (Cloud Storage); kept here, never in the session object that messages may print.
+_OPENED: dict[str, Any] = {}
+
+
+def current_session() -> EarthEngineSession | None:
+    """The session :func:`open_session` opened last in this process, if any."""
+    return _OPENED.get("session")
+
+
+def session_credentials() -> Any:
+    """The ``google.auth`` credentials of the session :func:`open_session` opened last.
+
+    Raises:
+        LsghError: no session was opened in this process.
+    """
+    credentials = _OPENED.get("credentials")
+    if credentials is None:
+        raise LsghError(
+            "no Earth Engine session is open; open one first (the CLI does this from the "
+            "config's earthengine section)"
+        )
+    return credentials
 
 
 def _init_message(exc: BaseException, project: str, found: _Found, url: str) -> str:

@@ -14,9 +14,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from lsgh_ee.atomic import atomic_path
+from lsgh_ee.earthengine.session import session_credentials
 from lsgh_ee.errors import LsghError
 
 log = logging.getLogger(__name__)
@@ -28,19 +28,6 @@ STORAGE_URL_ENV = "LSGH_EE_STORAGE_URL"
 def gs_uri(bucket: str, name: str) -> str:
     """``gs://bucket/name``."""
     return f"gs://{bucket}/{name}"
-
-
-def _session_credentials() -> Any:
-    import ee
-
-    # the ee client keeps the credentials ee.Initialize was given in its module state
-    credentials = ee.data._get_state().credentials
-    if credentials is None:
-        raise LsghError(
-            "Cloud Storage needs an open Earth Engine session for its credentials; "
-            "open one first (the CLI does this from the config's earthengine section)"
-        )
-    return credentials
 
 
 class CloudStorage:
@@ -61,7 +48,7 @@ class CloudStorage:
         )
         client = storage.Client(
             project=project,
-            credentials=_session_credentials(),
+            credentials=session_credentials(),
             client_options={"api_endpoint": self.api_url},
         )
         self._bucket = client.bucket(bucket)

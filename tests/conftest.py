@@ -153,6 +153,22 @@ def edit_config(path: Path, **changes) -> Path:
     return write_config(path, config)
 
 
+#: Environment variables through which Earth Engine settings and credentials reach a process.
+EARTH_ENGINE_ENV = ("GOOGLE_APPLICATION_CREDENTIALS", "LSGH_EE_API_URL", "LSGH_EE_PROJECT",
+                    "LSGH_EE_STORAGE_URL", "XDG_CONFIG_HOME")  # fmt: skip
+
+
+@pytest.fixture
+def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No credentials or Earth Engine settings from the machine: an empty HOME (so no
+    ``earthengine authenticate`` credentials) and none of :data:`EARTH_ENGINE_ENV`."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("HOME", str(home))
+    for name in EARTH_ENGINE_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def region_config(tmp_path: Path) -> Path:
     return make_region(tmp_path / "region")

@@ -73,16 +73,6 @@ def key(fake: FakeEarthEngine, tmp_path: Path) -> ServiceAccountKey:
 
 
 @pytest.fixture
-def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
-    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "LSGH_EE_API_URL", "LSGH_EE_PROJECT"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
 def session(
     fake: FakeEarthEngine, key: ServiceAccountKey, no_ambient_credentials: None
 ) -> EarthEngineSession:

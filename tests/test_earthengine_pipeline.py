@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 import rasterio
 import yaml
 from affine import Affine
@@ -19,14 +18,6 @@ PROJECT = "lsgh-test"
 # local grid are the same pixels and the two backends must agree exactly.
 DEM_TRANSFORM = Affine(RES, 0, 300_000.0, 0, -RES, 4_999_980.0)
 TERRAIN = ["slope", "aspect", "curvature", "slope_position", "local_relief"]
-
-
-@pytest.fixture
-def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
-    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "LSGH_EE_API_URL", "LSGH_EE_PROJECT"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def _region(folder: Path, **changes) -> Path:

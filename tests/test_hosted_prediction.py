@@ -37,14 +37,6 @@ def trained(built_region: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return config
 
 
-@pytest.fixture
-def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
-    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "LSGH_EE_API_URL", "LSGH_EE_PROJECT"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def _encode(tile: np.ndarray) -> str:
     """One band of one tile as Earth Engine sends it: base64 of a (rows, cols, 1) proto."""
     import tensorflow as tf

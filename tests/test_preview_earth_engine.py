@@ -42,7 +42,7 @@ from test_preview import (
     write_run,
 )
 
-from conftest import ORIGIN, RES, SIZE, edit_config, make_region, run_cli
+from conftest import EARTH_ENGINE_ENV, ORIGIN, RES, SIZE, edit_config, make_region, run_cli
 from lsgh_ee.config import load_config
 from lsgh_ee.errors import LsghError
 from lsgh_ee.report.ee_layers import EE_ASSETS_JSON, read_uploads
@@ -62,7 +62,6 @@ EE_NAMES = ("Susceptibility index (lsgh) (Earth Engine)",
 TILE_URL = re.compile(r"L\.tileLayer\(\s*\"([^\"]+/tiles/\{z\}/\{x\}/\{y\})\"")
 MADE = re.compile(r"made (\d{4}-\d\d-\d\d \d\d:\d\d) UTC from the maps uploaded (\S+?)\. "
                   r"Their tile URLs expire after about a day; the local layers stay")  # fmt: skip
-ENV = ("GOOGLE_APPLICATION_CREDENTIALS", "LSGH_EE_API_URL", "LSGH_EE_PROJECT", "XDG_CONFIG_HOME")
 
 
 def _index_values(rows: int = ROWS, cols: int = COLS) -> np.ndarray:
@@ -136,7 +135,7 @@ def online(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Online]:
     folder = tmp_path_factory.mktemp("ee-preview")
     with pytest.MonkeyPatch.context() as mp, FakeEarthEngine(projects={PROJECT: None}) as fake:
         mp.setenv("HOME", str(folder / "home"))
-        for name in ENV:
+        for name in EARTH_ENGINE_ENV:
             mp.delenv(name, raising=False)
         key = make_service_account_key(folder / "key.json", token_uri=fake.token_uri)
         fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
@@ -148,13 +147,6 @@ def online(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Online]:
                              config=config)  # fmt: skip
         yield Online(fake, run, page, started, datetime.now(UTC))
     ee.Reset()
-
-
-@pytest.fixture
-def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -144,6 +144,7 @@ def export_factors(
             config's ``earthengine.export``); see :func:`lsgh_ee.earthengine.exports.fetch_image`.
         task_progress: called with each poll of a batch export task (a ``TaskStatus``).
     """
+    from lsgh_ee.earthengine.factor_sources import dem_reader, factor_reader, image_fetcher
     from lsgh_ee.factors.local import compute_local_factors
     from lsgh_ee.factors.report import factor_report, write_factor_report
     from lsgh_ee.factors.resolve import resolve_factors
@@ -153,7 +154,7 @@ def export_factors(
     config = as_config(config)
     run = _run_folder(config, run_dir)
     factors = resolve_factors(config, backend)
-    fetch = _ee_fetcher(config, run, export_mode, task_progress) if backend == "ee" else None
+    fetch = image_fetcher(config, run, export_mode, task_progress) if backend == "ee" else None
     dem_from_ee = (
         backend == "ee"
         and config.dem is not None
@@ -170,10 +171,10 @@ def export_factors(
         region = Region.from_config(config)
         inventory = read_inventory(config.inventory, region)
         downloaded: list[Path] = []
-        read_dem = _earth_engine_dem(config, run, downloaded, fetch) if dem_from_ee else None
+        read_dem = dem_reader(config, run, downloaded, fetch) if dem_from_ee else None
         from_ee = [f for f in factors if f.spec.source == "ee" and f.recipe != "terrain"]
         read_factor = (
-            _earth_engine_factors(config, region.grid, from_ee, run, downloaded, fetch)
+            factor_reader(config, region.grid, from_ee, run, downloaded, fetch)
             if backend == "ee" and from_ee
             else None
         )
@@ -198,123 +199,6 @@ def export_factors(
         }
 
     return _run_stage("export-factors", run, params, input_files(config), work, force)
-
-
-def _ee_fetcher(
-    config: RegionConfig,
-    run: Path,
-    export_mode: str | None,
-    task_progress: Callable[[Any], None] | None,
-) -> Callable[..., Path]:
-    """``fetch(image, grid, path, band_names)``: an Earth Engine image onto the grid as a
-    GeoTIFF by the export mode (``export_mode`` else ``earthengine.export``): tiled
-    download, or a batch export through Cloud Storage or an asset (resumable)."""
-    from lsgh_ee.earthengine.exports import ExportSettings, fetch_image, require_bucket
-
-    ee_settings = config.earthengine
-    mode = export_mode or ee_settings.export
-    if mode == "drive":
-        raise LsghError(
-            "export-factors cannot use export mode drive: Drive files cannot be read back "
-            "into the run folder; use gcs or asset (or download)"
-        )
-    if mode not in ("download", "gcs", "asset"):
-        raise LsghError(f"unknown export mode {mode!r}; use download, gcs or asset")
-    if mode == "gcs":
-        require_bucket(ee_settings.bucket, "export mode gcs")
-    settings: list[ExportSettings] = []
-
-    def fetch(image: Any, grid: Any, path: Path, band_names: list[str]) -> Path:
-        if not settings:
-            project = _ensure_ee_session(config).project
-            settings.append(ExportSettings.from_config(ee_settings, project,
-                                                       f"lsgh-ee/{config.name}"))  # fmt: skip
-        return fetch_image(image, grid, path, band_names=band_names, dtype="float32",
-                           mode=mode, settings=settings[0], work_dir=run / ".ee_tiles",
-                           progress=task_progress)  # fmt: skip
-
-    return fetch
-
-
-def _earth_engine_dem(config: RegionConfig, run: Path, downloaded: list[Path],
-                      fetch: Callable[..., Path]):  # fmt: skip
-    """A DEM reader for the terrain recipes that downloads ``dem.ee_asset`` from Earth
-    Engine onto the (padded) grid as ``dem_ee.tif``: tiled under the request limits,
-    retried, resumable from ``.ee_tiles/``. The derivatives are then computed by the same
-    code as for a local DEM."""
-    import numpy as np
-    import rasterio
-
-    from lsgh_ee.earthengine.recipes import dem_image
-
-    def read(grid, min_coverage: float) -> np.ndarray:
-        _ensure_ee_session(config)  # building an ee.Image needs the initialised client
-        image = dem_image(config.dem.ee_asset, grid, config.dem.ee_band)
-        path = fetch(image, grid, run / "dem_ee.tif", ["elevation"])
-        downloaded.append(path)
-        with rasterio.open(path) as src:
-            dem = src.read(1)
-        if np.isnan(dem).mean() > 1 - min_coverage:
-            raise LsghError(
-                f"Earth Engine DEM {config.dem.ee_asset} has no data over "
-                f"{np.isnan(dem).mean():.1%} of the region; choose a DEM that covers it"
-            )
-        return dem
-
-    return read
-
-
-def _ensure_ee_session(config: RegionConfig):
-    """The open Earth Engine session, opened from ``config.earthengine`` unless one is."""
-    import ee
-
-    from lsgh_ee.earthengine.session import current_session, open_session
-
-    session = current_session()
-    if session is None or not ee.data.is_initialized():
-        ee_settings = config.earthengine
-        session = open_session(ee_settings.project, key_file=ee_settings.key_file,
-                               api_url=ee_settings.api_url, client_retries=0)  # fmt: skip
-    return session
-
-
-def _earth_engine_factors(config: RegionConfig, grid, factors: list, run: Path,
-                          downloaded: list[Path], ee_fetch: Callable[..., Path]):  # fmt: skip
-    """A reader of the non-terrain ``source: ee`` factors (see ``compute_local_factors``): on
-    first use, every one of them is downloaded in one multi-band request series
-    (``factors_ee.tif``; tiled, retried, resumable from ``.ee_tiles/``) from the recipes of
-    :func:`lsgh_ee.earthengine.recipes.factor_image`; classification then runs locally.
-    (Terrain factors keep the DEM download: one DEM gives all five with the local
-    definitions, at the cost of one band.)"""
-    import rasterio
-
-    from lsgh_ee.earthengine.recipes import factor_image_with_classes
-
-    read: dict[str, tuple] = {}
-
-    def fetch() -> None:
-        _ensure_ee_session(config)  # the recipes build images (and may query) before fetching
-        images, classes = None, {}
-        for factor in factors:
-            image, classes[factor.name] = factor_image_with_classes(factor, grid, config)
-            images = image if images is None else images.addBands(image)
-        names = [f.name for f in factors]
-        path = ee_fetch(images, grid, run / "factors_ee.tif", names)
-        downloaded.append(path)
-        with rasterio.open(path) as src:
-            data = src.read()
-        for i, factor in enumerate(factors):
-            spec = factor.spec
-            source = spec.asset or spec.dataset or (str(spec.path) if spec.path else "catalogue")
-            method = {"recipe": f"earthengine {factor.recipe}", "source": source}
-            read[factor.name] = (data[i], classes[factor.name], method)
-
-    def read_factor(factor):
-        if not read:
-            fetch()
-        return read[factor.name]
-
-    return read_factor
 
 
 # --- sample --------------------------------------------------------------------------------
@@ -682,18 +566,15 @@ def _predict_hosted(
 
     def work_in_ee() -> tuple[list[Path], dict]:
         from lsgh_ee.earthengine.assets import map_asset_id, write_assets_json
-        from lsgh_ee.earthengine.exports import ExportSettings
-        from lsgh_ee.earthengine.session import open_session
+        from lsgh_ee.earthengine.connect import connect
         from lsgh_ee.model import check_schema
         from lsgh_ee.model.files import read_schema
 
         schema = read_schema(folder)
         factor_schema = json.loads((run / SCHEMA_JSON).read_text(encoding="utf-8"))
         check_schema(schema, factor_schema)
-        ee_config = config.earthengine
-        project = open_session(ee_config.project, key_file=ee_config.key_file,
-                               api_url=ee_config.api_url, client_retries=0).project  # fmt: skip
-        settings = ExportSettings.from_config(ee_config, project, f"lsgh-ee/{config.name}")
+        session, settings = connect(config)
+        project = session.project
         asset_id = map_asset_id(settings.asset_root, config.name, variant, "susceptibility")
         start = time.perf_counter()
         stats = predict_hosted(config, schema, factor_schema, out, endpoint=endpoint,
@@ -865,8 +746,8 @@ def upload(
         progress: called with each poll of an ingestion task (a ``TaskStatus``).
     """
     from lsgh_ee.earthengine.assets import ASSETS_JSON, upload_maps
-    from lsgh_ee.earthengine.exports import ExportSettings, require_bucket
-    from lsgh_ee.earthengine.session import open_session
+    from lsgh_ee.earthengine.connect import connect
+    from lsgh_ee.earthengine.exports import require_bucket
     from lsgh_ee.factors.stack import SCHEMA_JSON
 
     config = as_config(config)
@@ -882,10 +763,7 @@ def upload(
                   "project", "api_url", "bucket", "asset_folder"})}  # fmt: skip
 
     def work() -> tuple[list[Path], dict]:
-        session = open_session(ee_settings.project, key_file=ee_settings.key_file,
-                               api_url=ee_settings.api_url, client_retries=0)  # fmt: skip
-        settings = ExportSettings.from_config(ee_settings, session.project,
-                                              f"lsgh-ee/{config.name}")  # fmt: skip
+        _, settings = connect(config)
         entries = upload_maps(run, region=config.name, model=model, settings=settings,
                               mode=mode, overwrite=overwrite, progress=progress)  # fmt: skip
         return [run / ASSETS_JSON], {"assets": [e["asset_id"] for e in entries]}

@@ -206,8 +206,7 @@ def predict_hosted(
     import rasterio
 
     from lsgh_ee.earthengine.classify import class_code_image
-    from lsgh_ee.earthengine.exports import ExportSettings
-    from lsgh_ee.earthengine.session import open_session
+    from lsgh_ee.earthengine.connect import connect
     from lsgh_ee.region import Region
 
     check_hostable(str(bundle_schema["variant"]))
@@ -216,9 +215,7 @@ def predict_hosted(
     names = [f["name"] for f in bundle_schema["factors"]]
     grid = Region.from_config(config).grid
     ee_config = config.earthengine
-    session = open_session(ee_config.project, key_file=ee_config.key_file,
-                           api_url=ee_config.api_url, client_retries=0)  # fmt: skip
-    settings = ExportSettings.from_config(ee_config, session.project, f"lsgh-ee/{config.name}")
+    _, settings = connect(config)
     if codes_asset is not None:
         codes = codes_from_asset(codes_asset, names)
     else:

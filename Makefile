@@ -1,17 +1,27 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
-# Both create .venv/ in the repo when it is missing and install the project into it.
+# Both create .venv/ in the repo when it is missing and install the project into it, with
+# the exact versions of requirements/lock-py311.txt on Python 3.11 (the supported Python;
+# another Python installs from pyproject.toml's ranges, with a warning).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.lsgh-ee-installed
+LOCK := requirements/lock-py311.txt
+UV_VERSION := 0.13.9
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@if $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then \
+		$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK) && \
+		$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . ; \
+	else \
+		echo "warning: $$($(BIN)/python -V) is not the locked Python 3.11: installing from pyproject.toml's ranges"; \
+		$(BIN)/python -m pip install --quiet --upgrade pip && \
+		$(BIN)/python -m pip install --quiet -e ".[dev]" ; \
+	fi
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -28,6 +38,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_terrain.py
 	$(BIN)/python bench/bench_heatmap.py
 	@test ! -f bench/bench_mapping.py || $(BIN)/python bench/bench_mapping.py
+
+# Refresh the lock after changing dependencies in pyproject.toml (needs the package index).
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+		--universal --generate-hashes --no-header -o $(LOCK)
 
 clean:
 	rm -rf runs test-artifacts bench/results

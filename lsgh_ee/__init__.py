@@ -1,10 +1,62 @@
 """lsgh-ee: landslide susceptibility mapping with Gaussian-heatmap samples (LSGH-Net).
 
+The stages are a library, as the command line runs them::
+
+    import lsgh_ee as lg
+
+    config = lg.load_config("region.yaml")
+    lg.run_all(config)                      # every stage, or one at a time:
+    lg.export_factors(config); lg.sample(config); lg.train(config, "lsgh")
+
 The package is importable without Earth Engine credentials or a GPU; heavy parts
-(TensorFlow, the ``ee`` client) are imported only by the stages that use them.
+(TensorFlow, the ``ee`` client) are imported only by the stages that use them, and the
+names below are imported on first use.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from lsgh_ee.errors import LsghError
 
 __version__ = "0.1.0"
-__all__ = ["LsghError", "__version__"]
+
+_LAZY = {
+    "load_config": "lsgh_ee.config",
+    "RegionConfig": "lsgh_ee.config",
+    "RunFolder": "lsgh_ee.runfolder",
+    **{
+        name: "lsgh_ee.stages"
+        for name in (
+            "Progress",
+            "StageResult",
+            "evaluate",
+            "export_factors",
+            "export_model",
+            "predict",
+            "preview",
+            "report",
+            "run_all",
+            "sample",
+            "scale_study",
+            "train",
+            "transfer_eval",
+            "upload",
+            "zone",
+        )
+    },
+}
+
+__all__ = ["LsghError", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lsgh_ee' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

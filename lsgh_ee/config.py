@@ -387,7 +387,16 @@ def load_config(path: str | os.PathLike) -> RegionConfig:
     if not path.is_file():
         raise LsghError(f"config file {path} does not exist; pass the path to a region YAML")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise LsghError(
+            f"config {path} is not UTF-8 text (byte {exc.start} cannot be read); pass a region "
+            "YAML file, saved as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise LsghError(f"config {path} cannot be read ({exc.strerror}); check the path") from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

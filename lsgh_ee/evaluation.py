@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lsgh_ee.atomic import atomic_path, write_text
+from lsgh_ee.runfolder import RunFolder
 
 METRICS = ("accuracy", "precision", "specificity", "sensitivity", "f1", "mse", "auc", "ap")
 _PERCENT = ("accuracy", "precision", "specificity", "sensitivity", "f1")
@@ -156,7 +157,9 @@ def _cell(value: float, percent: bool) -> str:
     return f"{value * 100:.2f}%" if percent else f"{value:.4f}"
 
 
-def write_table(table: pd.DataFrame, folder: str | os.PathLike, stem: str = "table4") -> list[Path]:
+def write_table(
+    table: pd.DataFrame, folder: str | os.PathLike, stem: str = RunFolder.TABLE_STEM
+) -> list[Path]:
     """Write Table 4 as CSV (fractions) and Markdown (percentages)."""
     folder = Path(folder)
     write_text(folder / f"{stem}.csv", table.round(6).to_csv())
@@ -177,8 +180,8 @@ def plot_curves(
     folder = Path(folder)
     out = []
     for name, curve, metric, xlabel, ylabel in (
-        ("pr_curves.png", pr_curve, average_precision, "Recall", "Precision"),
-        ("roc_curves.png", roc_curve, roc_auc, "False-positive rate", "True-positive rate"),
+        (RunFolder.PR_CURVES_PNG, pr_curve, average_precision, "Recall", "Precision"),
+        (RunFolder.ROC_CURVES_PNG, roc_curve, roc_auc, "False-positive rate", "True-positive rate"),
     ):
         fig, ax = plt.subplots(figsize=(6, 5.5), layout="constrained")
         for s in scores:

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from lsgh_ee.atomic import write_text
+from lsgh_ee.runfolder import RunFolder
 
-MANIFEST = "manifest.json"
+MANIFEST = RunFolder.MANIFEST_JSON
 _SIDECARS = (".dbf", ".shx", ".prj", ".cpg", ".qix", ".aux.xml")
 
 

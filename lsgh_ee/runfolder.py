@@ -85,6 +85,7 @@ class RunFolder:
     # studies
     SCALE_STUDY_DIR = "scale_study"
     STUDY_TABLE_STEM = "table"
+    TRANSFER_DIR = "transfer"
     TRANSFER_JSON = "transfer.json"
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -196,3 +197,11 @@ class RunFolder:
     @property
     def scale_study(self) -> Path:
         return self.path / self.SCALE_STUDY_DIR
+
+    def transfer_dir(self, train: str, test: str) -> Path:
+        """``transfer/<train>_to_<test>/``: a transfer-eval of this run's models on ``test``."""
+        return self.path / self.TRANSFER_DIR / f"{train}_to_{test}"
+
+    def study_table(self, folder: Path) -> Path:
+        """The Markdown table a study writes into its ``folder``."""
+        return folder / f"{self.STUDY_TABLE_STEM}.md"

@@ -148,3 +148,41 @@ def success_rate_curve(
     found = np.r_[0.0, np.cumsum(slides)[last] / max(slides.sum(), 1)]
     auc = float(np.sum(np.diff(area) * (found[1:] + found[:-1]) / 2))
     return area, found, auc
+
+
+@dataclass
+class Zoning:
+    """One map zoned and tabulated: what the ``zone`` stage and the studies report.
+
+    Attributes:
+        breaks: the Jenks breaks (index units, 0–1); ``used``: values they were computed on.
+        zones: int ``(rows, cols)`` zone codes 1..5, 0 where the index is NaN.
+        zones_table: area and landslide shares per zone (:func:`zone_table`).
+        curve: the success-rate curve ``(area share, landslide share, AUC)``.
+    """
+
+    breaks: list[float]
+    used: int
+    zones: np.ndarray
+    zones_table: pd.DataFrame
+    curve: tuple
+
+    @property
+    def high_very_high_area_share(self) -> float:
+        """Share of the area in the high and very-high zones."""
+        return float(self.zones_table.loc[["high", "very high"], "area_share"].sum())
+
+    @property
+    def high_very_high_landslide_share(self) -> float:
+        """Share of the landslide pixels in the high and very-high zones."""
+        return float(self.zones_table.loc[["high", "very high"], "landslide_share"].sum())
+
+
+def zone_map(index: np.ndarray, landslides: np.ndarray, *, seed: int) -> Zoning:
+    """Jenks zones of a susceptibility index ``(rows, cols)`` (NaN = nodata), their table
+    against a landslide mask of the same shape, and the success-rate curve; ``seed`` draws
+    the documented Jenks sample (see :func:`jenks_breaks`)."""
+    breaks, used = jenks_breaks(index, seed=seed)
+    zones = zone(index, breaks)
+    return Zoning(breaks, used, zones, zone_table(zones, landslides),
+                  success_rate_curve(index, landslides))  # fmt: skip

@@ -106,3 +106,29 @@ def test_invalid_yaml_gives_the_line(tmp_path: Path) -> None:
 
 def test_missing_config_file(tmp_path: Path) -> None:
     assert "does not exist" in _error(tmp_path / "none.yaml")
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "is not UTF-8 text"),  # a binary file
+        ("name: café\n".encode("latin-1"), "is not UTF-8 text"),  # another encoding
+        ("name: x\n".encode("utf-16"), "is not UTF-8 text"),  # UTF-16 with its BOM
+        (b"name: x\x00y\n", "is not valid YAML"),  # UTF-8, but a character YAML refuses
+        (b"- a\n- b\n", "must be a mapping of keys"),  # YAML, but a list
+        (b"just words\n", "must be a mapping of keys"),  # YAML, but a string
+    ],
+)
+def test_a_file_that_is_not_a_yaml_mapping_is_one_line_and_exit_2(
+    tmp_path: Path, content: bytes, fragment: str
+) -> None:
+    from conftest import run_cli
+
+    path = tmp_path / "region.yaml"
+    path.write_bytes(content)
+    proc = run_cli("check", str(path), check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"error: config {path} ") and fragment in lines[0]
+    assert "Traceback" not in proc.stderr

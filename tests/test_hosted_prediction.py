@@ -235,7 +235,7 @@ def test_bad_hosted_prediction_options_are_one_clear_error(
     trained: Path, options: dict, expected: str
 ) -> None:
     from lsgh_ee.errors import LsghError
-    from lsgh_ee.pipeline import predict
+    from lsgh_ee.stages import predict
 
     maps = trained.parent / "run" / "maps"
     before = sorted(p.name for p in maps.rglob("*"))

@@ -162,14 +162,14 @@ def test_classify_options_are_validated(region_config: Path) -> None:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The synthetic region with rf and lsgh trained (2 epochs), Table 2 breaks."""
-    from lsgh_ee import pipeline
+    from lsgh_ee import stages
 
     config = make_region(tmp_path_factory.mktemp("transfer") / "region")
     edit_config(config, training=FAST)
-    pipeline.export_factors(config)
-    pipeline.sample(config)
+    stages.export_factors(config)
+    stages.sample(config)
     for variant in ("rf", "lsgh"):
-        pipeline.train(config, variant)
+        stages.train(config, variant)
     return config
 
 
@@ -185,12 +185,12 @@ def _variant(config: Path, name: str, **factor_changes) -> Path:
 
 
 def test_region_breaks_are_recorded_and_a_bundle_reclassifies_them(trained: Path) -> None:
-    from lsgh_ee import pipeline
+    from lsgh_ee import stages
 
     other = _variant(trained, "quantiles", slope={"classify": "quantile", "n_classes": 5},
                      distance_to_rivers={"classify": "natural", "n_classes": 4,
                                          "path": "rivers.gpkg"})  # fmt: skip
-    pipeline.export_factors(other)
+    stages.export_factors(other)
     run = trained.parent / "run-quantiles"
     schema = {f["name"]: f for f in json.loads((run / "factor_schema.json").read_text())["factors"]}
     assert len(schema["slope"]["breaks"]) == 4 and schema["slope"]["n_classes"] == 5
@@ -200,10 +200,10 @@ def test_region_breaks_are_recorded_and_a_bundle_reclassifies_them(trained: Path
         assert src.read(1).max() == 5
     # a model trained with Table 2 breaks maps this region through its own breaks
     bundle = trained.parent / "run" / "models" / "rf"
-    result = pipeline.predict(other, "rf-transferred", bundle=bundle)
+    result = stages.predict(other, "rf-transferred", bundle=bundle)
     notes = result.summary["reclassified"]
     assert [n.split(":")[0] for n in notes] == ["slope", "distance_to_rivers"]
-    pipeline.predict(trained, "rf")
+    stages.predict(trained, "rf")
     own = trained.parent / "run" / "maps" / "rf" / "susceptibility.tif"
     with rasterio.open(run / "maps" / "rf-transferred" / "susceptibility.tif") as a:
         with rasterio.open(own) as b:
@@ -213,35 +213,35 @@ def test_region_breaks_are_recorded_and_a_bundle_reclassifies_them(trained: Path
 
 
 def test_categorical_classes_must_still_match(trained: Path) -> None:
-    from lsgh_ee import pipeline
+    from lsgh_ee import stages
 
     other = _variant(trained, "renamed", lithology={"path": "geology.gpkg", "attribute": "unit",
                      "remap": {"sandstone": "sandstone", "shale": "mudstone"}})  # fmt: skip
-    pipeline.export_factors(other)
+    stages.export_factors(other)
     bundle = trained.parent / "run" / "models" / "rf"
     with pytest.raises(LsghError, match="lithology classes"):
-        pipeline.predict(other, "rf", bundle=bundle)
+        stages.predict(other, "rf", bundle=bundle)
 
 
 # --- fine-tuning ---------------------------------------------------------------------------
 
 
 def test_fine_tuning_trains_only_the_head(trained: Path) -> None:
-    from lsgh_ee import pipeline
+    from lsgh_ee import stages
     from lsgh_ee.model import load_bundle
     from lsgh_ee.transfer import HEAD_LAYERS
 
     other = _variant(trained, "finetune")
     bbox = aoi_bbox()
     edit_config(other, aoi={"bbox": [bbox[0], bbox[1], (bbox[0] + bbox[2]) / 2, bbox[3]]})
-    pipeline.export_factors(other)
-    pipeline.sample(other)
+    stages.export_factors(other)
+    stages.sample(other)
     source = trained.parent / "run" / "models" / "lsgh"
     with pytest.raises(LsghError, match="--model lsgh"):
-        pipeline.train(other, "cnn", init_from=source)
+        stages.train(other, "cnn", init_from=source)
     with pytest.raises(LsghError, match="rf cannot be fine-tuned"):
-        pipeline.train(other, "rf", init_from=source)
-    result = pipeline.train(other, "lsgh", init_from=source)
+        stages.train(other, "rf", init_from=source)
+    result = stages.train(other, "lsgh", init_from=source)
     assert result.summary["fine_tuned_from"] == str(source)
     before, _ = load_bundle(source)
     after, _ = load_bundle(trained.parent / "run-finetune" / "models" / "lsgh")
@@ -257,13 +257,13 @@ def test_fine_tuning_trains_only_the_head(trained: Path) -> None:
 
 
 def test_fine_tuning_needs_matching_breaks(trained: Path) -> None:
-    from lsgh_ee import pipeline
+    from lsgh_ee import stages
 
     other = _variant(trained, "coarse", slope={"breaks": [15, 30, 45]})
-    pipeline.export_factors(other)
-    pipeline.sample(other)
+    stages.export_factors(other)
+    stages.sample(other)
     with pytest.raises(LsghError, match="cannot fine-tune .* slope breaks"):
-        pipeline.train(other, "lsgh", init_from=trained.parent / "run" / "models" / "lsgh")
+        stages.train(other, "lsgh", init_from=trained.parent / "run" / "models" / "lsgh")
 
 
 # --- transfer-eval -------------------------------------------------------------------------

@@ -175,7 +175,7 @@ def test_upload_without_a_bucket_names_the_key(fake: FakeEarthEngine, config: Pa
 
 
 def test_cog_mode_registers_cloud_geotiffs(fake: FakeEarthEngine, config: Path) -> None:
-    from lsgh_ee.pipeline import upload
+    from lsgh_ee.stages import upload
 
     result = upload(config, "lsgh", mode="cog")  # in process: the CLI is tested above
     assert result.summary["assets"] == [INDEX_ID, ZONES_ID]

@@ -17,10 +17,11 @@ import pandas as pd
 
 from lsgh_ee.atomic import atomic_path, write_text
 from lsgh_ee.factors.stack import FactorStack
+from lsgh_ee.runfolder import RunFolder
 
-CORRELATION_CSV = "factor_correlation.csv"
-IMPORTANCE_CSV = "factor_importance.csv"
-REPORT_PNG = "factor_report.png"
+CORRELATION_CSV = RunFolder.CORRELATION_CSV
+IMPORTANCE_CSV = RunFolder.IMPORTANCE_CSV
+REPORT_PNG = RunFolder.FACTOR_REPORT_PNG
 COLLINEAR = 0.7
 
 

@@ -23,10 +23,11 @@ import numpy as np
 from lsgh_ee.atomic import write_text
 from lsgh_ee.grid import Grid
 from lsgh_ee.rasters import read_stack, write_geotiff
+from lsgh_ee.runfolder import RunFolder
 
-FACTORS_TIF = "factors.tif"
-CODES_TIF = "class_codes.tif"
-SCHEMA_JSON = "factor_schema.json"
+FACTORS_TIF = RunFolder.FACTORS_TIF
+CODES_TIF = RunFolder.CODES_TIF
+SCHEMA_JSON = RunFolder.FACTOR_SCHEMA_JSON
 
 
 @dataclass

@@ -21,44 +21,37 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from scipy import ndimage, signal
+
+from lsgh_ee.factors.neighbourhood import (  # neighbourhood measures are DEM derivatives too
+    SLOPE_POSITION_CLASSES,
+    as_dem,
+    disk,
+    local_relief,
+    slope_position,
+    topographic_position_index,
+)
 
 __all__ = [
     "GRADIENT_METHODS",
     "SLOPE_POSITION_CLASSES",
-    "aspect",
-    "curvature",
     "disk",
-    "gradient",
     "local_relief",
-    "slope",
-    "slope_aspect",
     "slope_position",
     "topographic_position_index",
+    "aspect",
+    "curvature",
+    "gradient",
+    "slope",
+    "slope_aspect",
 ]
 
 GRADIENT_METHODS = ("horn", "zevenbergen_thorne")
 """``horn``: Horn (1981) 3×3 weighted stencil (gdaldem's and ArcGIS's default);
 ``zevenbergen_thorne``: 4-neighbour central differences (Zevenbergen & Thorne 1987), what
 Earth Engine's ``ee.Terrain.slope`` / ``aspect`` use."""
-
-SLOPE_POSITION_CLASSES = (
-    "valley",
-    "downslope",
-    "flat",
-    "mesoslope-1",
-    "mesoslope-2",
-    "mesoslope-3",
-    "mesoslope-4",
-    "mesoslope-5",
-    "upslope",
-    "ridge",
-)
-"""Names of slope-position classes 1..10 (index ``code - 1``); code 0 is nodata."""
 
 _RAD2DEG = 180.0 / math.pi
 # Rows per block in slope/aspect: small enough that a block's temporaries stay in cache.
@@ -68,16 +61,6 @@ _MIN_THREADED_CELLS = 1 << 20
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _as_dem(dem: np.ndarray) -> np.ndarray:
-    """Return ``dem`` as a 2-D float array (no copy for float32/float64 input)."""
-    z = np.asarray(dem)
-    if z.ndim != 2:
-        raise ValueError(f"dem must be a 2-D array, got shape {z.shape}")
-    if z.dtype not in (np.float32, np.float64):
-        z = z.astype(np.float32)
-    return z
 
 
 def _check_cellsize(cellsize: tuple[float, float]) -> tuple[float, float]:
@@ -199,7 +182,7 @@ def _slope_aspect(
     want_aspect: bool,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Row-blocked (and, for big DEMs, threaded) slope and/or aspect."""
-    z = _as_dem(dem)
+    z = as_dem(dem)
     lx, ly = _check_cellsize(cellsize)
     _check_method(method)
     rows, cols = z.shape
@@ -254,7 +237,7 @@ def gradient(
     Raises:
         ValueError: unknown ``method``, a DEM that is not 2-D, or a bad ``cellsize``.
     """
-    z = _as_dem(dem)
+    z = as_dem(dem)
     lx, ly = _check_cellsize(cellsize)
     _check_method(method)
     gx_out = _nan_frame(z.shape)
@@ -314,7 +297,7 @@ def curvature(dem: np.ndarray, cellsize: tuple[float, float]) -> np.ndarray:
     Raises:
         ValueError: a DEM that is not 2-D, or a bad ``cellsize``.
     """
-    z = _as_dem(dem)
+    z = as_dem(dem)
     lx, ly = _check_cellsize(cellsize)
     out = _nan_frame(z.shape)
     if z.shape[0] < 3 or z.shape[1] < 3:
@@ -332,182 +315,4 @@ def curvature(dem: np.ndarray, cellsize: tuple[float, float]) -> np.ndarray:
     d *= -200.0
     _mask_nan_windows(z, d)
     out[1:-1, 1:-1] = d
-    return out
-
-
-# ------------------------------------------------------------- neighbourhood measures
-
-
-def disk(radius: float) -> np.ndarray:
-    """Boolean ``(2k+1, 2k+1)`` footprint, ``k = floor(radius)``: cells whose centre lies
-    within ``radius`` cells of the middle one (the middle included). The neighbourhood of
-    TPI and local relief; the Earth Engine recipes send it as a fixed kernel.
-
-    Raises:
-        ValueError: ``radius`` is not a number >= 1.
-    """
-    if not (math.isfinite(radius) and radius >= 1):
-        raise ValueError(f"radius_cells must be a number >= 1, got {radius!r}")
-    k = math.floor(radius)
-    off = np.arange(-k, k + 1)
-    dist2 = off[:, None] ** 2 + off[None, :] ** 2
-    return dist2 <= radius * radius * (1 + 1e-12)
-
-
-def topographic_position_index(dem: np.ndarray, radius_cells: float) -> np.ndarray:
-    """Topographic position index: elevation minus the mean of its circular neighbourhood.
-
-    The neighbourhood is every cell whose centre lies within ``radius_cells`` cells of the
-    cell's centre, the cell itself excluded. The mean is over valid (non-NaN) neighbours
-    only; near the array edge the neighbourhood is truncated (nothing is padded in).
-
-    Args:
-        dem: ``(rows, cols)`` elevations in metres, NaN = nodata.
-        radius_cells: neighbourhood radius in cells (>= 1), e.g. ``radius_m / cell size``.
-
-    Returns:
-        float32 ``(rows, cols)`` TPI in metres (positive = above its surroundings). NaN
-        where the centre is NaN or has no valid neighbour.
-
-    Raises:
-        ValueError: a DEM that is not 2-D, or ``radius_cells < 1``.
-    """
-    z = _as_dem(dem)
-    kernel = disk(radius_cells).astype(np.float64)
-    k = kernel.shape[0] // 2
-    kernel[k, k] = 0.0
-    valid = ~np.isnan(z)
-    out = np.full(z.shape, np.nan, dtype=np.float32)
-    if not valid.any():
-        return out
-    # Centre the values first: smaller magnitudes, smaller FFT round-off.
-    z64 = z.astype(np.float64)
-    offset = float(z64[valid].mean())
-    z64 -= offset
-    z64[~valid] = 0.0
-    sums = signal.fftconvolve(z64, kernel, mode="same")
-    counts = np.rint(signal.fftconvolve(valid.astype(np.float64), kernel, mode="same"))
-    ok = valid & (counts > 0)
-    out[ok] = z64[ok] - sums[ok] / counts[ok]
-    return out
-
-
-def slope_position(tpi: np.ndarray, slope_deg: np.ndarray) -> np.ndarray:
-    """Ten slope-position classes from TPI and slope (after Weiss 2001).
-
-    The rule: ``z = (tpi - mean(tpi)) / std(tpi)``, mean and (population) standard
-    deviation over the cells where ``tpi`` is not NaN (``z = 0`` if that std is 0), then
-
-    ====  ============  ===================================================
-    code  name          rule
-    ====  ============  ===================================================
-    1     valley        z < -1
-    2     downslope     -1 <= z < -0.5   (Weiss's lower slope)
-    3     flat          -0.5 <= z <= 0.5 and slope <= 5°
-    4     mesoslope-1   -0.5 <= z < -0.3 and slope > 5°
-    5     mesoslope-2   -0.3 <= z < -0.1 and slope > 5°
-    6     mesoslope-3   -0.1 <= z < 0.1  and slope > 5°
-    7     mesoslope-4   0.1 <= z < 0.3   and slope > 5°
-    8     mesoslope-5   0.3 <= z <= 0.5  and slope > 5°
-    9     upslope       0.5 < z <= 1     (Weiss's upper slope)
-    10    ridge         z > 1
-    ====  ============  ===================================================
-
-    Codes 4..8 split Weiss's middle slope into five equal bands of z (width 0.2), the
-    paper's finer classes. Names are :data:`SLOPE_POSITION_CLASSES` (``code - 1``).
-
-    Args:
-        tpi: ``(rows, cols)`` TPI, NaN = nodata (e.g. from
-            :func:`topographic_position_index`).
-        slope_deg: slope in degrees, same shape, NaN = nodata.
-
-    Returns:
-        uint8 ``(rows, cols)`` codes 1..10, 0 where either input is NaN.
-
-    Raises:
-        ValueError: the shapes differ.
-    """
-    t = np.asarray(tpi, dtype=np.float64)
-    s = np.asarray(slope_deg, dtype=np.float64)
-    if t.shape != s.shape:
-        raise ValueError(f"tpi and slope_deg shapes differ: {t.shape} vs {s.shape}")
-    out = np.zeros(t.shape, dtype=np.uint8)
-    t_ok = ~np.isnan(t)
-    if not t_ok.any():
-        return out
-    mean = t[t_ok].mean()
-    std = t[t_ok].std()
-    z = (t - mean) / std if std > 0 else np.where(t_ok, 0.0, np.nan)
-    ok = t_ok & ~np.isnan(s)
-    steep = s > 5.0
-    middle = (z >= -0.5) & (z <= 0.5)
-    codes = np.select(
-        [
-            z < -1.0,
-            z < -0.5,
-            middle & ~steep,
-            middle & (z < -0.3),
-            middle & (z < -0.1),
-            middle & (z < 0.1),
-            middle & (z < 0.3),
-            middle,
-            z <= 1.0,
-        ],
-        [1, 2, 3, 4, 5, 6, 7, 8, 9],
-        default=10,
-    )
-    out[ok] = codes[ok]
-    return out
-
-
-def _disk_extreme(z: np.ndarray, footprint: np.ndarray, op: Callable, fill: float) -> np.ndarray:
-    """Max or min (``op`` = np.maximum / np.minimum) of ``z`` over a disk footprint.
-
-    The disk is a stack of horizontal runs, one per row offset; a 1-D running extreme of
-    each run length (O(n), independent of the length) shifted by the row offset and
-    folded with ``op`` gives the 2-D extreme in O(rows · cols · radius). Outside the array
-    counts as ``fill`` (so the neighbourhood is truncated there).
-    """
-    filt1d = ndimage.maximum_filter1d if op is np.maximum else ndimage.minimum_filter1d
-    k = footprint.shape[0] // 2
-    rows = z.shape[0]
-    out = np.full(z.shape, fill, dtype=z.dtype)
-    runs: dict[int, np.ndarray] = {}
-    for dy in range(-k, k + 1):
-        half = int(footprint[dy + k].sum()) // 2
-        if half not in runs:
-            runs[half] = filt1d(z, 2 * half + 1, axis=1, mode="constant", cval=fill)
-        run = runs[half]
-        # out[r] folds in run[r + dy] where that row exists.
-        lo, hi = max(0, -dy), min(rows, rows - dy)
-        if lo < hi:
-            op(out[lo:hi], run[lo + dy : hi + dy], out=out[lo:hi])
-    return out
-
-
-def local_relief(dem: np.ndarray, radius_cells: float) -> np.ndarray:
-    """Local relief: highest minus lowest elevation within a circular neighbourhood.
-
-    The neighbourhood is every cell whose centre lies within ``radius_cells`` cells of the
-    cell's centre, the cell itself included; NaN cells are ignored and near the array edge
-    the neighbourhood is truncated.
-
-    Args:
-        dem: ``(rows, cols)`` elevations in metres, NaN = nodata.
-        radius_cells: neighbourhood radius in cells (>= 1).
-
-    Returns:
-        float32 ``(rows, cols)`` relief in metres (>= 0), NaN where the centre is NaN.
-
-    Raises:
-        ValueError: a DEM that is not 2-D, or ``radius_cells < 1``.
-    """
-    z = _as_dem(dem)
-    footprint = disk(radius_cells)
-    bad = np.isnan(z)
-    hi = _disk_extreme(np.where(bad, -np.inf, z), footprint, np.maximum, -np.inf)
-    lo = _disk_extreme(np.where(bad, np.inf, z), footprint, np.minimum, np.inf)
-    hi -= lo
-    out = hi.astype(np.float32)
-    out[bad] = np.nan
     return out

@@ -1,0 +1,76 @@
+"""Commands over the studies: scale-study and transfer-eval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lsgh_ee.cli.app import command
+from lsgh_ee.cli.display import TerminalProgress, print_result, print_table
+from lsgh_ee.cli.options import ConfigArg, EpochsOption, ForceOption, OutOption
+from lsgh_ee.runfolder import RunFolder
+
+
+@command("scale-study", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def scale_study(
+    ctx: typer.Context,
+    config: ConfigArg,
+    diameters: Annotated[
+        list[int],
+        typer.Option("--diameters", "-d", help="Heatmap diameters in pixels: -d 7 13 19."),
+    ] = [7, 13, 19],  # noqa: B006 - typer needs a literal default
+    epochs: EpochsOption = None,
+    out: OutOption = None,
+    force: ForceOption = False,
+) -> None:
+    """The paper's scale study: one LSGH-Net per heatmap diameter on one shared test set.
+
+    Writes scale_study/table.csv and .md (AP, AUC, ... per diameter) and
+    scale_study/pr_curves.png. Needs the sample stage first.
+    """
+    from lsgh_ee.errors import LsghError
+    from lsgh_ee.stages import scale_study as study
+
+    extra = [a for a in ctx.args if not a.isdigit()]
+    if extra:
+        raise LsghError(
+            f"unexpected argument(s) {' '.join(extra)}; see 'lsgh-ee scale-study --help'"
+        )
+    diameters = [*diameters, *(int(a) for a in ctx.args)]
+    with TerminalProgress("scale study") as show:
+        result = study(config, diameters, run_dir=out, epochs=epochs, force=force,
+                       on_epoch=lambda e, logs: show.epoch("lsgh", e, logs))  # fmt: skip
+    print_result(result)
+    run = RunFolder(result.run_dir)
+    print_table(run.study_table(run.scale_study))
+
+
+@command("transfer-eval")
+def transfer_eval(
+    train_config: Annotated[
+        Path, typer.Option("--train", help="Config of the region the models learn from.")
+    ],
+    test_config: Annotated[
+        Path, typer.Option("--test", help="Config of the region they are scored on.")
+    ],
+    models: Annotated[
+        list[str] | None,
+        typer.Option("--models", "-m", help="Variants (default: the training config's)."),
+    ] = None,
+    epochs: EpochsOption = None,
+    force: ForceOption = False,
+) -> None:
+    """Train on region A, score on region B: how well the method transfers.
+
+    Runs A's stages as needed (export-factors, sample, train), B's export-factors and
+    sample, then scores every model on all of B's hard samples (AUC, AP) and maps B
+    (success-rate AUC, high + very-high zone shares). Writes
+    <A run>/transfer/<A>_to_<B>/table.csv, table.md, zones_<model>.csv, success_rate.png.
+    """
+    from lsgh_ee.stages import transfer_eval as study
+
+    result = study(train_config, test_config, models=models, epochs=epochs, force=force)
+    print_result(result)
+    print_table(RunFolder(result.run_dir).study_table(Path(result.summary["folder"])))

@@ -1,0 +1,133 @@
+"""Train/test splits of samples: random (stratified), spatial (whole blocks) and temporal
+(a cutoff year)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lsgh_ee.config import SamplingConfig
+from lsgh_ee.errors import LsghError
+from lsgh_ee.grid import Grid
+
+_SPATIAL_TRIES = 50
+
+
+def temporal_cutoff(years: np.ndarray, cfg: SamplingConfig) -> int:
+    span = f"the landslides span {years.min()}–{years.max()}"
+    if cfg.temporal_cutoff is not None:
+        cutoff = int(cfg.temporal_cutoff)
+        if not (years <= cutoff).any() or (years <= cutoff).all():
+            side = "train" if not (years <= cutoff).any() else "test"
+            raise LsghError(
+                f"sampling.temporal_cutoff {cutoff} leaves no landslide for {side} ({span}); "
+                "choose a year from the first up to before the last"
+            )
+        return cutoff
+    distinct = np.unique(years)
+    if distinct.size < 2:
+        raise LsghError(
+            f"every landslide is from {distinct[0]}; a temporal split needs landslides of at "
+            "least two years; use sampling.split: random or spatial"
+        )
+    share = np.array([(years <= y).mean() for y in distinct[:-1]])
+    return int(distinct[:-1][np.argmin(np.abs(share - (1.0 - cfg.test_fraction)))])
+
+
+def random_split(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Boolean 'is test' for ``n`` items: ``round(fraction * n)`` at random (at least one
+    on each side when n ≥ 2)."""
+    is_test = np.zeros(n, dtype=bool)
+    if n == 0:
+        return is_test
+    n_test = round(fraction * n)
+    if n >= 2:
+        n_test = min(max(n_test, 1), n - 1)
+    is_test[rng.permutation(n)[:n_test]] = True
+    return is_test
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """Square blocks of ``size`` metres from the grid's upper-left corner; a pixel belongs
+    to the block holding its centre."""
+
+    of_row: np.ndarray  # block row of each grid row
+    of_col: np.ndarray  # block column of each grid column
+    n_cols: int
+    count: int
+
+    @classmethod
+    def on(cls, grid: Grid, size: float) -> Blocks:
+        res = grid.resolution
+        if size <= res:
+            raise LsghError(
+                f"sampling.block_size is {size} m, not larger than a pixel ({res} m); use "
+                "blocks of many pixels (default 2000 m)"
+            )
+        of_row = np.floor((np.arange(grid.height) + 0.5) * res / size).astype(np.int64)
+        of_col = np.floor((np.arange(grid.width) + 0.5) * res / size).astype(np.int64)
+        n_rows, n_cols = int(of_row[-1]) + 1, int(of_col[-1]) + 1
+        if n_rows * n_cols < 2:
+            raise LsghError(
+                f"sampling.block_size {size} m makes one block of the whole "
+                f"{grid.width * res:.0f} x {grid.height * res:.0f} m region; use smaller "
+                "blocks or sampling.split: random"
+            )
+        return cls(of_row, of_col, n_cols, n_rows * n_cols)
+
+    def of(self, flat: np.ndarray, width: int) -> np.ndarray:
+        """Block id of flat pixel indices."""
+        rows, cols = np.divmod(np.asarray(flat, dtype=np.int64), width)
+        return self.of_row[rows] * self.n_cols + self.of_col[cols]
+
+    def mask(self, blocks: np.ndarray) -> np.ndarray:
+        """Boolean grid mask of the pixels in ``blocks``."""
+        chosen = np.zeros(self.count, dtype=bool)
+        chosen[blocks] = True
+        return chosen.reshape(-1, self.n_cols)[self.of_row][:, self.of_col]
+
+
+def spatial_test_blocks(
+    hard_blocks: np.ndarray,
+    n_pos: int,
+    n_blocks: int,
+    cfg: SamplingConfig,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Blocks held out for testing: blocks in random order, each taken while it brings the
+    test share of the hard samples closer to ``test_fraction``; re-drawn until train and
+    test both hold a positive."""
+    blocks, counts = np.unique(hard_blocks, return_counts=True)
+    pos_blocks = np.unique(hard_blocks[:n_pos])
+    target = cfg.test_fraction * hard_blocks.size
+    for _ in range(_SPATIAL_TRIES):
+        order = rng.permutation(blocks.size)
+        taken, total = [], 0
+        for i in order:
+            if abs(total + counts[i] - target) < abs(total - target):
+                taken.append(blocks[i])
+                total += counts[i]
+        test = np.sort(np.asarray(taken, dtype=np.int64))
+        has_test = np.isin(pos_blocks, test)
+        if has_test.any() and not has_test.all():
+            return test
+    raise LsghError(
+        f"the spatial split cannot put positive samples in both train and test (the "
+        f"{n_pos} positives lie in {pos_blocks.size} of {n_blocks} blocks of "
+        f"{cfg.block_size} m); use a smaller sampling.block_size or sampling.split: random"
+    )
+
+
+def check_positive_split(pos_is_test: np.ndarray, cfg: SamplingConfig) -> None:
+    n_test = int(pos_is_test.sum())
+    n_train = int(pos_is_test.size - n_test)
+    if n_train and n_test:
+        return
+    side = "train" if not n_train else "test"
+    raise LsghError(
+        f"the {cfg.split} split leaves no positive sample in {side} ({n_train} train, "
+        f"{n_test} test); the inventory needs more landslides with valid factors"
+        + (", or choose another sampling.temporal_cutoff" if cfg.split == "temporal" else "")
+    )

@@ -1,0 +1,75 @@
+"""Stage ``evaluate``: every trained model scored on the same held-out hard samples."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from lsgh_ee.atomic import write_text
+from lsgh_ee.errors import LsghError
+from lsgh_ee.stages.runner import ConfigLike, StageResult, as_config, require, run_folder, run_stage
+from lsgh_ee.stages.train import trained_models
+
+
+def evaluate(
+    config: ConfigLike,
+    *,
+    run_dir: str | os.PathLike | None = None,
+    force: bool = False,
+) -> StageResult:
+    """Stage ``evaluate``: the paper's Table 4 (``table4.csv`` / ``.md``), PR and ROC curves
+    and ``evaluation.json``; when the config names a reference susceptibility
+    (``evaluation.truth``), each model's agreement with it."""
+    from lsgh_ee.model.schema import bundle_schema_path
+
+    config = as_config(config)
+    run = run_folder(config, run_dir)
+    require(run, [run.samples], "sample")
+    models = trained_models(run)
+    if not models:
+        raise LsghError(f"{run.path} has no trained model; run 'lsgh-ee train CONFIG --model lsgh'")
+    inputs = [run.samples] + [bundle_schema_path(run.model_dir(m)) for m in models]
+    if config.evaluation.truth is not None:
+        inputs.append(config.evaluation.truth)
+    params = {"models": models, "truth": str(config.evaluation.truth)}
+
+    def work() -> tuple[list[Path], dict]:
+        from lsgh_ee.evaluation import (
+            ModelScores,
+            metrics_table,
+            plot_curves,
+            truth_agreement,
+            write_table,
+        )
+        from lsgh_ee.factors.stack import FactorStack
+        from lsgh_ee.mapping import predict_stack
+        from lsgh_ee.model import load_bundle
+        from lsgh_ee.rasters import read_onto_grid
+        from lsgh_ee.sampling import Samples
+
+        grid = FactorStack.read(run.path).grid
+        test = Samples.read_gpkg(run.samples).test
+        test = test.subset(test.kind != "soft")
+        scores = []
+        truth_scores: dict[str, dict] = {}
+        for variant in models:
+            model, _ = load_bundle(run.model_dir(variant))
+            scores.append(ModelScores(variant, test.label, model.predict(test.codes)))
+            if config.evaluation.truth is not None:
+                truth_scores[variant] = truth_agreement(
+                    predict_stack(model, run.path), read_onto_grid(config.evaluation.truth, grid)
+                )
+        table = metrics_table(scores)
+        outputs = write_table(table, run.path)
+        outputs += plot_curves(scores, run.path,
+                               title=f"{config.name}, {config.sampling.split} split")  # fmt: skip
+        summary = {"table4": json.loads(table.to_json(orient="index")),
+                   "test_samples": len(test), "split": config.sampling.split}  # fmt: skip
+        if truth_scores:
+            summary["truth"] = truth_scores
+        write_text(run.evaluation, json.dumps(summary, indent=2))
+        outputs.append(run.evaluation)
+        return outputs, summary
+
+    return run_stage("evaluate", run, params, inputs, work, force)

@@ -1,0 +1,113 @@
+"""Stage ``train``: one model variant fitted on the run's training samples, saved as a
+model bundle in ``models/<variant>/``."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lsgh_ee.config import MODEL_VARIANTS
+from lsgh_ee.errors import LsghError
+from lsgh_ee.runfolder import RunFolder
+from lsgh_ee.stages.runner import ConfigLike, StageResult, as_config, require, run_folder, run_stage
+
+
+def train(
+    config: ConfigLike,
+    variant: str,
+    *,
+    run_dir: str | os.PathLike | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    force: bool = False,
+    on_epoch: Callable[[int, dict], None] | None = None,
+    init_from: str | os.PathLike | None = None,
+) -> StageResult:
+    """Stage ``train:<variant>``: fit one model variant on the training samples and save its
+    bundle. Variants that do not use soft samples (``cnn``, ``rf``) see the hard samples
+    only. The bundle records the heatmap diameter the samples were drawn with.
+
+    Args:
+        epochs, seed: override ``training.epochs`` / ``training.seed``.
+        on_epoch: called as ``on_epoch(epoch, logs)`` after each epoch (networks).
+        init_from: a model bundle (another region's) to fine-tune: its factor schema must
+            match this region's, training starts from its weights and only the head is
+            trained (see :func:`lsgh_ee.model.finetune.fine_tune_start`).
+    """
+    config = as_config(config)
+    if variant not in MODEL_VARIANTS:
+        raise LsghError(f"unknown model {variant!r}; choose one of {', '.join(MODEL_VARIANTS)}")
+    run = run_folder(config, run_dir)
+    require(run, [run.samples], "sample")
+    training = config.training.model_copy(
+        update={k: v for k, v in {"epochs": epochs, "seed": seed}.items() if v is not None}
+    )
+    if init_from is not None:
+        init_from = Path(init_from)
+        if variant == "rf":
+            raise LsghError("--init-from fine-tunes a network; rf cannot be fine-tuned")
+        from lsgh_ee.model.schema import require_bundle
+
+        require_bundle(init_from)
+    from lsgh_ee.model.schema import training_settings
+
+    params: dict[str, Any] = {"variant": variant,
+                              "training": training_settings(variant, training)}  # fmt: skip
+    inputs = [run.samples, run.factor_schema]
+    if init_from is not None:
+        params["init_from"] = str(init_from.resolve())
+        inputs += sorted(p for p in init_from.iterdir() if p.is_file())
+    folder = run.model_dir(variant)
+
+    def work() -> tuple[list[Path], dict]:
+        from lsgh_ee.model import make_model, save_bundle
+        from lsgh_ee.sampling import Samples
+
+        samples = Samples.read_gpkg(run.samples).train
+        diameter = samples.meta.get("heatmap_diameter")
+        if diameter is None:
+            raise LsghError(
+                f"{run.samples} does not record its heatmap diameter (written by an older "
+                "lsgh-ee); re-run 'lsgh-ee sample CONFIG --force'"
+            )
+        factor_schema = json.loads(run.factor_schema.read_text(encoding="utf-8"))
+        if init_from is not None:
+            from lsgh_ee.model.finetune import fine_tune_start
+
+            model = fine_tune_start(init_from, variant, factor_schema, training=training)
+        else:
+            counts = [f["n_classes"] for f in factor_schema["factors"]]
+            model = make_model(variant, counts, factor_names=samples.factor_names,
+                               training=training)  # fmt: skip
+        model.on_epoch = on_epoch
+        if not model.uses_soft_samples:
+            samples = samples.subset(samples.kind != "soft")
+        start = time.perf_counter()
+        model.fit(samples.codes, samples.label)
+        summary = {
+            "variant": variant,
+            "training_samples": len(samples),
+            "soft_samples": int((samples.kind == "soft").sum()),
+            "seconds": round(time.perf_counter() - start, 2),
+            "epochs_run": len(model.history_.get("loss", [])) or None,
+            "samples_per_second": round(model.samples_per_second_ or 0, 1),
+        }
+        if init_from is not None:
+            summary["fine_tuned_from"] = str(init_from)
+        save_bundle(folder, model, factor_schema,
+                    heatmap_diameter=int(diameter),
+                    training_hash=samples.digest(), extra={"training": summary})  # fmt: skip
+        return sorted(p for p in folder.iterdir() if p.is_file()), summary
+
+    return run_stage(f"train:{variant}", run, params, inputs, work, force)
+
+
+def trained_models(run: RunFolder) -> list[str]:
+    """Variants with a bundle in the run folder, in the paper's Table 4 order."""
+    from lsgh_ee.model.schema import is_bundle
+
+    return [v for v in MODEL_VARIANTS if is_bundle(run.model_dir(v))]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -295,14 +295,16 @@ class SamplingConfig(_Strict):
     )
 
 
-MODEL_VARIANTS = ("rf", "cnn", "lsgh-noscse", "lsgh")
+ModelName = Literal["rf", "cnn", "lsgh-noscse", "lsgh"]
+#: The model variants, in the paper's Table 4 order: the one list of their names.
+MODEL_VARIANTS: tuple[str, ...] = get_args(ModelName)
 
 
 class TrainingConfig(_Strict):
     """Model training (the paper's §3.1 settings by default)."""
 
     seed: int = 42
-    models: list[Literal["rf", "cnn", "lsgh-noscse", "lsgh"]] = Field(
+    models: list[ModelName] = Field(
         default_factory=lambda: list(MODEL_VARIANTS),
         description="model variants 'run' trains and evaluates",
     )
@@ -316,6 +318,12 @@ class TrainingConfig(_Strict):
         "val_auc",
         description="validation score early stopping watches: ROC AUC of the hard validation "
         "samples (default) or the validation MSE",
+    )
+    rf_grid: dict[str, list[int | float | str | None]] | None = Field(
+        None,
+        description="the random forest's GridSearchCV grid, e.g. {n_estimators: [100, 300], "
+        "max_depth: [null, 10]} (default: n_estimators 100/300, max_depth none/10, "
+        "min_samples_leaf 1/5)",
     )
 
 

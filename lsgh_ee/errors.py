@@ -16,3 +16,10 @@ class LsghError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(message.split()))
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none): what a
+    one-line error quotes of a library's exception."""
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__

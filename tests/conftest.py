@@ -21,6 +21,14 @@ ORIGIN = (300_000.0, 5_000_000.0)  # upper-left corner; off the central meridian
 # a lon/lat AOI box is rotated against the UTM grid
 RES = 30.0
 SIZE = 90  # cells per side of the synthetic rasters
+#: A one-size random-forest grid search: tests check the forest's plumbing, not its tuning,
+#: and the default grid (8 settings x 3 folds, up to 300 trees) dominated their run time.
+SMALL_RF_GRID = {"n_estimators": [50], "min_samples_leaf": [2]}
+
+
+def fast_training(**settings) -> dict:
+    """A ``training`` config section for tests: ``settings`` plus the small forest grid."""
+    return {**settings, "rf_grid": SMALL_RF_GRID}
 
 
 @pytest.fixture
@@ -132,6 +140,7 @@ def make_region(folder: Path) -> Path:
             "distance_to_rivers": {"path": "rivers.gpkg"},
             "lithology": {"path": "geology.gpkg", "attribute": "unit"},
         },
+        "training": fast_training(),
         "output": {"dir": "run"},
     }
     return write_config(folder / "region.yaml", config)

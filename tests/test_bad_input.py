@@ -46,6 +46,7 @@ from conftest import (
     UTM,
     aoi_bbox,
     edit_config,
+    fast_training,
     make_region,
     run_cli,
     write_config,
@@ -55,7 +56,7 @@ from lsgh_ee.factors.classify import classify_breaks
 
 # One model and a few epochs: enough to exercise training and mapping, and a Ctrl-C after
 # the first epoch still lands in the middle of training.
-TRAINING = {"models": ["lsgh"], "epochs": 8, "patience": 8}
+TRAINING = fast_training(models=["lsgh"], epochs=8, patience=8)
 
 
 def _region(folder: Path) -> Path:

@@ -44,8 +44,8 @@ from lsgh_ee.factors.catalogue import CATALOGUE
 from lsgh_ee.factors.classify import classify_aspect, classify_breaks
 from lsgh_ee.factors.resolve import resolve_factors
 from lsgh_ee.grid import Grid
-from lsgh_ee.stages import export_factors
 from lsgh_ee.region import Region
+from lsgh_ee.stages import export_factors
 
 PROJECT = "lsgh-test"
 CRS_CODE = "EPSG:32633"

@@ -15,7 +15,7 @@ import pytest
 import rasterio
 from ee_fake import FakeEarthEngine, make_service_account_key
 
-from conftest import edit_config, run_cli
+from conftest import edit_config, fast_training, run_cli
 
 PROJECT = "lsgh-test"
 ENDPOINT = f"projects/{PROJECT}/locations/europe-west4/endpoints/1234567890"
@@ -28,7 +28,7 @@ def trained(built_region: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     map and its SavedModel export; returns the config."""
     folder = tmp_path_factory.mktemp("hosted") / "region"
     shutil.copytree(built_region.parent, folder)
-    config = edit_config(folder / "region.yaml", training={"epochs": 2, "patience": 1})
+    config = edit_config(folder / "region.yaml", training=fast_training(epochs=2, patience=1))
     run_cli("sample", str(config))
     run_cli("train", str(config), "--model", "lsgh", "--epochs", "2")
     run_cli("predict", str(config), "--model", "lsgh")

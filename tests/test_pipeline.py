@@ -12,7 +12,7 @@ import pytest
 import rasterio
 from sklearn.metrics import roc_auc_score
 
-from conftest import edit_config, make_region, run_cli
+from conftest import edit_config, fast_training, make_region, run_cli
 from lsgh_ee.evaluation import weighted_auc
 
 
@@ -31,7 +31,7 @@ def test_weighted_auc_is_the_auc_of_the_expanded_data() -> None:
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The synthetic region through every stage, 3 epochs (tests, not results)."""
     config = make_region(tmp_path_factory.mktemp("pipeline") / "region")
-    edit_config(config, training={"epochs": 3, "patience": 2})
+    edit_config(config, training=fast_training(epochs=3, patience=2))
     proc = run_cli("run", str(config))
     assert "| lsgh |" in proc.stdout
     return config
@@ -142,7 +142,7 @@ def test_a_killed_run_resumes_to_the_same_outputs(tmp_path: Path) -> None:
 
     def region(name: str) -> Path:
         config = make_region(tmp_path / name)
-        edit_config(config, training={"epochs": 3, "patience": 2})
+        edit_config(config, training=fast_training(epochs=3, patience=2))
         return config
 
     whole = region("whole")

@@ -18,13 +18,13 @@ import rasterio
 import yaml
 from shapely.geometry import Point
 
-from conftest import aoi_bbox, edit_config, make_region, run_cli, write_config
+from conftest import aoi_bbox, edit_config, fast_training, make_region, run_cli, write_config
 from lsgh_ee.config import load_config
 from lsgh_ee.errors import LsghError
 from lsgh_ee.factors.classify import classify_breaks, data_breaks
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "assets" / "templates"
-FAST = {"epochs": 2, "patience": 1, "models": ["rf", "lsgh"]}
+FAST = fast_training(epochs=2, patience=1, models=["rf", "lsgh"])
 LOCAL_FILES = ("dem.tif", "red.tif", "nir.tif", "landcover.tif", "roads.gpkg", "rivers.gpkg",
                "geology.gpkg")  # fmt: skip
 
@@ -317,7 +317,7 @@ def test_transfer_on_the_demo_region_west_to_east(tmp_path: Path) -> None:
     configs = {}
     for name, bbox in (("west", [w, s, mid, n]), ("east", [mid, s, e, n])):
         config = {**base, "name": name, "aoi": {"bbox": bbox}, "output": {"dir": f"run-{name}"},
-                  "training": {"epochs": 5, "patience": 3}}  # fmt: skip
+                  "training": fast_training(epochs=5, patience=3)}  # fmt: skip
         configs[name] = write_config(tmp_path / f"{name}.yaml", config)
     proc = run_cli("transfer-eval", "--train", str(configs["west"]), "--test", str(configs["east"]))
     table = pd.read_csv(tmp_path / "run-west" / "transfer" / "west_to_east" / "table.csv",

@@ -21,13 +21,9 @@ from shapely.geometry import Point, box
 
 from conftest import ORIGIN, RES, SIZE, make_region, run_cli
 from lsgh_ee.errors import LsghError
-from lsgh_ee.report.preview import (
-    LEAFLET_ENV,
-    inline_assets,
-    preview_map,
-    render_overlay,
-    write_preview,
-)
+from lsgh_ee.report.offline import LEAFLET_ENV, inline_assets
+from lsgh_ee.report.overlays import render_overlay
+from lsgh_ee.report.preview import preview_map, write_preview
 from lsgh_ee.zoning import ZONE_COLOURS
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -152,9 +148,10 @@ def test_overlay_bounds_are_the_raster_bounds_in_lonlat(run_folder: Path) -> Non
 def test_overlay_colours_and_clear_nodata(run_folder: Path) -> None:
     from matplotlib import colormaps
 
-    from lsgh_ee.report.preview import INDEX_CMAP, _colour_index
+    from lsgh_ee.report.overlays import colour_index
+    from lsgh_ee.report.style import INDEX_CMAP
 
-    overlay = render_overlay(run_folder / "maps/lsgh/susceptibility.tif", colourise=_colour_index)
+    overlay = render_overlay(run_folder / "maps/lsgh/susceptibility.tif", colourise=colour_index)
     rgba = overlay.rgba
     rows, cols = rgba.shape[:2]
     assert rgba.dtype == np.uint8 and max(rows, cols) <= 1024
@@ -163,7 +160,7 @@ def test_overlay_colours_and_clear_nodata(run_folder: Path) -> None:
     assert (rgba[rows // 2, : cols // 3] == low).all()
     assert (rgba[rows // 2, -cols // 3 :] == high).all()
     assert rgba[0, 0, 3] == 0  # the NaN corner is transparent
-    small = render_overlay(run_folder / "maps/lsgh/susceptibility.tif", colourise=_colour_index,
+    small = render_overlay(run_folder / "maps/lsgh/susceptibility.tif", colourise=colour_index,
                            max_size=32)  # fmt: skip
     assert max(small.rgba.shape[:2]) == 32
     np.testing.assert_allclose(small.bounds, overlay.bounds, atol=1e-9)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -143,6 +144,47 @@ def test_overlay_bounds_are_the_raster_bounds_in_lonlat(run_folder: Path) -> Non
         np.testing.assert_allclose([s, w, n, e], [south, west, north, east], atol=1e-7)
     shown = {name: o.show for name, o in overlays.items()}
     assert shown["Susceptibility index (lsgh)"] and not shown["Factor: slope (0 to 40 degrees)"]
+
+
+def test_categorical_factors_show_their_number_of_classes(tmp_path: Path) -> None:
+    """A categorical factor whose values are not class codes (aspect in degrees, -1 =
+    flat: thousands of distinct values) is labelled with its classes from
+    factor_schema.json, never with its number of distinct pixel values."""
+    from lsgh_ee.factors.catalogue import ASPECT_CLASSES
+    from lsgh_ee.runfolder import RunFolder
+
+    run = RunFolder(write_run(tmp_path / "run"))
+    with rasterio.open(run.factors) as src:
+        profile, values = src.profile, src.read()
+    aspect = np.linspace(0, 359.9, ROWS * COLS, dtype="float32").reshape(ROWS, COLS)
+    aspect[:, :5] = -1  # flat
+    profile["count"] = 3
+    with rasterio.open(run.factors, "w", **profile) as dst:
+        dst.write(np.concatenate([values, aspect[None]]))
+        for band, name in enumerate(("slope", "land_use", "aspect"), start=1):
+            dst.set_band_description(band, name)
+        dst.update_tags(1, units="degrees", kind="continuous")
+        dst.update_tags(2, kind="categorical")
+        dst.update_tags(3, units="degrees (-1 = flat)", kind="categorical")
+
+    def labels() -> list[str]:
+        gmap = preview_map(run, model="lsgh", basemap="none", controls=False)
+        return [name for name in _overlays(gmap) if name.startswith("Factor: ")]
+
+    # without a schema: whole-number codes are counted, degrees are not
+    assert labels() == ["Factor: slope (0 to 40 degrees)", "Factor: land_use (2 classes)",
+                        "Factor: aspect"]  # fmt: skip
+    land_use = ["arable", "woodland", "grassland", "shrubland", "wetland", "water",
+                "impervious", "barren"]  # fmt: skip
+    schema = {"factors": [
+        {"name": "slope", "kind": "continuous", "classes": ["<10", ">=10"], "n_classes": 2},
+        {"name": "land_use", "kind": "categorical", "classes": land_use, "n_classes": 8},
+        {"name": "aspect", "kind": "categorical", "classes": list(ASPECT_CLASSES),
+         "n_classes": 9},
+    ]}  # fmt: skip
+    run.factor_schema.write_text(json.dumps(schema), encoding="utf-8")
+    assert labels() == ["Factor: slope (0 to 40 degrees)", "Factor: land_use (8 classes)",
+                        "Factor: aspect (9 classes)"]  # fmt: skip
 
 
 def test_overlay_colours_and_clear_nodata(run_folder: Path) -> None:

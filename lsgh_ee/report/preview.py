@@ -184,13 +184,14 @@ def write_preview(
 
 def _add_factors(gmap: Any, folder: RunFolder, max_size: int) -> None:
     """One overlay per band of ``factors.tif``, labelled with its value range (continuous
-    factors) or its number of classes (categorical ones)."""
+    factors) or its number of classes (categorical ones, from ``factor_schema.json``)."""
     import rasterio
 
     path = folder.factors
     with rasterio.open(path) as src:
         bands = [(i, src.descriptions[i - 1] or f"band {i}", src.tags(i))
                  for i in range(1, src.count + 1)]  # fmt: skip
+    n_classes = _schema_classes(folder)
     for band, name, tags in bands:
         categorical = tags.get("kind") == "categorical"
         colourise = colour_factor_classes if categorical else colour_factor_values
@@ -202,8 +203,27 @@ def _add_factors(gmap: Any, folder: RunFolder, max_size: int) -> None:
             units = f" {tags['units']}" if tags.get("units") else ""
             label += f" ({finite.min():.4g} to {finite.max():.4g}{units})"
         elif finite.size:
-            label += f" ({np.unique(finite).size} classes)"
+            count = n_classes.get(name, _code_count(finite))
+            label += f" ({count} classes)" if count else ""
         _add_overlay(gmap, overlay, label, False, FACTOR_OPACITY)
+
+
+def _schema_classes(folder: RunFolder) -> dict[str, int]:
+    """Number of classes of each factor by name, from the run's ``factor_schema.json``
+    (empty when the run has none or it is unreadable)."""
+    try:
+        schema = json.loads(folder.factor_schema.read_text(encoding="utf-8"))
+        return {f["name"]: len(f["classes"]) for f in schema["factors"] if f.get("classes")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _code_count(values: np.ndarray) -> int | None:
+    """The number of distinct values when they are whole numbers (class codes), else None:
+    a factor whose values are not its classes (aspect in degrees) has no count here."""
+    if not np.all(values == np.round(values)):
+        return None
+    return int(np.unique(values).size)
 
 
 def _add_overlay(gmap: Any, overlay: Overlay, name: str, show: bool, opacity: float) -> None:

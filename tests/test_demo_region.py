@@ -15,18 +15,12 @@ from rasterio.features import rasterize
 from scipy import ndimage
 
 from lsgh_ee.config import load_config
-from lsgh_ee.demo_region import (
-    BBOX,
-    LAND_COVER,
-    N_LANDSLIDES,
-    RIVER_THRESHOLD_KM2,
-    TRUTH_STEP,
-    UNITS,
-    build_demo_region,
-    d8_drainage,
-    true_susceptibility,
-    truth_factors,
-)
+from lsgh_ee.demo import build_demo_region
+from lsgh_ee.demo.landcover import LAND_COVER
+from lsgh_ee.demo.lithology import UNITS
+from lsgh_ee.demo.rivers import RIVER_THRESHOLD_KM2, d8_drainage
+from lsgh_ee.demo.terrain import BBOX
+from lsgh_ee.demo.truth import N_LANDSLIDES, TRUTH_STEP, true_susceptibility, truth_factors
 from lsgh_ee.grid import Grid
 from lsgh_ee.rasters import read_onto_grid
 

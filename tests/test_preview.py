@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -21,13 +22,9 @@ from shapely.geometry import Point, box
 
 from conftest import ORIGIN, RES, SIZE, make_region, run_cli
 from lsgh_ee.errors import LsghError
-from lsgh_ee.report.preview import (
-    LEAFLET_ENV,
-    inline_assets,
-    preview_map,
-    render_overlay,
-    write_preview,
-)
+from lsgh_ee.report.offline import LEAFLET_ENV, inline_assets
+from lsgh_ee.report.overlays import render_overlay
+from lsgh_ee.report.preview import preview_map, write_preview
 from lsgh_ee.zoning import ZONE_COLOURS
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -149,12 +146,54 @@ def test_overlay_bounds_are_the_raster_bounds_in_lonlat(run_folder: Path) -> Non
     assert shown["Susceptibility index (lsgh)"] and not shown["Factor: slope (0 to 40 degrees)"]
 
 
+def test_categorical_factors_show_their_number_of_classes(tmp_path: Path) -> None:
+    """A categorical factor whose values are not class codes (aspect in degrees, -1 =
+    flat: thousands of distinct values) is labelled with its classes from
+    factor_schema.json, never with its number of distinct pixel values."""
+    from lsgh_ee.factors.catalogue import ASPECT_CLASSES
+    from lsgh_ee.runfolder import RunFolder
+
+    run = RunFolder(write_run(tmp_path / "run"))
+    with rasterio.open(run.factors) as src:
+        profile, values = src.profile, src.read()
+    aspect = np.linspace(0, 359.9, ROWS * COLS, dtype="float32").reshape(ROWS, COLS)
+    aspect[:, :5] = -1  # flat
+    profile["count"] = 3
+    with rasterio.open(run.factors, "w", **profile) as dst:
+        dst.write(np.concatenate([values, aspect[None]]))
+        for band, name in enumerate(("slope", "land_use", "aspect"), start=1):
+            dst.set_band_description(band, name)
+        dst.update_tags(1, units="degrees", kind="continuous")
+        dst.update_tags(2, kind="categorical")
+        dst.update_tags(3, units="degrees (-1 = flat)", kind="categorical")
+
+    def labels() -> list[str]:
+        gmap = preview_map(run, model="lsgh", basemap="none", controls=False)
+        return [name for name in _overlays(gmap) if name.startswith("Factor: ")]
+
+    # without a schema: whole-number codes are counted, degrees are not
+    assert labels() == ["Factor: slope (0 to 40 degrees)", "Factor: land_use (2 classes)",
+                        "Factor: aspect"]  # fmt: skip
+    land_use = ["arable", "woodland", "grassland", "shrubland", "wetland", "water",
+                "impervious", "barren"]  # fmt: skip
+    schema = {"factors": [
+        {"name": "slope", "kind": "continuous", "classes": ["<10", ">=10"], "n_classes": 2},
+        {"name": "land_use", "kind": "categorical", "classes": land_use, "n_classes": 8},
+        {"name": "aspect", "kind": "categorical", "classes": list(ASPECT_CLASSES),
+         "n_classes": 9},
+    ]}  # fmt: skip
+    run.factor_schema.write_text(json.dumps(schema), encoding="utf-8")
+    assert labels() == ["Factor: slope (0 to 40 degrees)", "Factor: land_use (8 classes)",
+                        "Factor: aspect (9 classes)"]  # fmt: skip
+
+
 def test_overlay_colours_and_clear_nodata(run_folder: Path) -> None:
     from matplotlib import colormaps
 
-    from lsgh_ee.report.preview import INDEX_CMAP, _colour_index
+    from lsgh_ee.report.overlays import colour_index
+    from lsgh_ee.report.style import INDEX_CMAP
 
-    overlay = render_overlay(run_folder / "maps/lsgh/susceptibility.tif", colourise=_colour_index)
+    overlay = render_overlay(run_folder / "maps/lsgh/susceptibility.tif", colourise=colour_index)
     rgba = overlay.rgba
     rows, cols = rgba.shape[:2]
     assert rgba.dtype == np.uint8 and max(rows, cols) <= 1024
@@ -163,7 +202,7 @@ def test_overlay_colours_and_clear_nodata(run_folder: Path) -> None:
     assert (rgba[rows // 2, : cols // 3] == low).all()
     assert (rgba[rows // 2, -cols // 3 :] == high).all()
     assert rgba[0, 0, 3] == 0  # the NaN corner is transparent
-    small = render_overlay(run_folder / "maps/lsgh/susceptibility.tif", colourise=_colour_index,
+    small = render_overlay(run_folder / "maps/lsgh/susceptibility.tif", colourise=colour_index,
                            max_size=32)  # fmt: skip
     assert max(small.rgba.shape[:2]) == 32
     np.testing.assert_allclose(small.bounds, overlay.bounds, atol=1e-9)

@@ -45,8 +45,10 @@ from test_preview import (
 from conftest import EARTH_ENGINE_ENV, ORIGIN, RES, SIZE, edit_config, make_region, run_cli
 from lsgh_ee.config import load_config
 from lsgh_ee.errors import LsghError
-from lsgh_ee.report.ee_layers import EE_ASSETS_JSON, read_uploads
-from lsgh_ee.report.preview import INDEX_OPACITY, index_palette, write_preview
+from lsgh_ee.report.ee_layers import read_uploads
+from lsgh_ee.report.preview import write_preview
+from lsgh_ee.report.style import INDEX_OPACITY, index_palette
+from lsgh_ee.runfolder import RunFolder
 from lsgh_ee.zoning import ZONE_COLOURS
 
 PROJECT = "lsgh-test"
@@ -84,7 +86,7 @@ def _add_uploads(fake: FakeEarthEngine, run: Path, x0: float, y0: float, rows: i
          "band": "susceptibility"},
         {"model": "lsgh", "layer": "zones", "asset_id": ZONES_ASSET, "band": "zone"},
     ]}  # fmt: skip
-    (run / EE_ASSETS_JSON).write_text(json.dumps(doc), encoding="utf-8")
+    (run / RunFolder.EE_ASSETS_JSON).write_text(json.dumps(doc), encoding="utf-8")
 
 
 def _ee_config(folder: Path, fake: FakeEarthEngine, key: Path | None) -> Path:
@@ -216,7 +218,7 @@ def test_fake_tiles_are_the_uploaded_values_in_the_palette(online: Online) -> No
     taken back to the run grid, its value through the layer's palette, masked = clear."""
     from matplotlib import colormaps
 
-    from lsgh_ee.report.preview import INDEX_CMAP
+    from lsgh_ee.report.style import INDEX_CMAP
 
     url = next(
         u
@@ -266,7 +268,7 @@ def test_earth_engine_factors_become_layers_off_by_default(
     its tiles are the local NumPy slope of the same DEM through that palette."""
     from conftest import synthetic_dem
     from lsgh_ee.factors.terrain import slope as local_slope
-    from lsgh_ee.report.preview import FACTOR_CMAP, palette
+    from lsgh_ee.report.style import FACTOR_CMAP, palette
 
     dem_lattice = Affine(RES, 0, 300_000.0, 0, -RES, 4_999_980.0)  # on the grid's lattice
     fake.add_asset("USGS/SRTMGL1_003", synthetic_dem(), CRS, dem_lattice, ["elevation"])
@@ -355,7 +357,7 @@ def test_automatic_mode_without_credentials_notes_it_and_stays_offline(
     assert "(Earth Engine)" not in text and text.count("data:image/png;base64,") >= 4
     notes = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(notes) == 1 and "no Earth Engine credentials" in notes[0]
-    assert EE_ASSETS_JSON in notes[0] and fake.log == []
+    assert RunFolder.EE_ASSETS_JSON in notes[0] and fake.log == []
 
 
 def test_a_missing_asset_is_one_line_when_asked_and_a_notice_otherwise(
@@ -386,12 +388,12 @@ def test_explicit_mode_needs_uploaded_maps_of_the_model(tmp_path: Path) -> None:
     ):
         write_preview(run, run / "p.html", basemap="none", earth_engine=True)
     write_run(run, model="rf")
-    (run / EE_ASSETS_JSON).write_text(json.dumps({"project": PROJECT, "assets": [
+    (run / RunFolder.EE_ASSETS_JSON).write_text(json.dumps({"project": PROJECT, "assets": [
         {"model": "lsgh", "layer": "susceptibility", "asset_id": INDEX_ASSET,
          "band": "susceptibility"}]}))  # fmt: skip
     with pytest.raises(LsghError, match=r"no uploaded maps of model 'rf' \(it lists lsgh; pick"):
         write_preview(run, run / "p.html", model="rf", basemap="none", earth_engine=True)
-    (run / EE_ASSETS_JSON).write_text('{"assets": [{"model": "lsgh"}]}')
+    (run / RunFolder.EE_ASSETS_JSON).write_text('{"assets": [{"model": "lsgh"}]}')
     with pytest.raises(LsghError, match=r"assets\[0\] needs string keys .*lsgh-ee upload"):
         read_uploads(run)
     assert not (run / "p.html").exists()
@@ -453,7 +455,7 @@ def test_browser_shows_earth_engine_tiles_over_the_local_layers(
 ) -> None:
     from matplotlib import colormaps
 
-    from lsgh_ee.report.preview import INDEX_CMAP
+    from lsgh_ee.report.style import INDEX_CMAP
 
     before = len(online.fake.requests("tiles"))
     shot = tmp_path / "preview_ee.png"

@@ -104,6 +104,32 @@ def test_init_writes_an_ee_and_a_local_config(tmp_path: Path) -> None:
     assert run_cli("check", str(folder / "region-local.yaml")).returncode == 0
 
 
+def test_init_fills_in_the_templates(tmp_path: Path) -> None:
+    """init's configs are the template files with the region's values filled in: every
+    other key and value, and the templates' comments, come from the one copy in
+    assets/templates (lsgh_ee/regions/templates)."""
+    import datetime
+
+    from lsgh_ee.regions.init import init_region
+
+    written = init_region(tmp_path / "valley", bbox=(103.71, 33.11, 103.9, 33.33),
+                          name="valley", resolution=90,
+                          today=datetime.date(2026, 12, 2))  # fmt: skip
+    for path, template, name in zip(written, ("jiuzhaigou-ee.yaml", "local-files.yaml"),
+                                    ("valley", "valley-local"), strict=True):  # fmt: skip
+        text, source = path.read_text(), (TEMPLATES / template).read_text()
+        expected = yaml.safe_load(source)
+        expected.update(name=name, resolution=90, output={"dir": f"runs/{name}"})
+        if "years" in expected["factors"]["ndvi"]:
+            expected["factors"]["ndvi"]["years"] = [2024, 2025]
+        assert yaml.safe_load(text) == expected
+        assert text.startswith("# Region config written by 'lsgh-ee init'")
+        assert "UTM zone 48N (EPSG:32648)" in text
+        # the templates' comments are kept (the NDVI years of 2026 are the template's)
+        section = source[source.index("\ndem:") : source.index("\nheatmap:")]
+        assert section in text
+
+
 def test_templates_load_and_the_ee_one_checks_up_to_credentials(tmp_path: Path) -> None:
     for template in ("jiuzhaigou-ee.yaml", "local-files.yaml"):
         shutil.copy(TEMPLATES / template, tmp_path / template)

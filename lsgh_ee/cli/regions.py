@@ -20,7 +20,7 @@ def check(config: ConfigArg) -> None:
     out) and reads the inventory (features, kind, CRS, how many inside the AOI). Prints a
     table; exits 0 when the config is usable, 2 with one line per problem otherwise.
     """
-    from lsgh_ee.transfer import check_config
+    from lsgh_ee.regions.check import check_config
 
     report = check_config(config)
     if report.rows:
@@ -65,7 +65,7 @@ def init(
     comment on what each must be. The UTM zone of the AOI is noted; check the result with
     'lsgh-ee check'.
     """
-    from lsgh_ee.transfer import init_region
+    from lsgh_ee.regions.init import init_region
 
     for path in init_region(region_dir, bbox=bbox, aoi=aoi, inventory=inventory, name=name,
                             resolution=resolution, force=force):  # fmt: skip

@@ -30,13 +30,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lsgh_ee.errors import LsghError
+from lsgh_ee.report.style import (
+    CLASS_CMAP,
+    FACTOR_CMAP,
+    FACTOR_OPACITY,
+    INDEX_OPACITY,
+    factor_range,
+    index_palette,
+    palette,
+)
+from lsgh_ee.report.webmap import geemap_folium
+from lsgh_ee.runfolder import RunFolder
 
 if TYPE_CHECKING:
     from lsgh_ee.config import RegionConfig
 
 log = logging.getLogger(__name__)
 
-EE_ASSETS_JSON = "ee_assets.json"
 #: Leaflet pane of the Earth Engine tile layers: above the local raster overlays (their
 #: pane, z-index 350), below the vectors (Leaflet's overlayPane, 400).
 EE_PANE = "lsgh-earth-engine"
@@ -97,7 +107,7 @@ def read_uploads(run: Path) -> Uploads | None:
     Raises:
         LsghError: the file is not the JSON ``lsgh-ee upload`` writes.
     """
-    path = Path(run) / EE_ASSETS_JSON
+    path = RunFolder(run).ee_assets
     if not path.exists():
         return None
     redo = "run 'lsgh-ee upload CONFIG' again"
@@ -202,8 +212,6 @@ def add_pane(gmap: Any) -> None:
 
 def index_vis() -> dict:
     """Visualisation of the susceptibility index: the local overlay's ramp over 0-1."""
-    from lsgh_ee.report.preview import index_palette
-
     return {"min": 0, "max": 1, "palette": _bare(index_palette())}
 
 
@@ -221,9 +229,9 @@ def zones_vis() -> dict:
 def _nothing_uploaded(run: Path, model: str, uploads: Uploads | None) -> str:
     if uploads is None:
         return (
-            f"no Earth Engine layers for {run}: it has no {EE_ASSETS_JSON} and the config "
-            "no 'source: ee' factors; upload the maps first with 'lsgh-ee upload CONFIG' (or "
-            "preview with --no-earth-engine)"
+            f"no Earth Engine layers for {run}: it has no {RunFolder.EE_ASSETS_JSON} and the "
+            "config no 'source: ee' factors; upload the maps first with 'lsgh-ee upload "
+            "CONFIG' (or preview with --no-earth-engine)"
         )
     models = sorted({a.model for a in uploads.assets if a.layer in LAYER_TITLES})
     found = f" (it lists {', '.join(models)}; pick one with --model)" if models else ""
@@ -257,8 +265,6 @@ def _open(settings: Any, uploads: Uploads | None) -> None:
 
 def _upload_layers(assets: Sequence[UploadedAsset]) -> list[Any]:
     import ee
-
-    from lsgh_ee.report.preview import INDEX_OPACITY
 
     layers = []
     for asset in assets:
@@ -294,16 +300,16 @@ def _factor_layers(factors: Sequence[Any], run: Path, config: RegionConfig) -> l
 
     from lsgh_ee.earthengine.recipes import factor_image
     from lsgh_ee.region import Region
-    from lsgh_ee.report.preview import FACTOR_OPACITY
 
     grid = Region.from_config(config).grid
-    styles = factor_styles(run / "factors.tif")
+    factors_tif = RunFolder(run).factors
+    styles = factor_styles(factors_tif)
     layers = []
     for factor in factors:
         vis = styles.get(factor.name)
         if vis is None:
             log.info("Earth Engine factor %s left off the preview: no local values in %s "
-                     "for its colours", factor.name, run / "factors.tif")  # fmt: skip
+                     "for its colours", factor.name, factors_tif)  # fmt: skip
             continue
         try:
             image = factor_image(factor, grid, config)
@@ -324,8 +330,6 @@ def factor_styles(path: Path) -> dict[str, dict]:
     if not path.exists():
         return {}
     import rasterio
-
-    from lsgh_ee.report.preview import CLASS_CMAP, FACTOR_CMAP, factor_range, palette
 
     classes = palette(CLASS_CMAP, 20)  # tab20's own 20 colours, in order
     ramp = _bare(palette(FACTOR_CMAP))
@@ -368,8 +372,6 @@ def _tile_layer(
     import ee
     import google.auth.exceptions
     import googleapiclient.errors
-
-    from lsgh_ee.report.preview import geemap_folium
 
     geemap_folium()
     from geemap.ee_tile_layers import EEFoliumTileLayer

@@ -14,8 +14,7 @@ import pandas as pd
 from lsgh_ee import __version__
 from lsgh_ee.atomic import write_text
 from lsgh_ee.config import RegionConfig
-
-REPORT_HTML = "report.html"
+from lsgh_ee.runfolder import RunFolder
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;
@@ -53,26 +52,28 @@ def _json(path: Path) -> dict:
 
 def write_report(config: RegionConfig, run: Path) -> Path:
     """Write ``report.html`` into the run folder and return its path."""
-    manifest = _json(run / "manifest.json").get("stages", {})
+    folder = RunFolder(run)
+    manifest = _json(folder.manifest).get("stages", {})
     parts = [
         f"<h1>Landslide susceptibility — {html.escape(config.name)}</h1>",
         f'<p class="muted">lsgh-ee {__version__}, LSGH-Net (Xiong et al. 2022). Run folder '
         f"<code>{html.escape(str(run))}</code>; report written "
         f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.</p>",
     ]
-    if (run / "preview.html").exists():
-        parts.append('<p><a href="preview.html">Open the interactive map preview</a></p>')
+    if folder.preview.exists():
+        link = html.escape(RunFolder.PREVIEW_HTML)
+        parts.append(f'<p><a href="{link}">Open the interactive map preview</a></p>')
     parts += _region_section(manifest)
-    parts += _factor_section(run)
-    parts += _evaluation_section(run, manifest)
-    parts += _zoning_section(run)
+    parts += _factor_section(folder)
+    parts += _evaluation_section(folder, manifest)
+    parts += _zoning_section(folder)
     parts += _timings_section(manifest)
     source = config.source_file.read_text(encoding="utf-8") if config.source_file else ""
     parts.append(f"<h2>Region config</h2><pre>{html.escape(source)}</pre>")
     page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>lsgh-ee — "
             f"{html.escape(config.name)}</title><style>{_CSS}</style></head><body>"
             + "\n".join(parts) + "</body></html>")  # fmt: skip
-    path = run / REPORT_HTML
+    path = folder.report
     write_text(path, page)
     return path
 
@@ -98,16 +99,16 @@ def _region_section(manifest: dict) -> list[str]:
     return out
 
 
-def _factor_section(run: Path) -> list[str]:
-    out = ["<h2>Factors</h2>", _img(run / "factor_report.png", "factor report")]
-    importance = run / "factor_importance.csv"
+def _factor_section(run: RunFolder) -> list[str]:
+    out = ["<h2>Factors</h2>", _img(run / run.FACTOR_REPORT_PNG, "factor report")]
+    importance = run / run.IMPORTANCE_CSV
     if importance.exists():
         out.append(_table(pd.read_csv(importance, index_col="factor"), digits=4))
     return out
 
 
-def _evaluation_section(run: Path, manifest: dict) -> list[str]:
-    table4 = run / "table4.csv"
+def _evaluation_section(run: RunFolder, manifest: dict) -> list[str]:
+    table4 = run.table4_csv
     if not table4.exists():
         return []
     frame = pd.read_csv(table4, index_col="model")
@@ -116,11 +117,11 @@ def _evaluation_section(run: Path, manifest: dict) -> list[str]:
         "<p>Every model scored on the same held-out hard samples; threshold 0.5.</p>",
         _table(frame, percent=("accuracy", "precision", "specificity", "sensitivity", "f1")),
         '<div class="grid">'
-        + _img(run / "pr_curves.png", "PR curves")
-        + _img(run / "roc_curves.png", "ROC curves")
+        + _img(run / run.PR_CURVES_PNG, "PR curves")
+        + _img(run / run.ROC_CURVES_PNG, "ROC curves")
         + "</div>",
     ]
-    truth = _json(run / "evaluation.json").get("truth")
+    truth = _json(run.evaluation).get("truth")
     if truth:
         out.append("<p>Agreement with the reference susceptibility (every valid pixel): "
                    "expected AUC for landslides drawn from the reference, and Spearman's "
@@ -132,8 +133,8 @@ def _evaluation_section(run: Path, manifest: dict) -> list[str]:
     return out
 
 
-def _zoning_section(run: Path) -> list[str]:
-    zoning = _json(run / "zoning.json")
+def _zoning_section(run: RunFolder) -> list[str]:
+    zoning = _json(run.zoning)
     if not zoning:
         return []
     share = pd.DataFrame({m: {"high + very high: area": z["high_very_high_area_share"],
@@ -144,18 +145,18 @@ def _zoning_section(run: Path) -> list[str]:
         "<h2>Susceptibility maps</h2>",
         _table(share, percent=("high + very high: area", "high + very high: landslides")),
         '<div class="grid">'
-        + _img(run / "index_histogram.png", "histogram")
-        + _img(run / "landslide_density.png", "density")
+        + _img(run / run.HISTOGRAM_PNG, "histogram")
+        + _img(run / run.DENSITY_PNG, "density")
         + "</div>",
-        _img(run / "success_rate.png", "success rate"),
+        _img(run / run.SUCCESS_PNG, "success rate"),
     ]
     for model in zoning:
-        folder = run / "maps" / model
-        out.append(f"<h3>{html.escape(model)}</h3>" + _img(folder / "map.png", model))
-        intervals = pd.read_csv(folder / "intervals.csv", index_col="interval")
+        folder = run.map_dir(model)
+        out.append(f"<h3>{html.escape(model)}</h3>" + _img(folder / run.MAP_PNG, model))
+        intervals = pd.read_csv(folder / run.INTERVALS_CSV, index_col="interval")
         out.append("<p>Equal intervals (the paper's Tables 5 and 6):</p>" + _table(
             intervals, percent=("area_share", "landslide_share")))  # fmt: skip
-        zones = pd.read_csv(folder / "zones.csv", index_col="zone")
+        zones = pd.read_csv(folder / run.ZONES_CSV, index_col="zone")
         out.append("<p>Jenks zones:</p>" + _table(zones, percent=("area_share", "landslide_share")))
     return out
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lsgh_ee.errors import LsghError
+from lsgh_ee.errors import LsghError, first_line
 from lsgh_ee.report.style import (
     CLASS_CMAP,
     FACTOR_CMAP,
@@ -360,10 +360,6 @@ def factor_styles(path: Path) -> dict[str, dict]:
 def _bare(colours: Sequence[str]) -> list[str]:
     """``#rrggbb`` -> ``rrggbb``, as Earth Engine palettes are written."""
     return [c.lstrip("#") for c in colours]
-
-
-def first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0].strip()
 
 
 def _tile_layer(

@@ -18,7 +18,7 @@ import inspect
 import os
 import platform
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,6 +29,8 @@ from lsgh_ee.model.data import check_class_counts, check_codes, check_labels, ch
 from lsgh_ee.model.files import SCHEMA_JSON, atomic_folder, read_schema, sha256_file, write_json
 from lsgh_ee.model.variants import variant_class, variant_names
 
+#: ``on_epoch(epoch, logs)``: epoch from 0; logs ``loss``, ``mae``, ``val_loss``, ...
+EpochCallback = Callable[[int, dict], Any]
 SCHEMA_FORMAT = "lsgh-ee-model"
 SCHEMA_VERSION = 1
 
@@ -90,7 +92,7 @@ class ModelEstimator:
     variant: ClassVar[str] = ""
     uses_soft_samples: ClassVar[bool] = False
     model_file: ClassVar[str] = ""
-    unsaved_params: ClassVar[tuple[str, ...]] = ()
+    unsaved_params: ClassVar[tuple[str, ...]] = ("on_epoch",)
 
     def __init__(self, class_counts: Sequence[int], *, factor_names: Sequence[str] | None = None):
         self.class_counts = check_class_counts(class_counts)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from typing import Any
 
 from lsgh_ee.model.runtime import start_tensorflow
 
@@ -15,8 +13,7 @@ start_tensorflow()
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-#: ``on_epoch(epoch, logs)``: epoch from 0; logs ``loss``, ``mae``, ``val_loss``, ...
-EpochCallback = Callable[[int, dict], Any]
+from lsgh_ee.model.base import EpochCallback  # noqa: E402
 
 
 class TrainingMonitor(keras.callbacks.Callback):

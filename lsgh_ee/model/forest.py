@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from lsgh_ee.errors import LsghError
-from lsgh_ee.model.base import ModelEstimator
+from lsgh_ee.model.base import EpochCallback, ModelEstimator
 
 DEFAULT_RF_GRID = {
     "n_estimators": [100, 300],
@@ -43,6 +43,8 @@ class RandomForest(ModelEstimator):
         n_jobs: parallel jobs of the forest (-1: every core).
         seed: seeds the folds and the forest.
         verbose: ``GridSearchCV`` progress output.
+        on_epoch: taken so that every variant takes the same progress argument; a forest
+            has no epochs, so it is never called (and, as for the networks, not saved).
     """
 
     variant = "rf"
@@ -59,6 +61,7 @@ class RandomForest(ModelEstimator):
         n_jobs: int | None = -1,
         seed: int = 0,
         verbose: int = 0,
+        on_epoch: EpochCallback | None = None,
     ):
         super().__init__(class_counts, factor_names=factor_names)
         grid = DEFAULT_RF_GRID if param_grid is None else param_grid
@@ -71,6 +74,7 @@ class RandomForest(ModelEstimator):
         self.n_jobs = n_jobs
         self.seed = int(seed)
         self.verbose = int(verbose)
+        self.on_epoch = on_epoch
 
     def _fit(self, x: np.ndarray, y: np.ndarray) -> None:
         """Grid-search and fit the forest on checked codes ``(N, F)`` and labels ``(N,)``."""

@@ -25,13 +25,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lsgh_ee.errors import LsghError  # noqa: E402
-from lsgh_ee.model.base import ModelEstimator, check_positive  # noqa: E402
-from lsgh_ee.model.callbacks import (  # noqa: E402
-    EpochCallback,
-    HardValidationAUC,
-    TrainingMonitor,
-    throughput,
-)
+from lsgh_ee.model.base import EpochCallback, ModelEstimator, check_positive  # noqa: E402
+from lsgh_ee.model.callbacks import HardValidationAUC, TrainingMonitor, throughput  # noqa: E402
 from lsgh_ee.model.data import validation_split  # noqa: E402
 from lsgh_ee.model.network import build_lsgh_net  # noqa: E402
 
@@ -77,7 +72,6 @@ class KerasEstimator(ModelEstimator):
 
     scse: ClassVar[bool] = True
     model_file: ClassVar[str] = "model.keras"
-    unsaved_params: ClassVar[tuple[str, ...]] = ("on_epoch",)
 
     def __init__(
         self,

@@ -114,7 +114,8 @@ def make_model(
             ``predict_batch_size``, ``epochs``, ``patience``, ``batch_size``,
             ``validation_fraction``, ``early_stopping``, ``seed``, ``verbose``,
             ``deterministic``, ``train_only``, ``warm_start``, ``on_epoch``; rf:
-            ``param_grid``, ``cv``, ``n_jobs``, ``seed``, ``verbose``.
+            ``param_grid``, ``cv``, ``n_jobs``, ``seed``, ``verbose``, ``on_epoch`` (never
+            called: a forest has no epochs).
 
     Raises:
         LsghError: an unknown variant or parameter, or an invalid value.

@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
+from lsgh_ee.config import TrainingConfig  # noqa: E402
 from lsgh_ee.errors import LsghError  # noqa: E402
 from lsgh_ee.model import (  # noqa: E402
     SCSE,
@@ -33,7 +34,7 @@ PAPER_COUNTS = [11, 9, 12, 8, 12, 8, 10, 13, 11]  # Table 2: 9 factors, up to 13
 COUNTS = [6, 4, 5, 3]
 NAMES = ["slope", "aspect", "ndvi", "land_use"]
 SMALL = {"filters": (8, 16, 16, 32), "learning_rate": 1e-2}
-RF_SMALL = {"param_grid": {"n_estimators": [30], "max_depth": [None, 4]}, "n_jobs": 1}
+RF_SMALL = {"param_grid": {"n_estimators": [30]}, "n_jobs": 1}  # one grid point: fast tests
 
 
 def sigmoid(x):
@@ -84,9 +85,12 @@ def trained():
     """One fitted model per variant on the separable problem (shared, read-only)."""
     codes, labels = separable(400, seed=1)
     models = {}
+    training = TrainingConfig(epochs=6, patience=6, seed=0)  # rf takes the seed only
     for variant in VARIANTS:
-        model = make_model(variant, COUNTS, factor_names=NAMES, **params_for(variant))
-        models[variant] = model.fit(codes, labels, epochs=6, patience=6, seed=0)
+        model = make_model(
+            variant, COUNTS, factor_names=NAMES, training=training, **params_for(variant)
+        )
+        models[variant] = model.fit(codes, labels)
     return models
 
 
@@ -212,8 +216,15 @@ def test_each_variant_learns_a_separable_problem(trained, held_out, variant):
 def test_keras_fit_reports_history_and_epochs():
     codes, labels = separable(120, seed=3)
     seen = []
-    model = make_model("lsgh-noscse", COUNTS, filters=(4, 8))
-    model.fit(codes, labels, epochs=3, patience=1, on_epoch=lambda e, logs: seen.append((e, logs)))
+    model = make_model(
+        "lsgh-noscse",
+        COUNTS,
+        filters=(4, 8),
+        epochs=3,
+        patience=1,
+        on_epoch=lambda e, logs: seen.append((e, logs)),
+    )
+    model.fit(codes, labels)
     assert [e for e, _ in seen] == list(range(len(seen)))
     assert {"loss", "val_loss", "mae", "val_mae"} <= set(model.history_)
     assert len(model.history_["loss"]) == len(seen) == model.fit_info_["epochs_run"]
@@ -225,11 +236,11 @@ def test_same_seed_same_predictions():
     codes, labels = separable(150, seed=4)
     labels[::7] = 0.5  # a few soft samples
     runs = [
-        make_model("lsgh", COUNTS, filters=(4, 8, 8)).fit(codes, labels, epochs=2, seed=7)
+        make_model("lsgh", COUNTS, filters=(4, 8, 8), epochs=2, seed=7).fit(codes, labels)
         for _ in range(2)
     ]
     np.testing.assert_array_equal(runs[0].predict(codes), runs[1].predict(codes))
-    other = make_model("lsgh", COUNTS, filters=(4, 8, 8)).fit(codes, labels, epochs=2, seed=8)
+    other = make_model("lsgh", COUNTS, filters=(4, 8, 8), epochs=2, seed=8).fit(codes, labels)
     assert not np.array_equal(other.predict(codes), runs[0].predict(codes))
 
 
@@ -408,9 +419,9 @@ def test_check_schema_names_missing_extra_reordered_and_classes():
 )
 @pytest.mark.parametrize("variant", ["lsgh", "rf"])
 def test_invalid_training_data_is_a_clear_error(codes, labels, message, variant):
-    model = make_model(variant, COUNTS, factor_names=NAMES)
+    model = make_model(variant, COUNTS, factor_names=NAMES, training=TrainingConfig(epochs=1))
     with pytest.raises(LsghError, match=message):
-        model.fit(codes, labels, epochs=1)
+        model.fit(codes, labels)
 
 
 def test_codes_above_the_class_count_are_refused_at_prediction(trained):
@@ -429,7 +440,7 @@ def test_make_model_errors():
     with pytest.raises(LsghError, match="not trained yet"):
         make_model("lsgh", COUNTS).predict(np.ones((1, 4), "uint8"))
     with pytest.raises(LsghError, match="validation_fraction"):
-        make_model("lsgh", COUNTS).fit(*separable(40, 0), validation_fraction=1.5)
+        make_model("lsgh", COUNTS, validation_fraction=1.5)
 
 
 def test_estimator_save_and_typed_load(trained, tmp_path):
@@ -445,8 +456,8 @@ def test_early_stopping_keeps_the_epoch_of_the_best_validation_auc():
     codes, labels = separable(300, seed=5)
     labels = labels.copy()
     labels[::7] = 0.5  # some soft samples: they take no part in the validation AUC
-    model = make_model("lsgh", COUNTS, **params_for("lsgh"))
-    model.fit(codes, labels, epochs=8, patience=3, seed=3)
+    model = make_model("lsgh", COUNTS, epochs=8, patience=3, seed=3, **params_for("lsgh"))
+    model.fit(codes, labels)
     history = model.history_["val_auc"]
     assert len(history) == len(model.history_["loss"])
     best = int(np.argmax(history))

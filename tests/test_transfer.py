@@ -255,7 +255,7 @@ def test_categorical_classes_must_still_match(trained: Path) -> None:
 def test_fine_tuning_trains_only_the_head(trained: Path) -> None:
     from lsgh_ee import stages
     from lsgh_ee.model import load_bundle
-    from lsgh_ee.transfer import HEAD_LAYERS
+    from lsgh_ee.model.network import HEAD_LAYERS
 
     other = _variant(trained, "finetune")
     bbox = aoi_bbox()

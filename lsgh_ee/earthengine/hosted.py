@@ -22,25 +22,15 @@ from typing import Any
 
 from lsgh_ee.errors import LsghError
 from lsgh_ee.grid import Grid
+from lsgh_ee.model.schema import check_hostable
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TILE_SIZE = 64
-HOSTABLE_VARIANTS = ("cnn", "lsgh-noscse", "lsgh")  # the TensorFlow ones, not rf
 ENDPOINT_PATTERN = re.compile(
     r"^projects/(?P<project>[a-z0-9][a-z0-9-]*)/locations/(?P<region>[a-z0-9-]+)"
     r"/endpoints/(?P<endpoint>[A-Za-z0-9_-]+)$"
 )
-
-
-def check_hostable(variant: str) -> None:
-    """Raise :class:`LsghError` unless ``variant`` is a Keras model Vertex AI can serve."""
-    if variant not in HOSTABLE_VARIANTS:
-        raise LsghError(
-            f"the {variant} model cannot be hosted on Vertex AI (only the TensorFlow models "
-            f"{', '.join(HOSTABLE_VARIANTS)} can); map {variant} locally with "
-            "'lsgh-ee predict CONFIG' or choose --model lsgh"
-        )
 
 
 def check_endpoint(endpoint: str) -> str:

@@ -16,51 +16,26 @@ code (a ``Lambda`` layer) is refused, never run. rf models are joblib pickles, w
 run code when loaded: they are loaded only when their SHA-256 matches ``schema.json``
 (catches swapped or damaged files), and must come from a trusted source all the same.
 
-Applying a bundle to a region goes through :func:`check_schema`, which names every
-difference between the factors the model was trained with and the region's factors.
+Applying a bundle to a region goes through :func:`~lsgh_ee.model.schema.check_schema`,
+which names every difference between the factors the model was trained with and the
+region's factors. Nothing here imports TensorFlow; loading a Keras bundle does.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 import os
 from pathlib import Path
 
 from lsgh_ee.atomic import write_text
 from lsgh_ee.errors import LsghError
-from lsgh_ee.model.estimators import ModelEstimator
+from lsgh_ee.model.base import ModelEstimator
 from lsgh_ee.model.files import SCHEMA_JSON, atomic_folder, read_schema, write_json
+from lsgh_ee.model.schema import bundle_factors
 
 BUNDLE_KEYS = ("factors", "heatmap_diameter", "training_hash", "metrics", "created")
 _UPDATABLE = ("metrics",)
-
-
-def bundle_factors(factor_schema: dict) -> list[dict]:
-    """The per-factor part of a bundle schema, from a region's ``factor_schema.json``."""
-    factors = factor_schema.get("factors") if isinstance(factor_schema, dict) else None
-    if not isinstance(factors, list) or not factors:
-        raise LsghError(
-            "the factor schema has no 'factors' list; pass the contents of the region's "
-            "factor_schema.json (written by export-factors)"
-        )
-    entries = []
-    for i, factor in enumerate(factors):
-        if not isinstance(factor, dict) or "name" not in factor:
-            raise LsghError(f"factor {i} of the factor schema has no name; re-run export-factors")
-        classes = [str(c) for c in factor.get("classes", [])]
-        entries.append(
-            {
-                "name": str(factor["name"]),
-                "kind": factor.get("kind"),
-                "units": factor.get("units"),
-                "breaks": [float(b) for b in factor.get("breaks", [])],
-                "classes": classes,
-                "n_classes": int(factor.get("n_classes", len(classes))),
-            }
-        )
-    return entries
 
 
 def save_bundle(
@@ -73,6 +48,10 @@ def save_bundle(
     extra: dict | None = None,
 ) -> Path:
     """Write ``estimator`` and its schema into ``folder`` atomically.
+
+    ``heatmap_diameter`` (pixels) and ``training_hash`` are the caller's: the diameter of
+    the Gaussian heatmap the training samples were drawn with (stored with the samples, not
+    read from a config) and the digest of those samples.
 
     The bundle is written into a temporary folder beside ``folder`` and renamed into place,
     so ``folder`` is either the previous bundle or the complete new one, never half of
@@ -144,70 +123,3 @@ def update_bundle(folder: str | os.PathLike, updates: dict) -> dict:
     schema.update(updates)
     write_text(folder / SCHEMA_JSON, json.dumps(schema, indent=2) + "\n")
     return schema
-
-
-def check_schema(bundle_schema: dict, factor_schema: dict) -> None:
-    """Raise :class:`LsghError` naming every way the region's factors differ from the
-    model's: missing or extra factors, another order, other units, breaks or classes."""
-    model = bundle_factors(bundle_schema)
-    region = bundle_factors(factor_schema)
-    model_names = [f["name"] for f in model]
-    region_names = [f["name"] for f in region]
-    problems: list[str] = []
-    fixes: list[str] = []
-
-    missing = [n for n in model_names if n not in region_names]
-    extra = [n for n in region_names if n not in model_names]
-    for name in missing:
-        problems.append(f"the model needs factor {name!r}, which this region does not have")
-    for name in extra:
-        problems.append(f"this region has factor {name!r}, which the model was not trained with")
-    if missing or extra:
-        fixes.append("export the region with exactly the model's factors or retrain")
-    elif model_names != region_names:
-        problems.append(
-            f"the model's factor order is {model_names} but this region's is {region_names}"
-        )
-        fixes.append("export the factors in the model's order or retrain")
-
-    by_name = {f["name"]: f for f in region}
-    class_fix = False
-    for want in model:
-        have = by_name.get(want["name"])
-        if have is None:
-            continue
-        name = want["name"]
-        if want["units"] and have["units"] and want["units"] != have["units"]:
-            problems.append(
-                f"model was trained with {name} in {want['units']!r} but this region has "
-                f"{have['units']!r}"
-            )
-            class_fix = True
-        if not _same_numbers(want["breaks"], have["breaks"]):
-            problems.append(
-                f"model was trained with {name} breaks {_fmt(want['breaks'])} but this region "
-                f"uses {_fmt(have['breaks'])}"
-            )
-            class_fix = True
-        elif want["classes"] != have["classes"] or want["n_classes"] != have["n_classes"]:
-            problems.append(
-                f"model was trained with {name} classes {_fmt(want['classes'])} "
-                f"({want['n_classes']}) but this region has {_fmt(have['classes'])} "
-                f"({have['n_classes']})"
-            )
-            class_fix = True
-    if class_fix:
-        fixes.append("re-run export-factors with the model's breaks and classes or retrain")
-    if problems:
-        raise LsghError("; ".join(problems) + "; " + "; ".join(fixes))
-
-
-def _same_numbers(a: list[float], b: list[float]) -> bool:
-    return len(a) == len(b) and all(
-        math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12) for x, y in zip(a, b, strict=True)
-    )
-
-
-def _fmt(values: list) -> str:
-    items = [f"{v:g}" if isinstance(v, int | float) else str(v) for v in values]
-    return "[" + ", ".join(items) + "]"

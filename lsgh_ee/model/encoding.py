@@ -13,9 +13,9 @@ backend.
 
 from __future__ import annotations
 
-import os
+from lsgh_ee.model.runtime import start_tensorflow
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+start_tensorflow()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -101,3 +101,27 @@ def read_schema(folder: str | os.PathLike) -> dict:
     if not isinstance(schema, dict) or "variant" not in schema:
         raise LsghError(f"{path} is not an lsgh-ee model schema; save the model again")
     return schema
+
+
+def bundle_schema_path(folder: str | os.PathLike) -> Path:
+    """The ``schema.json`` of a model folder (whether or not it exists)."""
+    return Path(folder) / SCHEMA_JSON
+
+
+def is_bundle(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` holds a saved model (its ``schema.json``)."""
+    return bundle_schema_path(folder).is_file()
+
+
+def require_bundle(folder: str | os.PathLike, variant: str | None = None) -> Path:
+    """``folder`` when it holds a saved model; else one line saying what to do: train
+    ``variant`` in this run, or pass a bundle folder."""
+    folder = Path(folder)
+    if not is_bundle(folder):
+        hint = (
+            f"run 'lsgh-ee train CONFIG --model {variant}' first"
+            if variant is not None
+            else f"pass the folder of a model bundle (it holds {SCHEMA_JSON})"
+        )
+        raise LsghError(f"no model bundle in {folder}; {hint}")
+    return folder

@@ -18,9 +18,9 @@ channels, so a stronger squeeze would leave almost nothing to excite).
 
 from __future__ import annotations
 
-import os
+from lsgh_ee.model.runtime import start_tensorflow
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+start_tensorflow()
 
 import keras  # noqa: E402
 from keras import ops  # noqa: E402

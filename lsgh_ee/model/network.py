@@ -41,10 +41,11 @@ With ``scse=False`` the same network without the attention blocks is built (the 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from lsgh_ee.model.runtime import start_tensorflow
+
+start_tensorflow()
 
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
@@ -54,6 +55,18 @@ from lsgh_ee.model.layers import SCSE  # noqa: E402
 
 INPUT_NAME = "class_codes"
 OUTPUT_NAME = "susceptibility"
+#: Layers trained when fine-tuning (``train --init-from``): the head convolution and
+#: everything after it, as named by :func:`build_lsgh_net`; the one-hot encoding and the
+#: convolutional blocks stay frozen. (``head_scse`` is absent without scSE.)
+HEAD_LAYERS = (
+    "head_conv",
+    "head_bn",
+    "head_relu",
+    "head_scse",
+    "flatten",
+    "dropout",
+    OUTPUT_NAME,
+)
 
 
 def pooling_plan(n_factors: int, n_classes: int, n_blocks: int) -> list[bool]:

@@ -32,11 +32,19 @@ def native_stderr_silenced() -> Iterator[None]:
         os.close(null)
 
 
+_started = False
+
+
 def start_tensorflow() -> None:
-    """Import TensorFlow and probe for GPUs quietly (a no-op for other Keras backends)."""
+    """Import TensorFlow and probe for GPUs quietly (a no-op for other Keras backends).
+
+    Every module that imports Keras calls this first; only the first call does the work.
+    """
+    global _started
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+    if _started or os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
         return
+    _started = True
     quiet = os.environ.get("LSGH_EE_TF_LOGS", "") in ("", "0")
     with native_stderr_silenced() if quiet else contextlib.nullcontext():
         import tensorflow as tf

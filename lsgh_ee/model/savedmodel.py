@@ -31,9 +31,9 @@ import json
 import os
 from pathlib import Path
 
-from lsgh_ee.earthengine.hosted import check_hostable
 from lsgh_ee.errors import LsghError
 from lsgh_ee.model.files import atomic_folder
+from lsgh_ee.model.schema import check_hostable
 
 METADATA_JSON = "lsgh_model.json"
 OUTPUT_NAME = "susceptibility"
@@ -60,9 +60,12 @@ def export_savedmodel(bundle_dir: str | os.PathLike, out_dir: str | os.PathLike)
 
     schema = read_schema(bundle_dir)
     check_hostable(str(schema["variant"]))
+    from lsgh_ee.model.runtime import start_tensorflow
+
+    start_tensorflow()
     import keras
 
-    from lsgh_ee.model import load_bundle
+    from lsgh_ee.model.bundle import load_bundle
 
     estimator, schema = load_bundle(bundle_dir)
     names = [f["name"] for f in schema["factors"]]

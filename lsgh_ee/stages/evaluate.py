@@ -21,7 +21,7 @@ def evaluate(
     """Stage ``evaluate``: the paper's Table 4 (``table4.csv`` / ``.md``), PR and ROC curves
     and ``evaluation.json``; when the config names a reference susceptibility
     (``evaluation.truth``), each model's agreement with it."""
-    from lsgh_ee.model.schema import bundle_schema_path
+    from lsgh_ee.model.files import bundle_schema_path
 
     config = as_config(config)
     run = run_folder(config, run_dir)

@@ -50,7 +50,7 @@ def predict(
             ``<asset_folder>/<name>_<variant>_susceptibility`` and leave it there (stage
             ``predict-ee:<variant>``; recorded in ``ee_assets.json``); nothing is downloaded.
     """
-    from lsgh_ee.model.schema import require_bundle
+    from lsgh_ee.model.files import require_bundle
 
     config = as_config(config)
     run = run_folder(config, run_dir)

@@ -42,9 +42,10 @@ def predict_in_earth_engine(
     }
 
     def schemas() -> tuple[dict, dict]:
-        from lsgh_ee.model.schema import check_schema, read_bundle_schema
+        from lsgh_ee.model.files import read_schema
+        from lsgh_ee.model.schema import check_schema
 
-        schema = read_bundle_schema(folder)
+        schema = read_schema(folder)
         factor_schema = json.loads(run.factor_schema.read_text(encoding="utf-8"))
         check_schema(schema, factor_schema)
         return schema, factor_schema

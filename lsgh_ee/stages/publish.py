@@ -66,7 +66,8 @@ def export_model(
 ) -> Path:
     """A trained network as a TensorFlow SavedModel for a Vertex AI endpoint, in ``out``
     (default ``savedmodel/<model>/`` of the run folder); returns the folder."""
-    from lsgh_ee.model.schema import check_hostable, require_bundle
+    from lsgh_ee.model.files import require_bundle
+    from lsgh_ee.model.schema import check_hostable
 
     check_hostable(model)  # before TensorFlow starts: a refusal is immediate
     config = as_config(config)

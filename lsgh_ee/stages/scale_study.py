@@ -60,8 +60,8 @@ def scale_study(
             train_set = drawn.train
             pixels = train_set.rows * stack.grid.width + train_set.cols
             train_set = train_set.subset(~np.isin(pixels, test_pixels))
-            model = make_model("lsgh", counts, factor_names=stack.names, training=training)
-            model.on_epoch = on_epoch
+            model = make_model("lsgh", counts, factor_names=stack.names, training=training,
+                               on_epoch=on_epoch)  # fmt: skip
             model.fit(train_set.codes, train_set.label)
             name = f"D={diameter}"
             scores.append(ModelScores(name, test.label, model.predict(test.codes)))

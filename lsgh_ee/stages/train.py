@@ -50,13 +50,13 @@ def train(
         init_from = Path(init_from)
         if variant == "rf":
             raise LsghError("--init-from fine-tunes a network; rf cannot be fine-tuned")
-        from lsgh_ee.model.schema import require_bundle
+        from lsgh_ee.model.files import require_bundle
 
         require_bundle(init_from)
-    from lsgh_ee.model.schema import training_settings
+    from lsgh_ee.model.variants import training_params, variant_class
 
-    params: dict[str, Any] = {"variant": variant,
-                              "training": training_settings(variant, training)}  # fmt: skip
+    settings = training_params(variant_class(variant), training)
+    params: dict[str, Any] = {"variant": variant, "training": settings}
     inputs = [run.samples, run.factor_schema]
     if init_from is not None:
         params["init_from"] = str(init_from.resolve())
@@ -78,12 +78,12 @@ def train(
         if init_from is not None:
             from lsgh_ee.model.finetune import fine_tune_start
 
-            model = fine_tune_start(init_from, variant, factor_schema, training=training)
+            model = fine_tune_start(init_from, variant, factor_schema, training=training,
+                                    on_epoch=on_epoch)  # fmt: skip
         else:
             counts = [f["n_classes"] for f in factor_schema["factors"]]
             model = make_model(variant, counts, factor_names=samples.factor_names,
-                               training=training)  # fmt: skip
-        model.on_epoch = on_epoch
+                               training=training, on_epoch=on_epoch)  # fmt: skip
         if not model.uses_soft_samples:
             samples = samples.subset(samples.kind != "soft")
         start = time.perf_counter()
@@ -108,6 +108,6 @@ def train(
 
 def trained_models(run: RunFolder) -> list[str]:
     """Variants with a bundle in the run folder, in the paper's Table 4 order."""
-    from lsgh_ee.model.schema import is_bundle
+    from lsgh_ee.model.files import is_bundle
 
     return [v for v in MODEL_VARIANTS if is_bundle(run.model_dir(v))]

@@ -40,7 +40,7 @@ def transfer_eval(
         raise LsghError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_VARIANTS)}")
     if cfg_a.run_dir.resolve() == cfg_b.run_dir.resolve():
         raise LsghError("the two configs share one run folder (output.dir); give each its own")
-    from lsgh_ee.model.schema import bundle_schema_path
+    from lsgh_ee.model.files import bundle_schema_path
 
     run_a, run_b = RunFolder(cfg_a.run_dir), RunFolder(cfg_b.run_dir)
     export_factors(cfg_a, force=force)

@@ -1,0 +1,340 @@
+"""The estimator interface every model variant shares: parameters, checks, saving, loading.
+
+scikit-learn style: every setting (architecture and training alike) is a constructor
+parameter, ``fit`` takes data only, ``get_params`` returns the settings (JSON-able; they
+are saved with the model and given back to the constructor when it is loaded)::
+
+    model = make_model("lsgh", class_counts, epochs=50, seed=1)   # see lsgh_ee.model.variants
+    model.fit(codes, labels)           # codes (N, F) class codes, labels (N,) in [0, 1]
+    index = model.predict(codes)       # (N,) float32 in [0, 1]
+    model.save(folder); model = ModelEstimator.load(folder)
+
+Nothing here imports TensorFlow: a Keras variant's module does, when it is first used.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import platform
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lsgh_ee.errors import LsghError
+from lsgh_ee.model.data import check_class_counts, check_codes, check_labels, check_training_set
+from lsgh_ee.model.files import SCHEMA_JSON, atomic_folder, read_schema, sha256_file, write_json
+from lsgh_ee.model.variants import variant_class, variant_names
+
+#: ``on_epoch(epoch, logs)``: epoch from 0; logs ``loss``, ``mae``, ``val_loss``, ...
+EpochCallback = Callable[[int, dict], Any]
+SCHEMA_FORMAT = "lsgh-ee-model"
+SCHEMA_VERSION = 1
+
+# what fit() took before the settings moved into the constructors (issue 12)
+_OLD_FIT_ARGS = frozenset(
+    {
+        "validation_fraction",
+        "epochs",
+        "patience",
+        "batch_size",
+        "seed",
+        "verbose",
+        "on_epoch",
+        "deterministic",
+        "train_only",
+        "early_stopping",
+    }
+)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions recorded with a saved model (imports Keras, so TensorFlow)."""
+    import keras
+    import sklearn
+
+    import lsgh_ee
+
+    versions = {
+        "lsgh_ee": lsgh_ee.__version__,
+        "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+    try:
+        import tensorflow as tf
+
+        versions["tensorflow"] = tf.__version__
+    except ImportError:  # pragma: no cover - another Keras backend without TensorFlow
+        pass
+    return versions
+
+
+class ModelEstimator:
+    """Base of all variants: parameters, validation, saving and loading.
+
+    Attributes:
+        variant: the variant name (``make_model``'s first argument).
+        uses_soft_samples: whether the caller should train it on the soft samples too.
+        unsaved_params: constructor parameters left out of :meth:`get_params` (callbacks).
+        class_counts: classes per factor, in input column order.
+        factor_names: optional factor names (used in error messages and saved schemas).
+        history_: per-epoch ``loss``, ``val_loss``, ``mae``, ``val_mae`` (empty for rf).
+        samples_per_second_: training speed measured during ``fit``.
+        fit_info_: what ``fit`` did (epochs run, best epoch, seed, grid-search result...).
+    """
+
+    variant: ClassVar[str] = ""
+    uses_soft_samples: ClassVar[bool] = False
+    model_file: ClassVar[str] = ""
+    unsaved_params: ClassVar[tuple[str, ...]] = ("on_epoch",)
+
+    def __init__(self, class_counts: Sequence[int], *, factor_names: Sequence[str] | None = None):
+        self.class_counts = check_class_counts(class_counts)
+        if factor_names is not None:
+            factor_names = [str(name) for name in factor_names]
+            if len(factor_names) != len(self.class_counts):
+                raise LsghError(
+                    f"{len(factor_names)} factor names for {len(self.class_counts)} class "
+                    "counts; pass one name per factor"
+                )
+        self.factor_names = factor_names
+        self.model_: Any = None
+        self.history_: dict[str, list[float]] = {}
+        self.samples_per_second_: float | None = None
+        self.fit_info_: dict = {}
+
+    # -- parameters --------------------------------------------------------------------
+    @classmethod
+    def param_names(cls) -> list[str]:
+        """Constructor parameters other than ``class_counts`` / ``factor_names``."""
+        return [
+            p
+            for p in inspect.signature(cls.__init__).parameters
+            if p not in ("self", "class_counts", "factor_names")
+        ]
+
+    @classmethod
+    def check_param_names(cls, params: dict) -> None:
+        """Raise :class:`LsghError` naming the keys of ``params`` the constructor lacks."""
+        known = cls.param_names()
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise LsghError(
+                f"unknown parameter(s) {', '.join(unknown)} for model variant "
+                f"{cls.variant!r}; valid: factor_names, {', '.join(known)}"
+            )
+
+    def get_params(self) -> dict:
+        """The constructor parameters (JSON-able) other than ``class_counts``,
+        ``factor_names`` and :attr:`unsaved_params`: what a saved model records."""
+        return {
+            name: _jsonable(getattr(self, name))
+            for name in self.param_names()
+            if name not in self.unsaved_params
+        }
+
+    def set_params(self, **params: Any) -> ModelEstimator:
+        """Change constructor parameters (checked as the constructor checks them); the
+        trained model, if any, is kept. Returns ``self``."""
+        self.check_param_names(params)
+        current = {name: getattr(self, name) for name in self.param_names()}
+        fresh = type(self)(
+            self.class_counts, factor_names=self.factor_names, **{**current, **params}
+        )
+        for name in self.param_names():
+            setattr(self, name, getattr(fresh, name))
+        return self
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({self.class_counts}, {params})"
+
+    # -- the interface each variant implements -----------------------------------------
+    def fit(self, codes: Any, labels: Any, **deprecated: Any) -> ModelEstimator:
+        """Train on class codes ``(N, F)`` (0 = nodata, 1..k) and labels ``(N,)`` in
+        [0, 1] with the constructor's settings. Returns ``self``.
+
+        ``deprecated``: the training settings ``fit`` took before issue 12 (``epochs=``,
+        ``seed=``, ...). They are applied with :meth:`set_params` and warn; this is only
+        for callers not yet moved to the constructor and goes away with them.
+        """
+        if deprecated:
+            self._apply_old_fit_args(deprecated)
+        x, y = self._check_data(codes, labels)
+        self._fit(x, y)
+        return self
+
+    def _fit(self, x: np.ndarray, y: np.ndarray) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def predict(self, codes: Any) -> np.ndarray:
+        """Susceptibility index ``(N,)`` float32 in [0, 1] for class codes ``(N, F)``."""
+        self._check_fitted()
+        x = check_codes(codes, self.class_counts, self.factor_names)
+        if x.shape[0] == 0:
+            return np.empty(0, dtype="float32")
+        return np.clip(self._predict(x), 0.0, 1.0).astype("float32")
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _save_model(self, path: Path) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _load_model(self, path: Path) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- checks --------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if self.model_ is None:
+            raise LsghError(f"the {self.variant} model is not trained yet; call fit() first")
+
+    def _check_data(self, codes: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+        x = check_codes(codes, self.class_counts, self.factor_names)
+        y = check_labels(labels, x.shape[0])
+        check_training_set(y)
+        return x, y
+
+    def _apply_old_fit_args(self, settings: dict) -> None:
+        unknown = sorted(set(settings) - _OLD_FIT_ARGS)
+        if unknown:
+            raise TypeError(f"fit() got unexpected keyword argument(s) {', '.join(unknown)}")
+        warnings.warn(
+            "passing training settings to fit() is deprecated: give them to the constructor "
+            "(make_model(variant, counts, training=config.training, ...)); fit takes data only",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        # Settings a variant does not take were ignored before (rf and the Keras-only ones).
+        known = set(self.param_names())
+        self.set_params(**{k: v for k, v in settings.items() if k in known})
+
+    # -- saving and loading --------------------------------------------------------------
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write the model file and ``schema.json`` into ``folder`` (atomically)."""
+        self._check_fitted()
+        with atomic_folder(folder) as tmp:
+            write_json(tmp / SCHEMA_JSON, self._write(tmp))
+        return Path(folder)
+
+    def _write(self, folder: Path) -> dict:
+        """Write the model file into ``folder``; return the estimator part of the schema."""
+        self._check_fitted()
+        path = folder / self.model_file
+        self._save_model(path)
+        return {
+            "format": SCHEMA_FORMAT,
+            "format_version": SCHEMA_VERSION,
+            "variant": self.variant,
+            "uses_soft_samples": self.uses_soft_samples,
+            "class_counts": list(self.class_counts),
+            "factor_names": self.factor_names,
+            "params": self.get_params(),
+            "model_file": self.model_file,
+            "model_sha256": sha256_file(path),
+            "history": self.history_,
+            "samples_per_second": self.samples_per_second_,
+            "fit_info": _jsonable(self.fit_info_),
+            "versions": library_versions(),
+        }
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> ModelEstimator:
+        """Load a model saved by :meth:`save` or :func:`~lsgh_ee.model.save_bundle`.
+
+        Keras models load in Keras safe mode (no Python code from the file is run). A rf
+        model is a pickle (joblib): it is loaded only when its SHA-256 matches the one in
+        ``schema.json``, which catches swapped or damaged files but is not a signature —
+        load rf models only from sources you trust. Models saved before the training
+        settings became constructor parameters load with those settings' defaults.
+        """
+        folder = Path(folder)
+        return cls._from_schema(folder, read_schema(folder))
+
+    @classmethod
+    def _from_schema(cls, folder: Path, schema: dict) -> ModelEstimator:
+        version = schema.get("format_version")
+        if (
+            schema.get("format") != SCHEMA_FORMAT
+            or not isinstance(version, int)
+            or version > SCHEMA_VERSION
+        ):
+            raise LsghError(
+                f"{folder / SCHEMA_JSON} is format {schema.get('format')!r} version "
+                f"{schema.get('format_version')!r}; this lsgh-ee reads {SCHEMA_FORMAT!r} up "
+                f"to version {SCHEMA_VERSION}: upgrade lsgh-ee or retrain"
+            )
+        variant = schema["variant"]
+        if variant not in variant_names():
+            raise LsghError(
+                f"{folder} holds an unknown model variant {variant!r}; "
+                f"this lsgh-ee knows {', '.join(variant_names())}"
+            )
+        klass = variant_class(variant)
+        if not issubclass(klass, cls):
+            raise LsghError(
+                f"{folder} holds a {variant!r} model, not {cls.variant!r}; "
+                "load it with ModelEstimator.load or load_bundle"
+            )
+        try:
+            estimator = klass(
+                schema["class_counts"],
+                factor_names=schema.get("factor_names"),
+                **schema.get("params", {}),
+            )
+        except TypeError as exc:
+            raise LsghError(
+                f"{folder / SCHEMA_JSON} has parameters this lsgh-ee does not know ({exc}); "
+                "upgrade lsgh-ee or retrain"
+            ) from exc
+        path = _checked_model_file(folder, schema, klass)
+        estimator._load_model(path)
+        estimator.history_ = schema.get("history") or {}
+        estimator.samples_per_second_ = schema.get("samples_per_second")
+        estimator.fit_info_ = schema.get("fit_info") or {}
+        return estimator
+
+
+def _checked_model_file(folder: Path, schema: dict, klass: type[ModelEstimator]) -> Path:
+    """The model file of a saved model, once its name and SHA-256 match ``schema``."""
+    variant = schema["variant"]
+    if schema.get("model_file", klass.model_file) != klass.model_file:
+        raise LsghError(
+            f"{folder / SCHEMA_JSON} names model file {schema.get('model_file')!r}; a "
+            f"{variant} model is always {klass.model_file!r}: restore the bundle or retrain"
+        )
+    path = folder / klass.model_file
+    if not path.is_file():
+        raise LsghError(f"model file {path} is missing; save or copy the whole model folder")
+    expected = schema.get("model_sha256")
+    actual = sha256_file(path)
+    if expected != actual:
+        raise LsghError(
+            f"{path} does not match the sha256 recorded in {SCHEMA_JSON} "
+            f"({str(expected)[:12]}… vs {actual[:12]}…); the model was modified or "
+            "damaged: restore the bundle from its source or retrain"
+        )
+    return path
+
+
+def check_positive(**values: int) -> None:
+    """Raise :class:`LsghError` for any value below 1."""
+    for name, value in values.items():
+        if int(value) < 1:
+            raise LsghError(f"{name} must be >= 1, got {value}")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -164,17 +164,6 @@ def test_a_bundle_saved_before_the_move_still_loads(tmp_path, variant):
     assert loaded.seed == 0 and saved["heatmap_diameter"] == 11
 
 
-def test_fit_with_the_old_keyword_settings_warns_and_applies_them():
-    from lsgh_ee.model import make_model
-
-    model = make_model("rf", COUNTS, param_grid={"n_estimators": [5]}, n_jobs=1)
-    with pytest.warns(DeprecationWarning, match="fit takes data only"):
-        model.fit(*separable(60, 2), seed=4, epochs=3)  # epochs: ignored by rf, as before
-    assert model.seed == 4 and model.fit_info_["seed"] == 4
-    with pytest.raises(TypeError, match="init_weights"):
-        model.fit(*separable(60, 2), init_weights=[])
-
-
 def test_hard_roc_auc_is_bit_identical_to_the_evaluation_one():
     from lsgh_ee.evaluation import roc_auc
     from lsgh_ee.model.callbacks import hard_roc_auc

@@ -17,7 +17,6 @@ from __future__ import annotations
 import inspect
 import os
 import platform
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,22 +32,6 @@ from lsgh_ee.model.variants import variant_class, variant_names
 EpochCallback = Callable[[int, dict], Any]
 SCHEMA_FORMAT = "lsgh-ee-model"
 SCHEMA_VERSION = 1
-
-# what fit() took before the settings moved into the constructors (issue 12)
-_OLD_FIT_ARGS = frozenset(
-    {
-        "validation_fraction",
-        "epochs",
-        "patience",
-        "batch_size",
-        "seed",
-        "verbose",
-        "on_epoch",
-        "deterministic",
-        "train_only",
-        "early_stopping",
-    }
-)
 
 
 def library_versions() -> dict[str, str]:
@@ -156,16 +139,9 @@ class ModelEstimator:
         return f"{type(self).__name__}({self.class_counts}, {params})"
 
     # -- the interface each variant implements -----------------------------------------
-    def fit(self, codes: Any, labels: Any, **deprecated: Any) -> ModelEstimator:
+    def fit(self, codes: Any, labels: Any) -> ModelEstimator:
         """Train on class codes ``(N, F)`` (0 = nodata, 1..k) and labels ``(N,)`` in
-        [0, 1] with the constructor's settings. Returns ``self``.
-
-        ``deprecated``: the training settings ``fit`` took before issue 12 (``epochs=``,
-        ``seed=``, ...). They are applied with :meth:`set_params` and warn; this is only
-        for callers not yet moved to the constructor and goes away with them.
-        """
-        if deprecated:
-            self._apply_old_fit_args(deprecated)
+        [0, 1] with the constructor's settings. Returns ``self``."""
         x, y = self._check_data(codes, labels)
         self._fit(x, y)
         return self
@@ -201,21 +177,6 @@ class ModelEstimator:
         check_training_set(y)
         return x, y
 
-    def _apply_old_fit_args(self, settings: dict) -> None:
-        unknown = sorted(set(settings) - _OLD_FIT_ARGS)
-        if unknown:
-            raise TypeError(f"fit() got unexpected keyword argument(s) {', '.join(unknown)}")
-        warnings.warn(
-            "passing training settings to fit() is deprecated: give them to the constructor "
-            "(make_model(variant, counts, training=config.training, ...)); fit takes data only",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        # Settings a variant does not take were ignored before (rf and the Keras-only ones).
-        known = set(self.param_names())
-        self.set_params(**{k: v for k, v in settings.items() if k in known})
-
-    # -- saving and loading --------------------------------------------------------------
     def save(self, folder: str | os.PathLike) -> Path:
         """Write the model file and ``schema.json`` into ``folder`` (atomically)."""
         self._check_fitted()

@@ -7,7 +7,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ _FIXED_COLUMNS = ("label", "kind", "split", "row", "col")
 _METADATA_KEY = "lsgh_ee_samples"
 
 
+@dataclass(frozen=True, eq=False)
 class Samples:
     """Samples, one row per pixel.
 

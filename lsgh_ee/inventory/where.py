@@ -15,8 +15,10 @@ Grammar (keywords are case-insensitive)::
 
 Rules: a number compares numerically (the column's text is read as a number; values that
 are not numbers never match); a string compares as text, exactly (case-sensitive), except
-on date columns, where it is read as a date; a missing value matches nothing but
-``is null`` (so ``!=`` does not keep it either, as in SQL). Examples::
+on date columns, where it is read as a date; text that is not a number compared with a
+number is false. A missing value (empty cell) makes a comparison unknown, and ``and``,
+``or``, ``not`` follow SQL's three-valued logic: unknown rows are not kept, so neither
+``!=`` nor ``not`` keeps a missing value; only ``is null`` finds them. Examples::
 
     landslide_category == 'landslide' and location_accuracy in ('exact', '1km', '5km')
     fatality_count >= 1 or landslide_trigger != 'unknown'
@@ -199,7 +201,7 @@ def parse_where(text: str) -> Node:
 def where_columns(node: Node) -> list[str]:
     """The column names an expression uses, in order of appearance."""
     if node[0] in ("and", "or"):
-        return where_columns(node[1]) + [c for c in where_columns(node[2])]
+        return where_columns(node[1]) + where_columns(node[2])
     if node[0] == "not":
         return where_columns(node[1])
     return [node[1]]
@@ -220,35 +222,49 @@ def apply_where(frame: pd.DataFrame, text: str, what: str) -> np.ndarray:
                 f"inventory.where names column '{column}', which {what} does not have; "
                 f"its columns are: {', '.join(known) or 'none'}"
             )
-    return _evaluate(node, frame).to_numpy(dtype=bool)
+    value, known = _evaluate(node, frame)
+    return (value & known).to_numpy(dtype=bool)
 
 
-def _evaluate(node: Node, frame: pd.DataFrame) -> pd.Series:
+def _evaluate(node: Node, frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(value, known) of a node: SQL's three-valued logic, so a comparison with a missing
+    value is unknown, ``not`` of unknown is unknown, and unknown rows are not kept."""
     kind = node[0]
-    if kind == "and":
-        return _evaluate(node[1], frame) & _evaluate(node[2], frame)
-    if kind == "or":
-        return _evaluate(node[1], frame) | _evaluate(node[2], frame)
+    if kind in ("and", "or"):
+        (a, ka), (b, kb) = _evaluate(node[1], frame), _evaluate(node[2], frame)
+        if kind == "and":
+            value = a & b & ka & kb
+            known = (ka & kb) | (ka & ~a) | (kb & ~b)
+        else:
+            value = (a & ka) | (b & kb)
+            known = (ka & kb) | value
+        return value, known
     if kind == "not":
-        return ~_evaluate(node[1], frame)
+        value, known = _evaluate(node[1], frame)
+        return ~value & known, known
     column = frame[node[1]]
+    missing = _missing(column)
+    everywhere = pd.Series(True, index=frame.index)
     if kind == "null":
-        missing = _missing(column)
-        return ~missing if node[2] else missing
+        return (~missing if node[2] else missing), everywhere
     if kind == "in":
         hits = pd.Series(False, index=frame.index)
         for value in node[2]:
             hits |= _compare(column, "==", value)
-        return (~hits & ~_missing(column)) if node[3] else hits
-    return _compare(column, node[2], node[3])
+        return (~hits if node[3] else hits) & ~missing, ~missing
+    return _compare(column, node[2], node[3]), ~missing
 
 
 def _missing(column: pd.Series) -> pd.Series:
-    blank = column.astype(str).str.strip().eq("") if column.dtype == object else False
-    return column.isna() | blank
+    missing = column.isna()
+    if pd.api.types.is_string_dtype(column) or column.dtype == object:
+        missing |= column.astype("string").str.strip().eq("").fillna(True)
+    return missing
 
 
 def _compare(column: pd.Series, op: str, value: object) -> pd.Series:
+    """True where the comparison holds; False where it does not or the value is missing or
+    not comparable (text that is not a number, compared with a number)."""
     missing = _missing(column)
     if isinstance(value, float):
         left = pd.to_numeric(column, errors="coerce")

@@ -9,6 +9,7 @@ from typing import Literal
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from lsgh_ee.grid import Grid
 from lsgh_ee.vectors import burn
@@ -144,11 +145,16 @@ class Inventory:
         return out
 
     def years(self, attribute: str) -> np.ndarray:
-        """The year of each landslide from a date or year attribute (int array)."""
+        """The year of each landslide from a date or year attribute (int array): numbers
+        are years, text is read as ISO 8601 dates (what :func:`read_inventory` writes)."""
         values = self.landslides[attribute]
         if np.issubdtype(values.dtype, np.number):
             return values.to_numpy().astype(int)
-        return gpd.pd.to_datetime(values, errors="raise").dt.year.to_numpy()
+        try:
+            dates = pd.to_datetime(values, format="ISO8601", errors="raise")
+        except (ValueError, TypeError):
+            dates = pd.to_datetime(values, errors="raise")
+        return dates.dt.year.to_numpy()
 
 
 def check_rows(

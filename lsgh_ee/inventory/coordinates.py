@@ -29,6 +29,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from lsgh_ee.errors import LsghError
+from lsgh_ee.inventory.sources import read_source_frame
 
 LONLAT_PAIRS = (("longitude", "latitude"), ("lon", "lat"), ("lng", "lat"), ("long", "lat"),
                 ("decimallongitude", "decimallatitude"))  # fmt: skip
@@ -201,8 +202,6 @@ def detect_coordinate_columns(path: str | Path, layer: str | None = None) -> dic
     Raises:
         LsghError: an unreadable file, or a table without coordinate columns.
     """
-    from lsgh_ee.inventory.sources import read_source_frame
-
     path = Path(path)
     what = f"inventory {path}"
     frame = read_source_frame(path, layer, what)

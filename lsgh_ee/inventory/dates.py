@@ -10,7 +10,9 @@ Rules for ``inventory.date_attribute`` values:
   ``14.7.2005 10:30``), ``month-first`` (``07/14/2005``, ``7/14/2005 10:30:00 AM``) or a
   ``strftime`` pattern such as ``%d.%m.%Y``. Empty cells are missing dates.
 
-Date-times with a time zone are converted to UTC and stored without one.
+Date-times with a time zone are converted to UTC and kept without one; the inventory that
+:func:`~lsgh_ee.inventory.read_inventory` returns (and ``inventory.gpkg``) holds them as
+ISO 8601 text (``2005-07-14``, or ``2005-07-14T10:30:00`` when times are given).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def parse_dates(values: pd.Series, date_format: str | None, what: str) -> pd.Ser
         _fail(what, values[bad], len(values), date_format, "years")
         return values
     if pd.api.types.is_datetime64_any_dtype(values):
-        return _naive(values)
+        return naive_utc(values)
     text = values.astype("string").str.strip()
     missing = text.isna() | text.eq("")
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
@@ -59,7 +61,7 @@ def parse_dates(values: pd.Series, date_format: str | None, what: str) -> pd.Ser
     out[years] = pd.to_datetime(text[years].str.slice(0, 4), format="%Y")
     iso = ~missing & ~years & text.str.match(_ISO.pattern).fillna(False)
     if iso.any():
-        out[iso] = _naive(pd.to_datetime(text[iso], format="ISO8601", utc=True, errors="coerce"))
+        out[iso] = naive_utc(pd.to_datetime(text[iso], format="ISO8601", utc=True, errors="coerce"))
     rest = ~missing & ~years & ~iso
     if rest.any() and date_format is not None:
         out[rest] = _with_format(text[rest], date_format, what)
@@ -100,7 +102,8 @@ def _with_format(text: pd.Series, date_format: str, what: str) -> pd.Series:
         ) from exc
 
 
-def _naive(values: pd.Series) -> pd.Series:
+def naive_utc(values: pd.Series) -> pd.Series:
+    """Date-times without a time zone (converted to UTC first when they have one)."""
     if getattr(values.dt, "tz", None) is not None:
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     return values.astype("datetime64[ns]")

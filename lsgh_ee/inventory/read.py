@@ -15,7 +15,7 @@ from lsgh_ee.errors import LsghError
 from lsgh_ee.inventory.accuracy import accuracy_metres, find_accuracy_column
 from lsgh_ee.inventory.containers import Inventory, InventoryReport, SourceReport
 from lsgh_ee.inventory.coordinates import parse_crs, table_to_points
-from lsgh_ee.inventory.dates import parse_dates
+from lsgh_ee.inventory.dates import naive_utc, parse_dates
 from lsgh_ee.inventory.merge import merge_sources
 from lsgh_ee.inventory.sources import read_source_frame
 from lsgh_ee.inventory.where import apply_where, parse_where, where_columns
@@ -51,7 +51,8 @@ def read_inventory(spec: InventoryConfig, region: Region) -> Inventory:
         frame, kind, rep = parts[0]
         report = _total([rep], len(frame))
         _log_report(str(rep.path), report)
-        return Inventory(landslides=frame.reset_index(drop=True), kind=kind, report=report)
+        landslides = _dates_as_text(frame.reset_index(drop=True))
+        return Inventory(landslides=landslides, kind=kind, report=report)
     frames = []
     for (frame, _, rep), src in zip(parts, sources, strict=True):
         frame = frame.copy()
@@ -73,7 +74,7 @@ def read_inventory(spec: InventoryConfig, region: Region) -> Inventory:
     )
     report = _total([p[2] for p in parts], len(merged), duplicates, distance)
     _log_report(names, report)
-    return Inventory(landslides=merged, kind=kind, report=report)
+    return Inventory(landslides=_dates_as_text(merged), kind=kind, report=report)
 
 
 def _read_source(
@@ -95,16 +96,16 @@ def _read_source(
             )
     not_landslides = 0
     if src.label_attribute is not None:
-        is_slide = frame[src.label_attribute].astype(bool).to_numpy()
+        is_slide = _truthy(frame[src.label_attribute], f"{what} ({src.label_attribute})")
         not_landslides = int((~is_slide).sum())
         frame = frame[is_slide]
     where_kept = None
     if src.where is not None:
-        before = len(frame)
-        frame = frame[apply_where(frame, src.where, what)]
-        where_kept = len(frame)
+        kept_rows = apply_where(frame, src.where, what)
+        where_kept = int(kept_rows.sum())
         if where_kept == 0:
-            raise LsghError(_none_kept_message(src.where, before, frame, path))
+            raise LsghError(_none_kept_message(src.where, frame, path))
+        frame = frame[kept_rows]
     coarse = 0
     if src.max_location_error is not None:
         frame, coarse = _location_accuracy(frame, src, what)
@@ -219,11 +220,31 @@ def _checked_geometries(
     return frame[keep], kind, repaired, int((~keep).sum())
 
 
-def _none_kept_message(where: str, before: int, frame: pd.DataFrame, path: object) -> str:
+_TRUE = {"1", "1.0", "true", "t", "yes", "y"}
+_FALSE = {"0", "0.0", "false", "f", "no", "n", ""}
+
+
+def _truthy(values: pd.Series, what: str) -> np.ndarray:
+    """``label_attribute`` as booleans: booleans and numbers as they are, text from a
+    table read as 1/0, true/false, yes/no (any case; empty is false)."""
+    if not (pd.api.types.is_string_dtype(values) or values.dtype == object):
+        return values.fillna(False).astype(bool).to_numpy()
+    text = values.astype("string").str.strip().str.lower().fillna("")
+    bad = ~text.isin(_TRUE | _FALSE)
+    if bad.any():
+        shown = ", ".join(repr(v) for v in list(dict.fromkeys(values[bad].astype(str)))[:3])
+        raise LsghError(
+            f"inventory.label_attribute of {what} holds values that are not true/false "
+            f"(e.g. {shown}); use 1/0, true/false or yes/no"
+        )
+    return text.isin(_TRUE).to_numpy()
+
+
+def _none_kept_message(where: str, frame: pd.DataFrame, path: object) -> str:
     column = where_columns(parse_where(where))[0]
-    values = frame[column] if column in frame.columns else pd.Series(dtype=str)
+    values = frame[column]
     return (
-        f"inventory.where {where!r} keeps none of the {before} features of {path}; check the "
+        f"inventory.where {where!r} keeps none of the {len(frame)} features of {path}; check the "
         f"values it compares with (the column '{column}' holds e.g. {_sample(values)})"
     )
 
@@ -242,6 +263,21 @@ def _as_datetime(frame: pd.DataFrame, attribute: str | None) -> pd.Series:
         years = values.astype("Int64").astype("string")
         return pd.to_datetime(years, format="%Y", errors="coerce").astype("datetime64[ns]")
     return values.astype("datetime64[ns]")
+
+
+def _dates_as_text(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Date and date-time columns as ISO 8601 text (``2015-07-14``, or
+    ``2015-07-14T10:30:00`` where any value has a time of day), missing values empty: the
+    form every reader of ``inventory.gpkg`` (QGIS, the preview's GeoJSON) takes as it is."""
+    for column in frame.columns:
+        values = frame[column]
+        if column == "geometry" or not pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        values = naive_utc(values)
+        timed = bool((values.dropna() != values.dropna().dt.normalize()).any())
+        text = values.dt.strftime("%Y-%m-%dT%H:%M:%S" if timed else "%Y-%m-%d")
+        frame[column] = text.astype(object).where(values.notna(), None)
+    return frame
 
 
 def _crs_text(crs: object) -> str:

@@ -85,7 +85,7 @@ def test_merge_counts_match_brute_force() -> None:
 # --- configs -------------------------------------------------------------------------------
 
 
-def _write_sources(folder: Path) -> tuple[Path, Path]:
+def write_two_sources(folder: Path) -> tuple[Path, Path]:
     """A polygon survey (GeoPackage, years) and a point catalogue (CSV, ISO dates) that
     share 3 landslides: 2 catalogue points inside survey polygons, 1 within 25 m."""
     xs = [_xy(20 + 8 * k, 30) for k in range(6)]
@@ -113,7 +113,7 @@ def _write_sources(folder: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def two_sources(tmp_path: Path) -> Path:
     config = make_region(tmp_path / "region")
-    _write_sources(config.parent)
+    write_two_sources(config.parent)
     return edit_config(
         config,
         inventory=[
@@ -183,7 +183,7 @@ def test_single_mapping_works_as_before(tmp_path: Path) -> None:
 )  # fmt: skip
 def test_config_mistakes(tmp_path: Path, inventory: object, fragment: str) -> None:
     config = make_region(tmp_path / "region")
-    _write_sources(config.parent)
+    write_two_sources(config.parent)
     edit_config(config, inventory=inventory)
     with pytest.raises(LsghError) as info:
         load_config(config)

@@ -188,3 +188,14 @@ def test_config_mistakes(tmp_path: Path, inventory: object, fragment: str) -> No
     with pytest.raises(LsghError) as info:
         load_config(config)
     assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_list_of_one_source(tmp_path: Path) -> None:
+    config = make_region(tmp_path / "region")
+    write_two_sources(config.parent)
+    edit_config(config, inventory=[{"path": "glc.csv", "date_attribute": "event_date"}])
+    loaded = load_config(config)
+    inventory = read_inventory(loaded.inventory, Region.from_config(loaded))
+    assert loaded.inventory.date_attribute == "date" and len(inventory) == 8
+    assert set(inventory.landslides["source"]) == {"glc.csv"}
+    assert sorted(set(inventory.years("date"))) == [2019]

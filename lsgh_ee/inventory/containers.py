@@ -167,7 +167,7 @@ def check_rows(
         short: how to show a path (relative to the config).
     """
     report = inventory.report
-    several = len(report.sources) > 1
+    several = report.duplicate_distance is not None  # the list form (merged)
     rows = [
         (f"inventory[{i}]" if several else "inventory", short(Path(s.path)), "ok", s.crs,
          s.summary())
@@ -179,7 +179,7 @@ def check_rows(
         rows.append(
             (
                 "inventory",
-                f"{len(report.sources)} sources merged",
+                f"{len(report.sources)} source{'s' if len(report.sources) > 1 else ''} merged",
                 "ok",
                 f"{auth[0]}:{auth[1]}" if auth else "-",
                 f"{report.kept} landslides ({inventory.kind}s); {report.duplicates} "

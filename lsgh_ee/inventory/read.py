@@ -45,7 +45,7 @@ def read_inventory(spec: InventoryConfig, region: Region) -> Inventory:
             nothing inside the AOI.
     """
     sources = spec.source_list()
-    several = len(sources) > 1
+    several = bool(spec.sources)  # the list form, even of one source, gets source and date
     parts = [_read_source(src, region, several) for src in sources]
     if not several:
         frame, kind, rep = parts[0]

@@ -180,11 +180,13 @@ def test_wkt_column(tmp_path: Path, region: Region) -> None:
     assert np.allclose(inventory.landslides.area, 90 * 90)
 
 
-@pytest.mark.skipif("XLSX" not in pyogrio.list_drivers(), reason="GDAL without XLSX")
-def test_spreadsheet(tmp_path: Path, region: Region) -> None:
+@pytest.mark.parametrize("driver", ["XLSX", "ODS"])
+def test_spreadsheet(tmp_path: Path, region: Region, driver: str) -> None:
+    if driver not in pyogrio.list_drivers(write=True):
+        pytest.skip(f"GDAL without {driver}")
     frame = glc_frame(8, 0)[["event_id", "latitude", "longitude", "landslide_category"]]
-    path = tmp_path / "slides.xlsx"
-    pyogrio.write_dataframe(frame, path, driver="XLSX", layer="slides")
+    path = tmp_path / f"slides.{driver.lower()}"
+    pyogrio.write_dataframe(frame, path, driver=driver, layer="slides")
     inventory = read_inventory(InventoryConfig(path=path, where="event_id >= 1004"), region)
     assert len(inventory) == 4 and inventory.report.sources[0].where_kept == 4
 

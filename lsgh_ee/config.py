@@ -8,6 +8,7 @@ key and what is expected. See ``assets/demo/region.yaml`` for a complete example
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -15,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lsgh_ee.errors import LsghError
+from lsgh_ee.inventory_config import InventoryConfig, resolve_inventory
 
 
 class _Strict(BaseModel):
@@ -41,19 +43,6 @@ class AOI(_Strict):
                     "and south < north"
                 )
         return self
-
-
-class InventoryConfig(_Strict):
-    """The landslide inventory: polygons or points in any vector format GDAL reads."""
-
-    path: Path
-    layer: str | None = Field(None, description="layer name for multi-layer files (GeoPackage)")
-    label_attribute: str | None = Field(
-        None,
-        description="boolean/0-1 attribute marking landslides; features where it is false "
-        "are ignored (e.g. inventories that also hold absence points)",
-    )
-    date_attribute: str | None = Field(None, description="date or year of each landslide")
 
 
 class DemConfig(_Strict):
@@ -420,11 +409,12 @@ def load_config(path: str | os.PathLike) -> RegionConfig:
 
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "tagged")))
+    loc = tuple(p for p in err["loc"] if not str(p).startswith(("function-", "tagged")))
+    key = _key_text(loc)
     kind = err["type"]
     if kind == "extra_forbidden":
-        parent = ".".join(str(p) for p in err["loc"][:-1])
-        model = _model_at(err["loc"][:-1])
+        parent = _key_text(loc[:-1])
+        model = _model_at(loc[:-1])
         names = [k for k, f in model.model_fields.items() if not f.exclude] if model else []
         known = f" (known keys: {', '.join(names)})" if model else ""
         where = f" in '{parent}'" if parent else ""
@@ -437,11 +427,18 @@ def _first_error(exc: ValidationError) -> str:
     return f"key '{key}': {msg}{shown}" if key else msg
 
 
+def _key_text(loc: tuple) -> str:
+    """A key as users write it: ``inventory[1].path`` for the second of several sources."""
+    return re.sub(r"\.sources\.(\d+)", r"[\1]", ".".join(str(p) for p in loc))
+
+
 def _model_at(loc: tuple) -> type[BaseModel] | None:
     model: type[BaseModel] | None = RegionConfig
     for part in loc:
         if model is None:
             return None
+        if isinstance(part, int):  # an item of a list (inventory sources)
+            continue
         field = model.model_fields.get(str(part))
         if field is None:
             # inside the factors mapping: the part is a factor name
@@ -475,9 +472,7 @@ def _resolve_paths(config: RegionConfig, source: Path) -> RegionConfig:
         return full
 
     aoi = config.aoi.model_copy(update={"file": resolve(config.aoi.file, "aoi.file")})
-    inventory = config.inventory.model_copy(
-        update={"path": resolve(config.inventory.path, "inventory.path")}
-    )
+    inventory = resolve_inventory(config.inventory, resolve)
     evaluation = config.evaluation.model_copy(
         update={"truth": resolve(config.evaluation.truth, "evaluation.truth")}
     )

@@ -263,28 +263,17 @@ def _check_vector(
 
 
 def _check_inventory(report: CheckReport, config, region, base) -> None:
-    from lsgh_ee.inventory import read_inventory
-    from lsgh_ee.vectors import read_vector
+    from lsgh_ee.inventory import check_rows, read_inventory
 
-    path = config.inventory.path
-    shown = _short(path, base)
+    shown = _short(config.inventory.path, base)
     try:
-        crs = _crs_text(read_vector(path, layer=config.inventory.layer, what="inventory").crs)
         inventory = read_inventory(config.inventory, region)
     except LsghError as exc:
         report.rows.append(("inventory", shown, "ERROR", "-", ""))
         report.errors.append(str(exc))
         return
     r = inventory.report
-    report.rows.append(
-        (
-            "inventory",
-            shown,
-            "ok",
-            crs,
-            f"{r.read} {inventory.kind} features, {r.kept} inside the AOI",
-        )
-    )
+    report.rows += check_rows(inventory, lambda p: _short(p, base))  # one per source (+ merged)
     if r.kept < 10:
         report.notices.append(
             f"only {r.kept} landslides inside the AOI: too few to train a "

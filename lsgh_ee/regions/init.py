@@ -73,7 +73,11 @@ def init_region(
     if inventory is not None:
         if not Path(inventory).exists():
             raise LsghError(f"inventory {inventory} does not exist; pass the landslide file")
-        inv_yaml = f"  path: {_rel(Path(inventory), folder)}"
+        from lsgh_ee.inventory import detect_coordinate_columns
+
+        found = detect_coordinate_columns(inventory)  # a table's x / y (or wkt) and crs
+        inv_yaml = "\n".join([f"  path: {_rel(Path(inventory), folder)}",
+                              *(f"  {k}: {v}" for k, v in found.items())])  # fmt: skip
     else:
         inv_yaml = None  # the template's placeholder
     year = (today or _dt.date.today()).year

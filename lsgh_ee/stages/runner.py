@@ -52,7 +52,7 @@ def run_folder(config: RegionConfig, run_dir: str | os.PathLike | None) -> RunFo
 
 def input_files(config: RegionConfig) -> list[Path]:
     """Every local input file a config names (for fingerprints)."""
-    paths = [config.inventory.path, config.aoi.file]
+    paths = [*config.inventory.paths, config.aoi.file]
     if config.dem is not None:
         paths.append(config.dem.path)
     for spec in config.factors.values():

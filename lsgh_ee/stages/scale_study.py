@@ -33,7 +33,7 @@ def scale_study(
     training = config.training.model_copy(update={"epochs": epochs} if epochs else {})
     params = {"diameters": diameters, "training": training.model_dump(mode="json"),
               "sampling": config.sampling.model_dump(mode="json")}  # fmt: skip
-    inputs = [run.samples, run.codes, run.factor_schema, config.inventory.path]
+    inputs = [run.samples, run.codes, run.factor_schema, *config.inventory.paths]
     folder = run.scale_study
 
     def work() -> tuple[list[Path], dict]:

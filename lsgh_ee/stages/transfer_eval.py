@@ -54,7 +54,7 @@ def transfer_eval(
         run_b.factors,
         run_b.factor_schema,
         run_b.samples,
-        cfg_b.inventory.path,
+        *cfg_b.inventory.paths,
         *(bundle_schema_path(run_a.model_dir(m)) for m in models),
     ]
     params = {"models": models, "test_run": str(run_b), "seed": cfg_b.sampling.seed}

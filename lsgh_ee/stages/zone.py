@@ -30,7 +30,7 @@ def zone(
     models = mapped_models(run.path)
     if not models:
         raise LsghError(f"{run.path} has no susceptibility map; run 'lsgh-ee predict CONFIG' first")
-    inputs = [*(run.susceptibility(m) for m in models), run.factor_schema, config.inventory.path]
+    inputs = [*(run.susceptibility(m) for m in models), run.factor_schema, *config.inventory.paths]
     params = {"models": models, "seed": config.sampling.seed}
 
     def work() -> tuple[list[Path], dict]:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from lsgh_ee.config.inventory import InventoryConfig, InventorySource
 from lsgh_ee.errors import LsghError
 from lsgh_ee.inventory.accuracy import accuracy_metres, find_accuracy_column
 from lsgh_ee.inventory.containers import Inventory, InventoryReport, SourceReport
@@ -19,7 +20,6 @@ from lsgh_ee.inventory.dates import naive_utc, parse_dates
 from lsgh_ee.inventory.merge import merge_sources
 from lsgh_ee.inventory.sources import read_source_frame
 from lsgh_ee.inventory.where import apply_where, parse_where, where_columns
-from lsgh_ee.inventory_config import InventoryConfig, InventorySource
 from lsgh_ee.region import Region
 from lsgh_ee.vectors import to_grid_crs
 

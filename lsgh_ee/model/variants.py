@@ -40,7 +40,10 @@ from lsgh_ee.errors import LsghError
 
 if TYPE_CHECKING:
     from lsgh_ee.config import TrainingConfig
-    from lsgh_ee.model.base import ModelEstimator
+
+# The classes are lsgh_ee.model.base.ModelEstimator subclasses; base imports this module (to
+# load a bundle by its variant name), so the annotations below say ``type`` / ``Any`` only.
+ModelEstimator = Any
 
 KERAS_MODULE = "lsgh_ee.model.keras_estimators"
 FOREST_MODULE = "lsgh_ee.model.forest"

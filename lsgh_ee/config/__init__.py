@@ -13,17 +13,15 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from lsgh_ee.config.earthengine import DemConfig, EarthEngineConfig
+from lsgh_ee.config.inventory import InventoryConfig, resolve_inventory
+from lsgh_ee.config.strict import Strict
 from lsgh_ee.errors import LsghError
-from lsgh_ee.inventory_config import InventoryConfig, resolve_inventory
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AOI(_Strict):
+class AOI(Strict):
     """Area of interest: a lon/lat bounding box or a vector file (exactly one)."""
 
     bbox: tuple[float, float, float, float] | None = Field(
@@ -45,77 +43,7 @@ class AOI(_Strict):
         return self
 
 
-class DemConfig(_Strict):
-    """The elevation source the terrain factors are derived from."""
-
-    path: Path | None = None
-    source: Literal["local", "ee"] = "local"
-    ee_asset: str = Field(
-        "USGS/SRTMGL1_003",
-        min_length=1,
-        description="Earth Engine DEM (for source: ee): an image id, e.g. NASA/NASADEM_HGT/001, "
-        "or the Copernicus collection COPERNICUS/DEM/GLO30 (mosaicked)",
-    )
-    ee_band: str | None = Field(
-        None,
-        min_length=1,
-        description="elevation band of ee_asset (default: the dataset's own, e.g. 'elevation' "
-        "for SRTM and NASADEM, 'DEM' for Copernicus; else the first band)",
-    )
-
-    @model_validator(mode="after")
-    def _has_source(self) -> DemConfig:
-        if self.source == "local" and self.path is None:
-            raise ValueError("give 'path' (a DEM GeoTIFF) or 'source: ee'")
-        return self
-
-
-class EarthEngineConfig(_Strict):
-    """Earth Engine settings (used by ``--backend ee``); credentials come from the standard
-    places (``earthengine authenticate``, ``GOOGLE_APPLICATION_CREDENTIALS``)."""
-
-    project: str | None = Field(
-        None, description="Google Cloud project registered for Earth Engine (else LSGH_EE_PROJECT)"
-    )
-    api_url: str | None = Field(None, description="API endpoint (else LSGH_EE_API_URL)")
-    key_file: Path | None = Field(None, description="a service-account JSON key file")
-    workers: int = Field(4, ge=1, le=32, description="concurrent download requests")
-    export: Literal["download", "gcs", "asset", "drive"] = Field(
-        "download",
-        description="how pixels leave Earth Engine: download (tiled computePixels), gcs "
-        "(batch export to the Cloud Storage bucket), asset (batch export to an image asset, "
-        "then download), drive (batch export to Google Drive; cannot be fetched back)",
-    )
-    bucket: str | None = Field(
-        None,
-        pattern=r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$",
-        description="Cloud Storage bucket for gcs exports and upload staging (name only, no gs://)",
-    )
-    storage_url: str | None = Field(
-        None, description="Cloud Storage JSON API endpoint (else LSGH_EE_STORAGE_URL)"
-    )
-    asset_folder: str | None = Field(
-        None,
-        pattern=r"^projects/[a-z][a-z0-9-]{4,61}[a-z0-9]/assets(/[A-Za-z0-9_-]+)*$",
-        description="Earth Engine folder for exported and uploaded assets (default "
-        "projects/<project>/assets/lsgh-ee)",
-    )
-    drive_folder: str = Field("lsgh-ee", min_length=1, description="Google Drive folder")
-    poll_seconds: float = Field(
-        10.0, gt=0, le=600, description="seconds between polls of a running task"
-    )
-
-    @model_validator(mode="after")
-    def _bucket_for_gcs(self) -> EarthEngineConfig:
-        if self.export == "gcs" and self.bucket is None:
-            raise ValueError(
-                "earthengine.bucket is needed for export: gcs; name a Cloud Storage bucket "
-                "you can write to"
-            )
-        return self
-
-
-class TerrainConfig(_Strict):
+class TerrainConfig(Strict):
     """Parameters of the DEM derivatives (see lsgh_ee.factors.terrain)."""
 
     method: Literal["horn", "zevenbergen_thorne"] = "horn"
@@ -128,7 +56,7 @@ class TerrainConfig(_Strict):
     relief_radius: float = Field(500.0, gt=0, description="radius (metres) of local relief")
 
 
-class FactorConfig(_Strict):
+class FactorConfig(Strict):
     """One factor's source and classification. Which keys apply depends on the factor:
     terrain factors need none (they come from ``dem``), NDVI takes ``red`` + ``nir`` or
     ``path``, rasters take ``path`` (+ ``band``), polygon layers ``path`` + ``attribute``,
@@ -230,11 +158,11 @@ class FactorConfig(_Strict):
         return any(p is not None for p in (self.path, self.red, self.nir))
 
 
-class HeatmapConfig(_Strict):
+class HeatmapConfig(Strict):
     diameter: int = Field(13, ge=1, description="Gaussian heatmap diameter in pixels (odd)")
 
 
-class SamplingConfig(_Strict):
+class SamplingConfig(Strict):
     seed: int = 42
     importance_samples: int = Field(
         5000, ge=100, description="pixels drawn for the factor report's RF importance"
@@ -289,7 +217,7 @@ ModelName = Literal["rf", "cnn", "lsgh-noscse", "lsgh"]
 MODEL_VARIANTS: tuple[str, ...] = get_args(ModelName)
 
 
-class TrainingConfig(_Strict):
+class TrainingConfig(Strict):
     """Model training (the paper's §3.1 settings by default)."""
 
     seed: int = 42
@@ -316,7 +244,7 @@ class TrainingConfig(_Strict):
     )
 
 
-class EvaluationConfig(_Strict):
+class EvaluationConfig(Strict):
     """Evaluation extras."""
 
     truth: Path | None = Field(
@@ -326,11 +254,11 @@ class EvaluationConfig(_Strict):
     )
 
 
-class OutputConfig(_Strict):
+class OutputConfig(Strict):
     dir: Path = Field(Path("runs/region"), description="run folder (relative to the config)")
 
 
-class RegionConfig(_Strict):
+class RegionConfig(Strict):
     """A validated region config with every path absolute."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")

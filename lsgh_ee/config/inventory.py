@@ -11,16 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from lsgh_ee.config.strict import Strict
 
 __all__ = ["InventoryConfig", "InventorySource", "resolve_inventory"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class InventorySource(_Strict):
+class InventorySource(Strict):
     """One landslide inventory file: a vector file (polygons or points, any format GDAL
     reads, archives and KML/KMZ included) or a table with coordinates (CSV and other
     delimited text, Excel .xlsx, OpenDocument .ods). See the README, "Landslide

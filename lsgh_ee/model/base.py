@@ -14,6 +14,7 @@ Nothing here imports TensorFlow: a Keras variant's module does, when it is first
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import platform
@@ -35,26 +36,22 @@ SCHEMA_VERSION = 1
 
 
 def library_versions() -> dict[str, str]:
-    """Versions recorded with a saved model (imports Keras, so TensorFlow)."""
-    import keras
-    import sklearn
+    """Versions recorded with a saved model, read from the installed packages' metadata (so
+    saving a random forest does not start TensorFlow)."""
+    import sys
+    from importlib import metadata
 
     import lsgh_ee
 
-    versions = {
-        "lsgh_ee": lsgh_ee.__version__,
-        "keras": keras.__version__,
-        "keras_backend": keras.backend.backend(),
-        "scikit-learn": sklearn.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
-    try:
-        import tensorflow as tf
-
-        versions["tensorflow"] = tf.__version__
-    except ImportError:  # pragma: no cover - another Keras backend without TensorFlow
-        pass
+    versions = {"lsgh_ee": lsgh_ee.__version__}
+    for package in ("keras", "scikit-learn", "tensorflow"):
+        with contextlib.suppress(metadata.PackageNotFoundError):  # another Keras backend
+            versions[package] = metadata.version(package)
+    keras = sys.modules.get("keras")
+    versions["keras_backend"] = (
+        keras.backend.backend() if keras else os.environ.get("KERAS_BACKEND", "tensorflow")
+    )
+    versions.update(numpy=np.__version__, python=platform.python_version())
     return versions
 
 

@@ -22,41 +22,24 @@ from lsgh_ee.errors import LsghError
 
 __version__ = "0.1.0"
 
-_LAZY = {
+_ELSEWHERE = {
     "load_config": "lsgh_ee.config",
     "RegionConfig": "lsgh_ee.config",
     "RunFolder": "lsgh_ee.runfolder",
-    **{
-        name: "lsgh_ee.stages"
-        for name in (
-            "Progress",
-            "StageResult",
-            "evaluate",
-            "export_factors",
-            "export_model",
-            "predict",
-            "preview",
-            "report",
-            "run_all",
-            "sample",
-            "scale_study",
-            "train",
-            "transfer_eval",
-            "upload",
-            "zone",
-        )
-    },
 }
+_STAGES = "lsgh_ee.stages"  # every name of its __all__: the stages, run_all, the studies
 
-__all__ = ["LsghError", "__version__", *_LAZY]
+__all__ = ["LsghError", "__version__", *_ELSEWHERE]
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lsgh_ee' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    if name in _ELSEWHERE:
+        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
+    stages = importlib.import_module(_STAGES)
+    if name in stages.__all__:
+        return getattr(stages, name)
+    raise AttributeError(f"module 'lsgh_ee' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted([*__all__, *importlib.import_module(_STAGES).__all__])

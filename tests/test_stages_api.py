@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from conftest import edit_config, fast_training, make_region
 
@@ -21,6 +22,7 @@ def test_importing_the_package_starts_neither_tensorflow_nor_earth_engine() -> N
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_run_all_runs_every_stage_in_order_and_reports_progress(tmp_path: Path) -> None:
     import lsgh_ee as lg
 

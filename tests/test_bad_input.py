@@ -528,12 +528,13 @@ def test_disk_full_mid_write(
     from typer.testing import CliRunner
 
     from lsgh_ee import cli
+    from lsgh_ee.cli import core
 
     def disk_full(self, *args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(rasterio.io.DatasetWriter, "write", disk_full)
-    monkeypatch.setattr(cli, "_setup_logging", lambda verbose: None)  # keep pytest's logging
+    monkeypatch.setattr(core, "_setup_logging", lambda verbose: None)  # keep pytest's logging
     args = [stage, str(done_region), "--force"]
     if stage == "train":
         import keras

@@ -343,9 +343,9 @@ def test_too_few_positives_for_a_split(built: Built) -> None:
 
 
 def test_rejection_sampler_path(built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
-    import lsgh_ee.sampling as sampling
+    from lsgh_ee.sampling import pixels
 
-    monkeypatch.setattr(sampling, "_REJECTION_MIN_PIXELS", 1)
+    monkeypatch.setattr(pixels, "_REJECTION_MIN_PIXELS", 1)
     samples, heat = built.draw(soft_per_interval=5)
     _check_common(built, samples, heat)
     neg = samples.subset(samples.kind == "negative")

@@ -4,7 +4,7 @@ region tools, in the style of rasterio's ``rio``.
 ========================  ===========================================================
 module                    commands
 ========================  ===========================================================
-:mod:`.app`               the application, ``--verbose``/``--version``, the error rule
+:mod:`.core`              the application, ``--verbose``/``--version``, the error rule
 :mod:`.options`           options shared by several commands
 :mod:`.display`           stage results and live progress
 :mod:`.pipeline`          export-factors, sample, train, evaluate, predict, zone,
@@ -16,6 +16,6 @@ module                    commands
 """
 
 from lsgh_ee.cli import pipeline, publish, regions, studies  # noqa: F401  (registers commands)
-from lsgh_ee.cli.app import app, user_errors
+from lsgh_ee.cli.core import app, user_errors
 
 __all__ = ["app", "user_errors"]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lsgh_ee.cli.app import command
+from lsgh_ee.cli.core import command
 from lsgh_ee.cli.options import ConfigArg
 
 

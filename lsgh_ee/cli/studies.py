@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lsgh_ee.cli.app import command
+from lsgh_ee.cli.core import command
 from lsgh_ee.cli.display import TerminalProgress, print_result, print_table
 from lsgh_ee.cli.options import ConfigArg, EpochsOption, ForceOption, OutOption
 from lsgh_ee.runfolder import RunFolder

@@ -9,7 +9,7 @@ Public API (stable; :func:`lsgh_ee.earthengine.recipes.factor_image` calls these
     default_land_use_remap() -> dict[float, str]
 
 Both images are on the grid (its CRS and pixel lattice, see
-:func:`lsgh_ee.earthengine.recipes.on_grid`); masked pixels download as nodata.
+:func:`lsgh_ee.earthengine.geometry.on_grid`); masked pixels download as nodata.
 
 NDVI, per scene of Landsat 8 and 9 Collection 2 Level 2 surface reflectance
 (``LANDSAT/LC08/C02/T1_L2`` merged with ``LANDSAT/LC09/C02/T1_L2``) touching the grid:
@@ -45,6 +45,7 @@ from typing import Any
 
 import yaml
 
+from lsgh_ee.earthengine.geometry import grid_region, on_grid
 from lsgh_ee.errors import LsghError
 from lsgh_ee.factors.catalogue import LAND_USE_CLASSES
 from lsgh_ee.grid import Grid
@@ -63,18 +64,6 @@ DEFAULT_LAND_COVER = "ESA/WorldCover/v200"
 #: Most source pixels one grid cell may aggregate (EE's ceiling for reduceResolution).
 MAX_PIXELS_PER_CELL = 65535
 _REMAP_FILE = Path(__file__).parent / "data" / "worldcover_remap.yaml"
-
-
-def grid_region(grid: Grid, pad_m: float = 0.0) -> Any:
-    """The grid's bounds (optionally grown by ``pad_m`` metres) as a planar ``ee.Geometry``
-    rectangle in the grid's CRS."""
-    import ee
-
-    from lsgh_ee.earthengine.recipes import crs_code
-
-    left, bottom, right, top = grid.bounds
-    box = [left - pad_m, bottom - pad_m, right + pad_m, top + pad_m]
-    return ee.Geometry.Rectangle(box, crs_code(grid), False)
 
 
 def _scene_ndvi(scene: Any) -> Any:
@@ -117,8 +106,6 @@ def ndvi_image(
         clear scene exists.
     """
     import ee
-
-    from lsgh_ee.earthengine.recipes import on_grid
 
     chosen = check_years(years)
     region = grid_region(grid)
@@ -199,8 +186,6 @@ def land_use_image(
         per-cell mode of the remapped source pixels.
     """
     import ee
-
-    from lsgh_ee.earthengine.recipes import on_grid
 
     if band < 1:
         raise LsghError(f"'factors.land_use.band' must be 1 or more, got {band}")

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lsgh_ee.earthengine.geometry import crs_code, crs_transform, grid_region, on_grid
 from lsgh_ee.errors import LsghError
 from lsgh_ee.factors.terrain import disk
 from lsgh_ee.grid import Grid
@@ -83,18 +84,6 @@ DEM_DATASETS: dict[str, DemDataset] = {
     "NASA/NASADEM_HGT/001": DemDataset(False, "elevation"),
     "COPERNICUS/DEM/GLO30": DemDataset(True, "DEM"),
 }
-
-
-def crs_code(grid: Grid) -> str:
-    """The grid's CRS as Earth Engine takes it (``EPSG:32633``, else WKT)."""
-    authority = grid.crs.to_authority()
-    return f"{authority[0]}:{authority[1]}" if authority else grid.crs.to_wkt()
-
-
-def on_grid(image: Any, grid: Grid) -> Any:
-    """``image`` reprojected onto the grid's CRS and pixel lattice (``crsTransform``), so
-    neighbourhood operators upstream are evaluated at the grid's resolution."""
-    return image.reproject(crs=crs_code(grid), crsTransform=list(grid.transform)[:6])
 
 
 def dem_image(dem_asset: str, grid: Grid, band: str | None = None) -> Any:
@@ -199,11 +188,9 @@ def slope_position_image(tpi: Any, slope: Any, grid: Grid) -> Any:
     its mean and population standard deviation over the grid."""
     import ee
 
-    from lsgh_ee.earthengine.imagery import grid_region
-
     def stat(reducer: Any) -> Any:
         values = tpi.reduceRegion(
-            reducer, grid_region(grid), None, crs_code(grid), list(grid.transform)[:6],
+            reducer, grid_region(grid), None, crs_code(grid), crs_transform(grid),
             False, grid.height * grid.width + 1,
         )  # fmt: skip
         return ee.Number(ee.Dictionary(values).get("tpi"))

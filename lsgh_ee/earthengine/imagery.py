@@ -27,7 +27,8 @@ haze and cloud edges the QA bits miss), and the factor is the per-pixel mean of 
 medians, so every year weighs the same whatever its number of clear scenes. A pixel with no
 clear scene in a year is left out of that year; with none in any year it is nodata.
 
-Land use: a land-cover ImageCollection (default ESA WorldCover v200, 10 m) mosaicked, its
+Land use: a land-cover ImageCollection (default ESA WorldCover v200, 10 m) mosaicked (with
+the first tile's projection as the mosaic's default: a mosaic has none of its own), its
 class values remapped to codes 1..8 in :data:`~lsgh_ee.factors.catalogue.LAND_USE_CLASSES`
 order by a remap table (default: the packaged ``data/worldcover_remap.yaml``), values missing
 from the table masked (nodata), then aggregated onto the grid with the per-cell mode of the
@@ -190,7 +191,15 @@ def land_use_image(
     if band < 1:
         raise LsghError(f"'factors.land_use.band' must be 1 or more, got {band}")
     values, codes = land_use_codes(remap if remap is not None else _packaged_remap())
-    source = ee.ImageCollection(dataset).filterBounds(grid_region(grid)).mosaic().select([band - 1])
+    tiles = ee.ImageCollection(dataset).filterBounds(grid_region(grid))
+    # A mosaic has no fixed projection (Earth Engine gives composites WGS-84 at 1 degree),
+    # so reduceResolution would aggregate 1-degree "pixels": give it the source's own
+    # projection (the first tile's; a land-cover product has one) before reducing. See
+    # "Projections" and "Scale" in the Earth Engine guides
+    # (https://developers.google.com/earth-engine/guides/projections: composites have the
+    # default projection) and Image.setDefaultProjection.
+    native = ee.Image(tiles.first()).projection()
+    source = tiles.mosaic().setDefaultProjection(native).select([band - 1])
     coded = source.remap(values, codes).rename(["land_use"])
     # the mode of the cell's source pixels; EE refuses more than maxPixels per cell
     cell = coded.reduceResolution(ee.Reducer.mode(), False, MAX_PIXELS_PER_CELL)

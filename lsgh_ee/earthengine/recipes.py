@@ -14,9 +14,17 @@ id                         kind        band       note
 =========================  ==========  =========  ==============================
 ``USGS/SRTMGL1_003``       image       elevation  SRTM 1″ (the default)
 ``NASA/NASADEM_HGT/001``   image       elevation  NASADEM, reprocessed SRTM
-``COPERNICUS/DEM/GLO30``   collection  DEM        Copernicus GLO-30, mosaicked
+``COPERNICUS/DEM/GLO30``   collection  DEM        Copernicus GLO-30, mosaicked;
+                                                  superseded in the catalogue
+``COPERNICUS/DEM/          collection  DEM        Copernicus GLO-30 2024 release
+GLO30_2024_1``                                    (the one to choose for GLO-30)
 any other id               image       first      or ``dem.ee_band``
 =========================  ==========  =========  ==============================
+
+The default stays ``USGS/SRTMGL1_003`` (:data:`DEFAULT_DEM_ASSET`: same DEM as the paper's
+region and the tests' references). ``COPERNICUS/DEM/GLO30`` still works but is logged as
+superseded by ``COPERNICUS/DEM/GLO30_2024_1`` (the Earth Engine data catalogue:
+https://developers.google.com/earth-engine/datasets/catalog/COPERNICUS_DEM_GLO30_2024_1).
 
 Terrain factors, local definition (:mod:`lsgh_ee.factors.terrain`) beside the Earth Engine
 one (ZT: ``terrain.method: zevenbergen_thorne``, horn: ``horn``). With ZT and a DEM on the
@@ -48,6 +56,7 @@ kernels, not ``ee.Kernel.circle``, so both backends use exactly the same cells.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -62,6 +71,8 @@ from lsgh_ee.grid import Grid
 if TYPE_CHECKING:
     from lsgh_ee.config import RegionConfig
     from lsgh_ee.factors.resolve import ResolvedFactor
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DEM_ASSET = "USGS/SRTMGL1_003"
 TERRAIN_BANDS = ("slope", "aspect")
@@ -83,7 +94,10 @@ DEM_DATASETS: dict[str, DemDataset] = {
     "USGS/SRTMGL1_003": DemDataset(False, "elevation"),
     "NASA/NASADEM_HGT/001": DemDataset(False, "elevation"),
     "COPERNICUS/DEM/GLO30": DemDataset(True, "DEM"),
+    "COPERNICUS/DEM/GLO30_2024_1": DemDataset(True, "DEM"),
 }
+#: Catalogue ids replaced by a newer release: old id -> new id (a warning names the new one).
+SUPERSEDED_DEMS = {"COPERNICUS/DEM/GLO30": "COPERNICUS/DEM/GLO30_2024_1"}
 
 
 def dem_image(dem_asset: str, grid: Grid, band: str | None = None) -> Any:
@@ -99,6 +113,9 @@ def dem_image(dem_asset: str, grid: Grid, band: str | None = None) -> Any:
     import ee
 
     known = DEM_DATASETS.get(dem_asset)
+    if dem_asset in SUPERSEDED_DEMS:
+        newer = SUPERSEDED_DEMS[dem_asset]
+        log.warning("DEM %s is superseded in the catalogue by %s", dem_asset, newer)
     selector: str | int = band or (known.band if known else 0)
     if known is not None and known.collection:
         source = ee.ImageCollection(dem_asset).select([selector]).mosaic()

@@ -287,7 +287,11 @@ def test_gcloud_application_default_credentials(
     }))  # fmt: skip
     fake.refresh_tokens[refresh] = "analyst@example.org"
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(config))  # where gcloud keeps it
-    session = open_session(None, api_url=fake.url)
+    import google.oauth2.credentials
+
+    # google-auth always sends these to Google's token endpoint: here, the fake's
+    monkeypatch.setattr(google.oauth2.credentials, "_GOOGLE_OAUTH2_TOKEN_ENDPOINT", fake.token_uri)
+    session = open_session(None, api_url=fake.url, client_retries=0)
     assert session.project == PROJECT
     assert "Application Default Credentials" in session.source and str(config) in session.source
     assert ee.Number(6).getInfo() == 6

@@ -40,7 +40,7 @@ def pixel_grid(grid: Grid, row: int = 0, col: int = 0,
     """The REST ``PixelGrid`` of a window of ``grid`` (top-left pixel ``row``, ``col``;
     default: the whole grid): dimensions, affine transform and the CRS (:func:`crs_fields`)."""
     t = grid.transform
-    x0, y0 = t * (col, row)
+    x0, y0 = t @ (col, row)
     return {
         "dimensions": {
             "width": int(grid.width if width is None else width),

@@ -12,7 +12,8 @@ on the Earth Engine side), each a batch of such strings ``(instances,)``, and re
 ``susceptibility``: per instance a serialized float32 ``(rows, cols)`` tensor in base64,
 the shape of a scalar output band (``outputBands`` declares no ``dimensions``; an array
 band would be ``(rows, cols, k)`` with ``dimensions: 1``: "Predictions with hosted models",
-https://developers.google.com/earth-engine/guides/ee-vertex-ai). Inside, the tiles are stacked into class-code vectors ``(pixels, F)`` and passed
+https://developers.google.com/earth-engine/guides/ee-vertex-ai).
+Inside, the tiles are stacked into class-code vectors ``(pixels, F)`` and passed
 to the trained network (whose own input is the class-code vector, see
 :mod:`lsgh_ee.model.encoding`), so a pixel gets exactly the number local mapping gives it.
 Pixels with any code outside ``1..classes`` — code 0 is nodata, and Earth Engine sends 0

@@ -181,6 +181,8 @@ def _pieces(grid: PixelGrid, tile: dict | None) -> list[tuple[int, int, int, int
 
 def start_image_export(fake: FakeEarthEngine, project: str, body: dict) -> dict:
     """``image:export``: an operation that renders the image when it succeeds."""
+    if body.get("assetExportOptions"):  # checked first, as the service validates the request
+        require_parent(fake, body["assetExportOptions"]["earthEngineDestination"]["name"])
     image, grid = export_image_and_grid(fake, body.get("expression"))
     max_pixels = int(body.get("maxPixels", {}).get("value", 1e8))
     dtype = np.result_type(*[np.dtype(d) for d in image.dtypes]).name

@@ -89,12 +89,13 @@ class Operation:
     error: str | None = None
     description: str = "fake export"
     polls: int = 0
-    create_time: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                   time.gmtime()))  # fmt: skip
     progress: list[float] | None = None  # per state step, as ``metadata.progress``
     type: str = "EXPORT_IMAGE"
     work: Callable[[], None] | None = None  # run when the state first reaches SUCCEEDED
     destination_uris: list[str] = field(default_factory=list)
+    create_time: str = field(  # as metadata.createTime
+        default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    )
 
 
 @dataclass

@@ -112,6 +112,7 @@ class FakeEarthEngine:
 
     def __init__(self, *, projects: dict[str, set[str] | None] | None = None) -> None:
         self.discovery = json.loads((EE_TESTS / "cloud_api_discovery_document.json").read_text())
+        _add_import_external(self.discovery)
         self.algorithms = json.loads((EE_TESTS / "algorithms.json").read_text())
         self._algorithms_bytes = json.dumps(self.algorithms).encode()
         self.assets: dict[str, Asset] = {}
@@ -306,6 +307,21 @@ class FakeEarthEngine:
     def _record(self, entry: Logged) -> None:
         with self._lock:
             self.log.append(entry)
+
+
+def _add_import_external(discovery: dict) -> None:
+    """The shipped test discovery document predates ``image.importExternal``, which the
+    1.7 client calls for ``startExternalImageIngestion`` (``ee/data.py`` ``_startIngestion``)
+    and the live service serves (REST: ``POST v1/{project}/image:importExternal``): add it,
+    shaped as ``image.import``."""
+    methods = discovery["resources"]["projects"]["resources"]["image"]["methods"]
+    if "importExternal" not in methods:
+        method = json.loads(json.dumps(methods["import"]))
+        for key in ("path", "flatPath", "id"):
+            if key in method:
+                method[key] = str(method[key]).replace("image:import", "image:importExternal")
+                method[key] = method[key].replace("image.import", "image.importExternal")
+        methods["importExternal"] = method
 
 
 def error_body(code: int, message: str, status: str | None = None) -> bytes:

@@ -22,6 +22,8 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+import google_crc32c
+
 ROUTES = [
     ("storageUpload", "POST", re.compile(r"^/upload/storage/v1/b/([^/]+)/o$")),
     ("storageMedia", "GET", re.compile(r"^/download/storage/v1/b/([^/]+)/o/(.+)$")),
@@ -104,8 +106,9 @@ class FakeStorage:
         if kind == "storageBucket":
             meta = self.bucket_meta(bucket)
             doc = {"kind": "storage#bucket", "id": bucket, "name": bucket, **meta}
-            if not doc["dataLocations"]:
-                del doc["dataLocations"]
+            regions = doc.pop("dataLocations")
+            if regions:  # a configurable dual-region, as the JSON API spells it
+                doc["customPlacementConfig"] = {"dataLocations": regions}
             return _json(doc)
         if kind == "storageList":
             items = [self._resource(bucket, n) for n in self.names(bucket, query.get("prefix", ""))]
@@ -125,7 +128,9 @@ class FakeStorage:
                     0, self.corrupt_downloads - 1)  # fmt: skip
             if corrupt:  # bytes damaged on the way: the checksum header no longer matches
                 data = data[: len(data) // 2] + bytes(len(data) - len(data) // 2)
-            return 200, data, "application/octet-stream", {"x-goog-hash": f"md5={md5}"}
+            crc = base64.b64encode(google_crc32c.value(self.get(bucket, name)).to_bytes(4, "big"))
+            digests = f"crc32c={crc.decode()},md5={md5}"
+            return 200, data, "application/octet-stream", {"x-goog-hash": digests}
         self.get(bucket, name)  # 404 when missing
         return _json(self._resource(bucket, name))
 

@@ -196,7 +196,7 @@ def test_unknown_project_and_no_access(
 
 def test_key_of_the_wrong_type(no_ambient_credentials: None, tmp_path: Path) -> None:
     path = tmp_path / "other.json"
-    path.write_text(json.dumps({"type": "external_account"}))
+    path.write_text(json.dumps({"type": "gdch_service_account"}))  # external_account: supported
     with pytest.raises(LsghError, match="not a service-account key"):
         open_session(PROJECT, key_file=path, api_url="http://127.0.0.1:9")
 

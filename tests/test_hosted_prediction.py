@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -80,7 +81,7 @@ def test_the_savedmodel_serves_what_the_bundle_predicts(trained: Path) -> None:
         **{n: tf.constant([_encode(t[i]) for t in tiles]) for i, n in enumerate(names)}
     )
     served = np.stack([_decode(s) for s in answer["susceptibility"].numpy()])
-    assert served.shape == (2, 12, 16, 1) and served.dtype == np.float32
+    assert served.shape == (2, 12, 16) and served.dtype == np.float32  # a scalar band per tile
 
     vectors = tiles.transpose(0, 2, 3, 1).reshape(-1, len(names))
     valid = ((vectors >= 1) & (vectors <= counts)).all(axis=1)
@@ -95,6 +96,65 @@ def test_the_savedmodel_serves_what_the_bundle_predicts(trained: Path) -> None:
     printed = (trained.parent / "export-model.out").read_text()
     assert "gcloud ai models upload" in printed and "gcloud ai endpoints deploy-model" in printed
     assert "--backend ee --endpoint projects/PROJECT/locations/REGION/endpoints/" in printed
+
+
+#: A Python with the TensorFlow of Vertex AI's newest prebuilt serving container (2.15):
+#: ``python -m venv /tmp/tf215-venv && /tmp/tf215-venv/bin/pip install tensorflow-cpu==2.15.1``
+SERVING_PYTHON = Path(os.environ.get("LSGH_TF_SERVING_PYTHON", "/tmp/tf215-venv/bin/python"))
+_SERVE_IN_OLD_TF = """
+import base64, json, sys
+import numpy as np, tensorflow as tf
+from tensorflow.core.framework.tensor_pb2 import TensorProto
+folder, tiles_path = sys.argv[1], sys.argv[2]
+tiles = np.load(tiles_path)  # (instances, F, rows, cols)
+names = json.load(open(folder + "/lsgh_model.json"))["band_order"]
+def enc(t):
+    proto = tf.make_tensor_proto(t.astype("float32")[..., np.newaxis])
+    return base64.urlsafe_b64encode(proto.SerializeToString()).decode()
+sig = tf.saved_model.load(folder).signatures["serving_default"]
+out = sig(**{n: tf.constant([enc(t[i]) for t in tiles]) for i, n in enumerate(names)})
+dec = []
+for s in out["susceptibility"].numpy():
+    raw = base64.urlsafe_b64decode(s + b"=" * (-len(s) % 4))
+    dec.append(tf.make_ndarray(TensorProto.FromString(raw)))
+np.save(sys.argv[3], np.stack(dec))
+print(tf.__version__)
+"""
+
+
+@pytest.mark.skipif(not SERVING_PYTHON.is_file(),
+                    reason=f"no TensorFlow 2.15 environment at {SERVING_PYTHON} (set "
+                           "LSGH_TF_SERVING_PYTHON; see SERVING_PYTHON)")  # fmt: skip
+def test_the_savedmodel_serves_the_same_in_the_serving_containers_tensorflow(
+    trained: Path, tmp_path: Path
+) -> None:
+    """The export (written by the installed TensorFlow, 2.16+) loads and predicts the same
+    numbers in TensorFlow 2.15, the version of Vertex AI's newest prebuilt container."""
+    import subprocess
+
+    from lsgh_ee.model import load_bundle
+
+    run = trained.parent / "run"
+    estimator, schema = load_bundle(run / "models" / "lsgh")
+    counts = np.array(schema["class_counts"])
+    rng = np.random.default_rng(5)
+    tiles = np.stack([np.stack([rng.integers(0, c + 1, (8, 12)) for c in counts])
+                      for _ in range(3)]).astype("float32")  # fmt: skip
+    np.save(tmp_path / "tiles.npy", tiles)
+    proc = subprocess.run(
+        [str(SERVING_PYTHON), "-c", _SERVE_IN_OLD_TF, str(run / "savedmodel" / "lsgh"),
+         str(tmp_path / "tiles.npy"), str(tmp_path / "served.npy")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1].startswith("2.15")
+    served = np.load(tmp_path / "served.npy")
+    assert served.shape == (3, 8, 12)
+    vectors = tiles.transpose(0, 2, 3, 1).reshape(-1, len(counts))
+    valid = ((vectors >= 1) & (vectors <= counts)).all(axis=1)
+    expected = np.full(len(vectors), np.nan, np.float32)
+    expected[valid] = estimator.predict(vectors[valid].astype("uint8"))
+    np.testing.assert_allclose(served.ravel(), expected, atol=1e-6, equal_nan=True)
 
 
 def _hosted_setup(

@@ -179,14 +179,73 @@ def test_cog_mode_registers_cloud_geotiffs(fake: FakeEarthEngine, config: Path) 
 
     result = upload(config, "lsgh", mode="cog")  # in process: the CLI is tested above
     assert result.summary["assets"] == [INDEX_ID, ZONES_ID]
-    assert len(fake.requests("assetCreate")) == 2 and not fake.requests("imageImport")
+    # image:importExternal with an image manifest (the REST route for COG-backed images),
+    # not the legacy assets.create with a Cloud Storage location
+    external = fake.requests("imageImportExternal")
+    assert len(external) == 2 and not fake.requests("imageImport")
+    assert [r.body["type"] for r in fake.requests("assetCreate")] == ["FOLDER"]
+    band = external[0].body["imageManifest"]["bands"][0]
+    assert band["id"] == "susceptibility" and band["missingData"] == {"values": [-9999.0]}
     assert fake.asset_info[INDEX_ID].properties["model"] == "lsgh"
     assert fake.assets[ZONES_ID].band_names == ["zone"]
     data = fake.assets[INDEX_ID].data[0]
     with rasterio.open(config.parent / "run" / "maps" / "lsgh" / "susceptibility.tif") as src:
         np.testing.assert_array_equal(data.astype("float32"), src.read(1))
 
-    upload(config, "lsgh", mode="cog", overwrite=True)  # replaces: delete, then create
-    deleted = [r.path for r in fake.requests("assets") if r.method == "DELETE"]
-    assert deleted == [f"/v1alpha/{INDEX_ID}", f"/v1alpha/{ZONES_ID}"]
-    assert len(fake.requests("assetCreate")) == 4
+    upload(config, "lsgh", mode="cog", overwrite=True)  # replaces (overwrite in the manifest)
+    assert [r.body["overwrite"] for r in fake.requests("imageImportExternal")][2:] == [True, True]
+
+
+@pytest.mark.parametrize(
+    ("location", "kind", "regions", "ok"),
+    [
+        ("US", "multi-region", None, True),
+        ("US-CENTRAL1", "region", None, True),
+        ("NAM4", "dual-region", None, True),
+        ("US", "dual-region", ["US-CENTRAL1", "US-EAST4"], True),
+        ("US", "dual-region", ["US-EAST1", "US-EAST4"], False),
+        ("EUROPE-WEST1", "region", None, False),
+        ("EU", "multi-region", None, False),
+    ],
+)  # fmt: skip
+def test_cog_mode_checks_the_bucket_location(
+    fake: FakeEarthEngine, config: Path, location: str, kind: str, regions, ok: bool
+) -> None:
+    from lsgh_ee.errors import LsghError
+    from lsgh_ee.pipeline import upload
+
+    fake.storage.add_bucket(BUCKET, location=location, location_type=kind, data_locations=regions)
+    if ok:
+        upload(config, "lsgh", mode="cog")
+        assert INDEX_ID in fake.assets
+        return
+    with pytest.raises(LsghError) as caught:
+        upload(config, "lsgh", mode="cog")
+    message = str(caught.value)
+    assert "\n" not in message and f"bucket {BUCKET} is in {location}" in message
+    assert "US multi-region, a US dual-region including US-CENTRAL1, or US-CENTRAL1" in message
+    assert not fake.requests("imageImportExternal") and INDEX_ID not in fake.assets
+
+
+def test_a_lost_answer_to_an_ingestion_start_ingests_once(
+    fake: FakeEarthEngine, config: Path
+) -> None:
+    from lsgh_ee.pipeline import upload
+
+    # the first start is carried out, but its answer is lost (503)
+    fake.inject("imageImport", status=503, times=1, lose_response=True)
+    upload(config, "lsgh")
+    ingestions = [op for op in fake.operations.values() if op.type == "INGEST_IMAGE"]
+    into_index = [op for op in ingestions if INDEX_ID in op.description]
+    assert len(into_index) == 1 and len(ingestions) == 2  # one per asset, none twice
+    assert [r.status for r in fake.requests("imageImport")] == [503, 200]
+    assert INDEX_ID in fake.assets and ZONES_ID in fake.assets
+
+
+def test_the_missing_asset_folder_is_created(fake: FakeEarthEngine, config: Path) -> None:
+    from lsgh_ee.pipeline import upload
+
+    assert ROOT not in fake.folders  # the fake refuses writes into a missing folder
+    upload(config, "lsgh")
+    assert ROOT in fake.folders
+    assert [r.body for r in fake.requests("assetCreate")] == [{"type": "FOLDER"}]

@@ -6,8 +6,15 @@ model become ``<asset_folder>/<region>_<model>_susceptibility`` and ``..._zones`
 ingestion task with a manifest (band name, missing-data value, pyramiding policy: MEAN for
 the index, MODE for zones; properties model, schema_hash, run_id, lsgh_ee_version), then
 waits for it; mode ``cog`` registers the staged cloud-optimised GeoTIFFs as Cloud
-GeoTIFF-backed assets (no copy into Earth Engine). ``ee_assets.json`` in the run folder
-records the asset ids.
+GeoTIFF-backed assets (no copy into Earth Engine) with ``image:importExternal``
+(``ee.data.startExternalImageIngestion``, an image manifest: the REST reference's route for
+COG-backed images; ``assets.create`` with a Cloud Storage location is the legacy one). The
+bucket of a COG-backed asset must be in the ``US`` multi-region, a US dual-region that
+includes ``US-CENTRAL1``, or ``US-CENTRAL1`` (Earth Engine refuses registration and reads
+elsewhere), Standard storage class recommended: "Register Cloud Optimized GeoTIFF (COG)
+assets", https://developers.google.com/earth-engine/guides/cog_registration.
+The asset folder is created when missing (exports and ingestion into a missing folder
+fail). ``ee_assets.json`` in the run folder records the asset ids.
 """
 
 from __future__ import annotations
@@ -15,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,15 +31,23 @@ import numpy as np
 
 from lsgh_ee import __version__
 from lsgh_ee.atomic import write_text
-from lsgh_ee.earthengine.exports import ExportSettings, get_asset
-from lsgh_ee.earthengine.tasks import TaskStatus, start_with_retries, wait_for_operation
+from lsgh_ee.earthengine.exports import ExportSettings, ensure_parent_folder, get_asset
+from lsgh_ee.earthengine.tasks import (
+    TaskStatus,
+    ingestion_started,
+    start_once,
+    wait_for_operation,
+)
 from lsgh_ee.errors import LsghError
 from lsgh_ee.manifest import now
+from lsgh_ee.runfolder import RunFolder
 
 log = logging.getLogger(__name__)
 
 UploadMode = Literal["ingest", "cog"]
-ASSETS_JSON = "ee_assets.json"
+ASSETS_JSON = RunFolder.EE_ASSETS_JSON  # kept for callers that still import it here
+#: Where Earth Engine reads Cloud GeoTIFF-backed assets from (cog_registration guide).
+COG_LOCATIONS = "the US multi-region, a US dual-region including US-CENTRAL1, or US-CENTRAL1"
 INDEX_MISSING = -9999.0  # the staged index's explicit nodata (manifests cannot name NaN)
 
 
@@ -69,9 +83,10 @@ def map_layers(maps_dir: Path, *, region: str, model: str, asset_root: str) -> l
         return map_asset_id(asset_root, region, model, layer)
 
     layers = [
-        MapLayer(model, "susceptibility", maps_dir / "susceptibility.tif", "susceptibility",
+        MapLayer(model, "susceptibility", maps_dir / RunFolder.SUSCEPTIBILITY_TIF, "susceptibility",
                  asset("susceptibility"), "MEAN", INDEX_MISSING),
-        MapLayer(model, "zones", maps_dir / "zones.tif", "zone", asset("zones"), "MODE", 0.0),
+        MapLayer(model, "zones", maps_dir / RunFolder.ZONES_TIF, "zone", asset("zones"), "MODE",
+                 0.0),
     ]  # fmt: skip
     for layer in layers:
         if not layer.path.is_file():
@@ -124,14 +139,13 @@ def ingestion_manifest(layer: MapLayer, uri: str, properties: dict[str, Any]) ->
 def map_properties(run: Path, model: str) -> dict[str, Any]:
     """The asset properties: model, schema_hash (SHA-256 of factor_schema.json, 16 hex),
     run_id (the fingerprint of the model's predict stage, 16 hex), lsgh_ee_version."""
-    from lsgh_ee.factors.stack import SCHEMA_JSON
     from lsgh_ee.manifest import Manifest, file_digest
 
-    schema = run / SCHEMA_JSON
+    schema = RunFolder(run).factor_schema
     if not schema.is_file():
-        raise LsghError(f"{run} has no {SCHEMA_JSON}; run 'lsgh-ee export-factors CONFIG' first")
+        raise LsghError(f"{run} has no {schema.name}; run 'lsgh-ee export-factors CONFIG' first")
     record = Manifest(run).stages.get(f"predict:{model}", {})
-    run_id = record.get("fingerprint") or file_digest(run / "maps" / model / "susceptibility.tif")
+    run_id = record.get("fingerprint") or file_digest(RunFolder(run).susceptibility(model))
     return {
         "model": model,
         "schema_hash": file_digest(schema)[:16],
@@ -140,26 +154,65 @@ def map_properties(run: Path, model: str) -> dict[str, Any]:
     }
 
 
+def check_cog_bucket(info: dict[str, Any], bucket: str) -> None:
+    """Refuse, in one line, a bucket Earth Engine cannot back an asset from: it must be in
+    the ``US`` multi-region, a US dual-region including ``US-CENTRAL1`` (``NAM4``, or a
+    configurable dual-region listing it), or the ``US-CENTRAL1`` region. A storage class
+    other than Standard is allowed but warned about (the guide recommends Standard:
+    the others bill minimum storage durations and retrieval on every read).
+
+    Raises:
+        LsghError: the location is not one Earth Engine reads COG-backed assets from.
+    """
+    location = str(info.get("location", "")).upper()
+    kind = str(info.get("location_type", "")).lower()
+    regions = [str(r).upper() for r in info.get("data_locations") or []]
+    usable = (
+        (location == "US" and kind == "multi-region")
+        or location == "US-CENTRAL1"
+        or location == "NAM4"
+        or (kind == "dual-region" and location == "US" and "US-CENTRAL1" in regions)
+    )
+    if not usable:
+        where = location + (f" ({'+'.join(regions)})" if regions else "")
+        raise LsghError(
+            f"bucket {bucket} is in {where or 'an unknown location'} ({kind or 'unknown type'}), "
+            f"but Earth Engine reads Cloud GeoTIFF-backed assets only from {COG_LOCATIONS}: "
+            "use such a bucket for earthengine.bucket, or upload with --mode ingest"
+        )
+    storage_class = str(info.get("storage_class", "")).upper()
+    if storage_class and storage_class != "STANDARD":
+        log.warning(
+            "bucket %s has storage class %s: Earth Engine reads COG-backed assets from it on "
+            "every use, so Standard is recommended (no minimum storage or retrieval fees)",
+            bucket, storage_class)  # fmt: skip
+
+
 def register_cloud_geotiff(
-    asset_id: str, uri: str, properties: dict[str, Any], *, overwrite: bool
+    layer: MapLayer, uri: str, properties: dict[str, Any], *, overwrite: bool
 ) -> None:
-    """Create ``asset_id`` as a Cloud GeoTIFF-backed image on ``uri`` (``createAsset`` with a
-    Cloud Storage location: band names and nodata come from the GeoTIFF itself). An
-    existing asset is deleted first when ``overwrite``."""
+    """Register ``layer.asset_id`` as a Cloud GeoTIFF-backed image on ``uri`` with
+    ``image:importExternal`` (``ee.data.startExternalImageIngestion``): the same image
+    manifest as an ingestion (band name, missing data, pyramiding policy, properties),
+    answered at once, no task. An existing asset is replaced when ``overwrite``."""
     import ee
 
     from lsgh_ee.earthengine.download import first_line
 
+    manifest = ingestion_manifest(layer, uri, properties)
     try:
-        if overwrite and get_asset(asset_id) is not None:
-            ee.data.deleteAsset(asset_id)
-        ee.data.createAsset({"type": "IMAGE", "gcs_location": {"uris": [uri]},
-                             "properties": properties}, asset_id)  # fmt: skip
+        answer = ee.data.startExternalImageIngestion(manifest, overwrite)
     except ee.ee_exception.EEException as exc:
         raise LsghError(
-            f"Earth Engine refused to register {asset_id} on {uri}: {first_line(exc)}"
+            f"Earth Engine refused to register {layer.asset_id} on {uri} "
+            f"(image:importExternal): {first_line(exc)}"
         ) from None
-    log.info("registered %s on %s", asset_id, uri)
+    if not isinstance(answer, dict) or not answer.get("name"):
+        raise LsghError(
+            f"Earth Engine answered the registration of {layer.asset_id} (image:importExternal) "
+            f"with {type(answer).__name__} and no asset name; check the asset and run again"
+        )
+    log.info("registered %s on %s", layer.asset_id, uri)
 
 
 def upload_maps(
@@ -191,7 +244,7 @@ def upload_maps(
     """
     import ee
 
-    layers = map_layers(run / "maps" / model, region=region, model=model,
+    layers = map_layers(RunFolder(run).map_dir(model), region=region, model=model,
                         asset_root=settings.asset_root)  # fmt: skip
     settings.require_bucket("upload")
     for layer in layers:
@@ -201,20 +254,28 @@ def upload_maps(
             )
     properties = map_properties(run, model)
     store = settings.storage()
+    if mode == "cog":
+        check_cog_bucket(store.bucket_info(), store.bucket_name)
+    for folder in sorted({layer.asset_id.rsplit("/", 1)[0] for layer in layers}):
+        ensure_parent_folder(f"{folder}/_")
     stage_dir = run / ".ee_upload"
     prefix = f"{settings.prefix.strip('/')}/upload".lstrip("/")
     for layer in layers:
         staged = stage_copy(layer, stage_dir / f"{region}_{model}_{layer.layer}.tif")
         uri = store.upload(staged, f"{prefix}/{staged.name}", content_type="image/tiff")
-        manifest = ingestion_manifest(layer, uri, properties)
         if mode == "cog":
-            register_cloud_geotiff(layer.asset_id, uri, properties, overwrite=overwrite)
+            register_cloud_geotiff(layer, uri, properties, overwrite=overwrite)
             continue
-        request_id = str(uuid.uuid4())  # one id for every attempt: the server starts one task
-        started = start_with_retries(
-            lambda m=manifest, r=request_id: ee.data.startIngestion(r, m, overwrite),
-            f"ingestion of {layer.asset_id}", retries=retries, backoff_s=backoff_s)  # fmt: skip
-        wait_for_operation(started["name"], poll_s=settings.poll_s, on_progress=progress)
+        manifest = ingestion_manifest(layer, uri, properties)
+        # The client sends no request id with an ingestion (ee.data._startIngestion), so a
+        # retried start could ingest twice: no request id (the client then does not retry
+        # either), and before each retry a look for the ingestion the lost answer started.
+        name = start_once(
+            lambda m=manifest: ee.data.startIngestion(None, m, overwrite),
+            f"ingestion of {layer.asset_id}",
+            lambda since, a=layer.asset_id: ingestion_started(a, since),
+            retries=retries, backoff_s=backoff_s)  # fmt: skip
+        wait_for_operation(name, poll_s=settings.poll_s, on_progress=progress)
         log.info("ingested %s into %s", uri, layer.asset_id)
     shutil.rmtree(stage_dir, ignore_errors=True)
     entries = [{"model": lay.model, "layer": lay.layer, "asset_id": lay.asset_id,
@@ -226,7 +287,7 @@ def upload_maps(
 def write_assets_json(run: Path, project: str, entries: list[dict[str, str]]) -> Path:
     """Write ``ee_assets.json`` (``{"project", "made", "assets": [{model, layer, asset_id,
     band}]}``), keeping entries of other models from an earlier upload."""
-    path = run / ASSETS_JSON
+    path = RunFolder(run).ee_assets
     kept: list[dict[str, str]] = []
     if path.is_file():
         try:

@@ -31,8 +31,13 @@ def session_for(config: RegionConfig, *, reuse: bool = False) -> EarthEngineSess
         if session is not None and ee.data.is_initialized():
             return session
     settings = config.earthengine
+    # The ee client's own retries stay on (its default, 5, with back-off on 429 / 5xx): a
+    # long hosted or batch run must survive a hiccup of any request, not only the ones this
+    # package retries itself. The request deadline: ``earthengine.deadline_seconds`` where
+    # the config has it, else LSGH_EE_DEADLINE, else the session's default.
+    deadline = getattr(settings, "deadline_seconds", None)
     return open_session(settings.project, key_file=settings.key_file, api_url=settings.api_url,
-                        client_retries=0)  # fmt: skip
+                        deadline_s=deadline)  # fmt: skip
 
 
 def export_settings_for(config: RegionConfig, session: EarthEngineSession) -> ExportSettings:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from lsgh_ee.earthengine.geometry import pixel_grid
 from lsgh_ee.errors import LsghError
 from lsgh_ee.grid import Grid
 from lsgh_ee.rasters import write_geotiff
@@ -108,29 +109,21 @@ def plan_tiles(
 
 
 def _tile_grid(grid: Grid, tile: Tile) -> dict:
-    t = grid.transform
-    x0, y0 = t @ (tile.col, tile.row)
-    crs = grid.crs.to_authority()
-    code = f"{crs[0]}:{crs[1]}" if crs else grid.crs.to_wkt()
-    return {
-        "dimensions": {"width": tile.width, "height": tile.height},
-        "affineTransform": {
-            "scaleX": t.a,
-            "shearX": t.b,
-            "translateX": x0,
-            "shearY": t.d,
-            "scaleY": t.e,
-            "translateY": y0,
-        },
-        "crsCode": code,
-    }
+    """The REST ``PixelGrid`` of one tile (``crsWkt`` for a CRS without a code)."""
+    return pixel_grid(grid, tile.row, tile.col, tile.height, tile.width)
+
+
+class BadAnswer(Exception):
+    """Earth Engine answered with something that is not what was asked (a broken NPY
+    stream, a GeoTIFF where NPY was asked, missing bands, a wrong shape): retried like a
+    server error, since a truncated answer is usually a transfer fault."""
 
 
 def is_retryable(exc: BaseException) -> bool:
     """True for quota (429), server (5xx), timeout and connection errors."""
     from lsgh_ee.earthengine.session import http_status
 
-    if isinstance(exc, ConnectionError | TimeoutError):
+    if isinstance(exc, ConnectionError | TimeoutError | BadAnswer):
         return True
     status = http_status(exc)
     if status is not None:
@@ -139,17 +132,53 @@ def is_retryable(exc: BaseException) -> bool:
     return any(word in text for word in _RETRYABLE_TEXT)
 
 
-def _decode(payload: bytes, file_format: str, band_names: Sequence[str]) -> np.ndarray:
-    """``(bands, rows, cols)`` from an NPY (structured) or GeoTIFF answer."""
+def _describe(payload: bytes) -> str:
+    """What an answer looks like, for a message: its size and kind, never its content."""
+    head = payload[:8]
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        kind = "a GeoTIFF"
+    elif head.startswith(b"\x93NUMPY"):
+        kind = "an NPY stream"
+    elif head.lstrip().startswith((b"{", b"<")):
+        kind = "text (JSON or HTML)"
+    else:
+        kind = "unrecognised bytes"
+    return f"{len(payload)} bytes of {kind}"
+
+
+def _decode(payload: Any, file_format: str, band_names: Sequence[str]) -> np.ndarray:
+    """``(bands, rows, cols)`` from an NPY (structured) or GeoTIFF answer.
+
+    Raises:
+        BadAnswer: the payload is not the format asked for, is truncated or garbled, or
+            lacks one of ``band_names``.
+    """
+    if not isinstance(payload, bytes | bytearray):
+        raise BadAnswer(f"an answer of type {type(payload).__name__}, not bytes")
+    payload = bytes(payload)
     if file_format == "NPY":
-        array = np.load(io.BytesIO(payload), allow_pickle=False)
+        if not payload.startswith(b"\x93NUMPY"):
+            raise BadAnswer(f"{_describe(payload)} where NPY was asked")
+        try:
+            array = np.load(io.BytesIO(payload), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise BadAnswer(f"a broken NPY stream ({_describe(payload)}: {exc})") from None
         if array.dtype.names:
+            missing = [name for name in band_names if name not in array.dtype.names]
+            if missing:
+                raise BadAnswer(
+                    f"an NPY answer without band(s) {missing} (it has {list(array.dtype.names)})"
+                )
             return np.stack([array[name] for name in band_names])
         return np.moveaxis(array, -1, 0) if array.ndim == 3 else array[np.newaxis]
+    from rasterio.errors import RasterioError
     from rasterio.io import MemoryFile
 
-    with MemoryFile(payload) as mem, mem.open() as src:
-        return src.read()
+    try:
+        with MemoryFile(payload) as mem, mem.open() as src:
+            return src.read()
+    except RasterioError:
+        raise BadAnswer(f"{_describe(payload)} that is not a readable GeoTIFF") from None
 
 
 class _Cache:
@@ -316,7 +345,12 @@ def download_image(
         attempt = 0
         while True:
             try:
-                payload = ee.data.computePixels(request)
+                data = _decode(ee.data.computePixels(request), file_format, band_names)
+                if data.shape != (len(band_names), tile.height, tile.width):
+                    raise BadAnswer(
+                        f"pixels of shape {data.shape}, expected "
+                        f"{(len(band_names), tile.height, tile.width)}"
+                    )
                 break
             except Exception as exc:
                 if attempt >= retries or not is_retryable(exc):
@@ -332,12 +366,6 @@ def download_image(
                     delay,
                 )
                 time.sleep(delay)
-        data = _decode(payload, file_format, band_names)
-        if data.shape != (len(band_names), tile.height, tile.width):
-            raise LsghError(
-                f"Earth Engine answered tile {tile.key} with shape {data.shape}, expected "
-                f"{(len(band_names), tile.height, tile.width)}"
-            )
         cache.save(tile, data.astype(np_dtype, copy=False))
 
     failures: list[tuple[Tile, BaseException]] = []
@@ -357,11 +385,14 @@ def download_image(
         tile, exc = min(failures, key=lambda f: (f[0].row, f[0].col))
         if isinstance(exc, LsghError):
             raise exc
-        if not isinstance(exc, ee.ee_exception.EEException | ConnectionError | TimeoutError):
+        expected = ee.ee_exception.EEException | ConnectionError | TimeoutError | BadAnswer
+        if not isinstance(exc, expected):
             raise exc
+        what = f"answered {exc}" if isinstance(exc, BadAnswer) else first_line(exc)
         raise LsghError(
             f"Earth Engine download of {out.name} failed on {len(failures)} of {len(tiles)} "
-            f"tile(s) (tile {tile.key}: {first_line(exc)}); {len(tiles) - len(failures)} "
+            f"tile(s) (computePixels of tile {tile.key}: {what}); "
+            f"{len(tiles) - len(failures)} "
             f"finished tile(s) are kept in {cache.folder}: re-run to fetch only the rest"
         ) from exc
 

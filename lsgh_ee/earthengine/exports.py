@@ -31,7 +31,7 @@ from lsgh_ee.earthengine.download import (
     first_line,
     prepare_for_transfer,
 )
-from lsgh_ee.earthengine.recipes import crs_code
+from lsgh_ee.earthengine.geometry import crs_code, crs_transform
 from lsgh_ee.earthengine.tasks import (
     TaskStatus,
     list_operations,
@@ -96,9 +96,68 @@ class ExportSettings:
                             api_url=self.storage_url)  # fmt: skip
 
 
+#: Longest task description sent (the name shown in the task list, and the one an
+#: interrupted run is found again by).
+MAX_DESCRIPTION = 80
+
+
 def safe_name(text: str) -> str:
-    """Letters, digits, ``_`` and ``-`` only (export descriptions and asset ids)."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")[:80] or "export"
+    """Letters, digits, ``_`` and ``-`` only, at most :data:`MAX_DESCRIPTION` characters
+    (export descriptions and asset ids)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")[:MAX_DESCRIPTION] or "export"
+
+
+def fingerprinted_name(stem: str, key: str, prefix: str = "lsgh_") -> str:
+    """``<prefix><stem>_<key>`` shortened in the stem, never in the fingerprint ``key``, so
+    the whole name survives :func:`safe_name` and a later run can find the task by it."""
+    room = MAX_DESCRIPTION - len(prefix) - len(key) - 1
+    return safe_name(f"{prefix}{safe_name(stem)[:room].rstrip('_')}_{key}")
+
+
+def asset_root_of(asset_id: str) -> tuple[str, list[str]]:
+    """(the root that always exists, the folders below it down to the asset's parent) of
+    an asset id: ``projects/P/assets/a/b/img`` -> (``projects/P/assets``, [``.../a``,
+    ``.../a/b``]); legacy ``users/NAME/a/img`` -> (``users/NAME``, [``users/NAME/a``])."""
+    parts = asset_id.strip("/").split("/")
+    depth = 3 if parts[0] == "projects" and len(parts) > 3 and parts[2] == "assets" else 2
+    root = "/".join(parts[:depth])
+    folders = ["/".join(parts[: i + 1]) for i in range(depth, len(parts) - 1)]
+    return root, folders
+
+
+def ensure_parent_folder(asset_id: str) -> list[str]:
+    """Create the folders above ``asset_id`` that do not exist yet, level by level
+    (``ee.data.createFolder``): Earth Engine refuses an export or ingestion into a folder
+    that does not exist. Returns the folders created.
+
+    Raises:
+        LsghError: a level exists but is not a folder, or a request was refused.
+    """
+    import ee
+
+    _, folders = asset_root_of(asset_id)
+    created: list[str] = []
+    for folder in folders:
+        info = get_asset(folder)
+        if info is not None:
+            kind = str(info.get("type", "FOLDER")).upper()
+            if kind not in ("FOLDER", "IMAGE_COLLECTION"):
+                raise LsghError(
+                    f"Earth Engine asset {folder} is an {kind}, not a folder, so {asset_id} "
+                    "cannot be written below it; choose another earthengine.asset_folder"
+                )
+            continue
+        try:
+            ee.data.createFolder(folder)
+        except ee.ee_exception.EEException as exc:
+            if "already exists" in str(exc).lower():  # made meanwhile by a parallel run
+                continue
+            raise LsghError(
+                f"cannot create Earth Engine folder {folder} for {asset_id}: {first_line(exc)}"
+            ) from None
+        log.info("created Earth Engine folder %s", folder)
+        created.append(folder)
+    return created
 
 
 def start_image_export(
@@ -142,7 +201,7 @@ def start_image_export(
         "image": image,
         "description": safe_name(description),
         "crs": crs_code(grid),
-        "crsTransform": [float(v) for v in list(grid.transform)[:6]],
+        "crsTransform": crs_transform(grid),
         "dimensions": f"{grid.width}x{grid.height}",
         "maxPixels": int(max_pixels),
     }
@@ -155,6 +214,7 @@ def start_image_export(
     elif mode == "asset":
         if not asset_id:
             raise LsghError("an asset export needs an asset id")
+        ensure_parent_folder(asset_id)
         task = ee.batch.Export.image.toAsset(assetId=asset_id, pyramidingPolicy=pyramiding,
                                              overwrite=overwrite, **params)  # fmt: skip
     elif mode == "drive":
@@ -172,9 +232,11 @@ def start_image_export(
 
 def _running_task(description: str) -> str | None:
     """The name of a pending or running task with this description (started by an
-    earlier, interrupted run), else None."""
+    earlier, interrupted run), else None. The description is compared as it was sent
+    (:func:`safe_name`: cleaned and at most :data:`MAX_DESCRIPTION` characters)."""
     import ee
 
+    description = safe_name(description)
     try:
         operations = list_operations()
     except ee.ee_exception.EEException as exc:
@@ -267,9 +329,9 @@ def fetch_image(
     expression = ee.serializer.encode(transfer.image, for_cloud_api=True)
     key = _fingerprint(expression, grid, band_names, dtype, mode)
     stem = safe_name(out.stem)
-    description = f"lsgh_{stem}_{key}"
+    description = fingerprinted_name(stem, key)
     if mode == "asset":
-        asset_id = f"{settings.asset_root}/{stem}_{key}"
+        asset_id = f"{settings.asset_root}/{fingerprinted_name(stem, key, '')}"
         if asset_exists(asset_id):
             log.info("asset %s exists (same fingerprint); not exporting again", asset_id)
         else:
@@ -322,8 +384,18 @@ def mosaic_pieces(pieces: Sequence[Path], grid: Grid, bands: int, dtype: np.dtyp
 
     mosaic = np.zeros((bands, grid.height, grid.width), dtype=dtype)
     covered = np.zeros((grid.height, grid.width), dtype=bool)
+    from rasterio.errors import RasterioError
+
     for path in pieces:
-        with rasterio.open(path) as src:
+        try:
+            piece = rasterio.open(path)
+        except RasterioError:
+            raise LsghError(
+                f"exported piece {path.name} from Cloud Storage is not a readable GeoTIFF "
+                f"({path.stat().st_size} bytes); delete {path} and the export from the "
+                "bucket and run again"
+            ) from None
+        with piece as src:
             col, row = ~grid.transform @ (src.transform.c, src.transform.f)
             aligned = (
                 src.crs == grid.crs

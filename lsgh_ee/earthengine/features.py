@@ -42,6 +42,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lsgh_ee.config import FactorConfig
+from lsgh_ee.earthengine.geometry import crs_code, grid_region, on_grid
 from lsgh_ee.errors import LsghError
 from lsgh_ee.grid import Grid
 from lsgh_ee.vectors import read_vector, to_grid_crs
@@ -78,8 +79,6 @@ def feature_collection(
     """
     import ee
 
-    from lsgh_ee.earthengine.imagery import grid_region
-
     key = f"factors.{name}"
     if spec.asset is not None:
         return ee.FeatureCollection(spec.asset).filterBounds(grid_region(grid, reach_m))
@@ -98,8 +97,6 @@ def _inline_collection(
 ) -> Any:
     import ee
     from shapely.geometry import box
-
-    from lsgh_ee.earthengine.recipes import crs_code
 
     assert spec.path is not None
     frame = read_vector(spec.path, layer=spec.layer, what=f"{key} layer")
@@ -152,8 +149,6 @@ def distance_image(fc: Any, grid: Grid, max_distance_m: float, band: str = "dist
     Returns:
         A one-band float ``ee.Image`` on the grid.
     """
-    from lsgh_ee.earthengine.recipes import on_grid
-
     if not max_distance_m > 0:
         raise LsghError(
             f"the search radius of a distance factor must be > 0 m, got {max_distance_m}"
@@ -194,8 +189,6 @@ def category_image(
             Engine could not read the collection.
     """
     import ee
-
-    from lsgh_ee.earthengine.recipes import on_grid
 
     try:
         values = fc.aggregate_array(attribute).distinct().getInfo()

@@ -77,14 +77,14 @@ def hosted_susceptibility(
     """
     import ee
 
-    from lsgh_ee.earthengine.recipes import crs_code
+    from lsgh_ee.earthengine.geometry import grid_projection
     from lsgh_ee.model.savedmodel import OUTPUT_NAME, PAYLOAD_FORMAT
 
     check_endpoint(endpoint)
     check_tile_size(tile_size)
     model = ee.Model.fromVertexAi(
         endpoint=endpoint,
-        proj=ee.Projection(crs_code(grid), list(grid.transform)[:6]),
+        proj=grid_projection(grid),
         fixInputProj=True,
         inputTileSize=[tile_size, tile_size],
         outputBands={OUTPUT_NAME: {"type": ee.PixelType.float()}},

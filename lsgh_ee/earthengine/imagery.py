@@ -9,7 +9,7 @@ Public API (stable; :func:`lsgh_ee.earthengine.recipes.factor_image` calls these
     default_land_use_remap() -> dict[float, str]
 
 Both images are on the grid (its CRS and pixel lattice, see
-:func:`lsgh_ee.earthengine.recipes.on_grid`); masked pixels download as nodata.
+:func:`lsgh_ee.earthengine.geometry.on_grid`); masked pixels download as nodata.
 
 NDVI, per scene of Landsat 8 and 9 Collection 2 Level 2 surface reflectance
 (``LANDSAT/LC08/C02/T1_L2`` merged with ``LANDSAT/LC09/C02/T1_L2``) touching the grid:
@@ -27,7 +27,8 @@ haze and cloud edges the QA bits miss), and the factor is the per-pixel mean of 
 medians, so every year weighs the same whatever its number of clear scenes. A pixel with no
 clear scene in a year is left out of that year; with none in any year it is nodata.
 
-Land use: a land-cover ImageCollection (default ESA WorldCover v200, 10 m) mosaicked, its
+Land use: a land-cover ImageCollection (default ESA WorldCover v200, 10 m) mosaicked (with
+the first tile's projection as the mosaic's default: a mosaic has none of its own), its
 class values remapped to codes 1..8 in :data:`~lsgh_ee.factors.catalogue.LAND_USE_CLASSES`
 order by a remap table (default: the packaged ``data/worldcover_remap.yaml``), values missing
 from the table masked (nodata), then aggregated onto the grid with the per-cell mode of the
@@ -45,6 +46,7 @@ from typing import Any
 
 import yaml
 
+from lsgh_ee.earthengine.geometry import grid_region, on_grid
 from lsgh_ee.errors import LsghError
 from lsgh_ee.factors.catalogue import LAND_USE_CLASSES
 from lsgh_ee.grid import Grid
@@ -63,18 +65,6 @@ DEFAULT_LAND_COVER = "ESA/WorldCover/v200"
 #: Most source pixels one grid cell may aggregate (EE's ceiling for reduceResolution).
 MAX_PIXELS_PER_CELL = 65535
 _REMAP_FILE = Path(__file__).parent / "data" / "worldcover_remap.yaml"
-
-
-def grid_region(grid: Grid, pad_m: float = 0.0) -> Any:
-    """The grid's bounds (optionally grown by ``pad_m`` metres) as a planar ``ee.Geometry``
-    rectangle in the grid's CRS."""
-    import ee
-
-    from lsgh_ee.earthengine.recipes import crs_code
-
-    left, bottom, right, top = grid.bounds
-    box = [left - pad_m, bottom - pad_m, right + pad_m, top + pad_m]
-    return ee.Geometry.Rectangle(box, crs_code(grid), False)
 
 
 def _scene_ndvi(scene: Any) -> Any:
@@ -117,8 +107,6 @@ def ndvi_image(
         clear scene exists.
     """
     import ee
-
-    from lsgh_ee.earthengine.recipes import on_grid
 
     chosen = check_years(years)
     region = grid_region(grid)
@@ -200,12 +188,18 @@ def land_use_image(
     """
     import ee
 
-    from lsgh_ee.earthengine.recipes import on_grid
-
     if band < 1:
         raise LsghError(f"'factors.land_use.band' must be 1 or more, got {band}")
     values, codes = land_use_codes(remap if remap is not None else _packaged_remap())
-    source = ee.ImageCollection(dataset).filterBounds(grid_region(grid)).mosaic().select([band - 1])
+    tiles = ee.ImageCollection(dataset).filterBounds(grid_region(grid))
+    # A mosaic has no fixed projection (Earth Engine gives composites WGS-84 at 1 degree),
+    # so reduceResolution would aggregate 1-degree "pixels": give it the source's own
+    # projection (the first tile's; a land-cover product has one) before reducing. See
+    # "Projections" and "Scale" in the Earth Engine guides
+    # (https://developers.google.com/earth-engine/guides/projections: composites have the
+    # default projection) and Image.setDefaultProjection.
+    native = ee.Image(tiles.first()).projection()
+    source = tiles.mosaic().setDefaultProjection(native).select([band - 1])
     coded = source.remap(values, codes).rename(["land_use"])
     # the mode of the cell's source pixels; EE refuses more than maxPixels per cell
     cell = coded.reduceResolution(ee.Reducer.mode(), False, MAX_PIXELS_PER_CELL)

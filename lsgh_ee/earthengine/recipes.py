@@ -14,9 +14,17 @@ id                         kind        band       note
 =========================  ==========  =========  ==============================
 ``USGS/SRTMGL1_003``       image       elevation  SRTM 1″ (the default)
 ``NASA/NASADEM_HGT/001``   image       elevation  NASADEM, reprocessed SRTM
-``COPERNICUS/DEM/GLO30``   collection  DEM        Copernicus GLO-30, mosaicked
+``COPERNICUS/DEM/GLO30``   collection  DEM        Copernicus GLO-30, mosaicked;
+                                                  superseded in the catalogue
+``COPERNICUS/DEM/          collection  DEM        Copernicus GLO-30 2024 release
+GLO30_2024_1``                                    (the one to choose for GLO-30)
 any other id               image       first      or ``dem.ee_band``
 =========================  ==========  =========  ==============================
+
+The default stays ``USGS/SRTMGL1_003`` (:data:`DEFAULT_DEM_ASSET`: same DEM as the paper's
+region and the tests' references). ``COPERNICUS/DEM/GLO30`` still works but is logged as
+superseded by ``COPERNICUS/DEM/GLO30_2024_1`` (the Earth Engine data catalogue:
+https://developers.google.com/earth-engine/datasets/catalog/COPERNICUS_DEM_GLO30_2024_1).
 
 Terrain factors, local definition (:mod:`lsgh_ee.factors.terrain`) beside the Earth Engine
 one (ZT: ``terrain.method: zevenbergen_thorne``, horn: ``horn``). With ZT and a DEM on the
@@ -48,12 +56,14 @@ kernels, not ``ee.Kernel.circle``, so both backends use exactly the same cells.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lsgh_ee.earthengine.geometry import crs_code, crs_transform, grid_region, on_grid
 from lsgh_ee.errors import LsghError
 from lsgh_ee.factors.terrain import disk
 from lsgh_ee.grid import Grid
@@ -61,6 +71,8 @@ from lsgh_ee.grid import Grid
 if TYPE_CHECKING:
     from lsgh_ee.config import RegionConfig
     from lsgh_ee.factors.resolve import ResolvedFactor
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DEM_ASSET = "USGS/SRTMGL1_003"
 TERRAIN_BANDS = ("slope", "aspect")
@@ -82,19 +94,10 @@ DEM_DATASETS: dict[str, DemDataset] = {
     "USGS/SRTMGL1_003": DemDataset(False, "elevation"),
     "NASA/NASADEM_HGT/001": DemDataset(False, "elevation"),
     "COPERNICUS/DEM/GLO30": DemDataset(True, "DEM"),
+    "COPERNICUS/DEM/GLO30_2024_1": DemDataset(True, "DEM"),
 }
-
-
-def crs_code(grid: Grid) -> str:
-    """The grid's CRS as Earth Engine takes it (``EPSG:32633``, else WKT)."""
-    authority = grid.crs.to_authority()
-    return f"{authority[0]}:{authority[1]}" if authority else grid.crs.to_wkt()
-
-
-def on_grid(image: Any, grid: Grid) -> Any:
-    """``image`` reprojected onto the grid's CRS and pixel lattice (``crsTransform``), so
-    neighbourhood operators upstream are evaluated at the grid's resolution."""
-    return image.reproject(crs=crs_code(grid), crsTransform=list(grid.transform)[:6])
+#: Catalogue ids replaced by a newer release: old id -> new id (a warning names the new one).
+SUPERSEDED_DEMS = {"COPERNICUS/DEM/GLO30": "COPERNICUS/DEM/GLO30_2024_1"}
 
 
 def dem_image(dem_asset: str, grid: Grid, band: str | None = None) -> Any:
@@ -110,6 +113,9 @@ def dem_image(dem_asset: str, grid: Grid, band: str | None = None) -> Any:
     import ee
 
     known = DEM_DATASETS.get(dem_asset)
+    if dem_asset in SUPERSEDED_DEMS:
+        newer = SUPERSEDED_DEMS[dem_asset]
+        log.warning("DEM %s is superseded in the catalogue by %s", dem_asset, newer)
     selector: str | int = band or (known.band if known else 0)
     if known is not None and known.collection:
         source = ee.ImageCollection(dem_asset).select([selector]).mosaic()
@@ -199,11 +205,9 @@ def slope_position_image(tpi: Any, slope: Any, grid: Grid) -> Any:
     its mean and population standard deviation over the grid."""
     import ee
 
-    from lsgh_ee.earthengine.imagery import grid_region
-
     def stat(reducer: Any) -> Any:
         values = tpi.reduceRegion(
-            reducer, grid_region(grid), None, crs_code(grid), list(grid.transform)[:6],
+            reducer, grid_region(grid), None, crs_code(grid), crs_transform(grid),
             False, grid.height * grid.width + 1,
         )  # fmt: skip
         return ee.Number(ee.Dictionary(values).get("tpi"))

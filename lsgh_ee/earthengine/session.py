@@ -1,12 +1,20 @@
 """Opening an Earth Engine session: credentials from the standard places, the user's
 project, the API endpoint as a setting; every failure is one line that never shows a secret.
 
-Credentials, in order: a service-account key file given as ``key_file``; the key file
-named by ``GOOGLE_APPLICATION_CREDENTIALS``; the persistent credentials written by
-``earthengine authenticate`` (``~/.config/earthengine/credentials``). The project: the
-``project`` argument, else ``LSGH_EE_PROJECT``, else the service account's own project, else
-the project saved by ``earthengine set_project``. The endpoint: ``api_url``, else
-``LSGH_EE_API_URL``, else the public Earth Engine API.
+Credentials, in order: a key file given as ``key_file``; the key file named by
+``GOOGLE_APPLICATION_CREDENTIALS`` (a service-account key, an ``authorized_user`` file, or
+any other credential file ``google.auth`` loads, e.g. workload identity federation's
+``external_account``); the persistent credentials written by ``earthengine authenticate``,
+read where the ``ee`` client reads them (``ee.oauth.get_credentials_path()``:
+``~/.config/earthengine/credentials``); else Application Default Credentials
+(``google.auth.default()``: gcloud's ``application_default_credentials.json``, Colab, the
+Compute Engine / Cloud Run metadata server), as the client itself falls back to them
+(``ee.data.get_persistent_credentials`` in earthengine-api 1.7). The project: the
+``project`` argument, else ``LSGH_EE_PROJECT``, else the credentials' own project (service
+account, ``earthengine set_project``, ADC quota project). The endpoint: ``api_url``, else
+``LSGH_EE_API_URL``, else the public Earth Engine API. Every request has a deadline
+(``deadline_s``, else ``LSGH_EE_DEADLINE``, else :data:`DEFAULT_DEADLINE_S`), set with
+``ee.data.setDeadline``: without one a hung answer would never end.
 """
 
 from __future__ import annotations
@@ -27,38 +35,72 @@ DEFAULT_API_URL = "https://earthengine.googleapis.com"
 API_URL_ENV = "LSGH_EE_API_URL"
 PROJECT_ENV = "LSGH_EE_PROJECT"
 KEY_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
+DEADLINE_ENV = "LSGH_EE_DEADLINE"
+#: Seconds one request may take (``ee.data.setDeadline``): past Earth Engine's own limit of
+#: five minutes for an interactive computation, so the server's answer normally comes first.
+DEFAULT_DEADLINE_S = 330.0
 REGISTER_URL = "https://code.earthengine.google.com/register"
 
 
 def credentials_path() -> Path | None:
-    """The credentials file the ``ee`` client would use: a service-account key named by
-    ``GOOGLE_APPLICATION_CREDENTIALS``, or the persistent credentials written by
-    ``earthengine authenticate``; None when neither exists."""
+    """The credentials file the ``ee`` client would use: the key named by
+    ``GOOGLE_APPLICATION_CREDENTIALS``, the persistent credentials written by
+    ``earthengine authenticate``, or gcloud's Application Default Credentials file; None
+    when none exists (the metadata server of Compute Engine / Cloud Run may still answer:
+    see :func:`credentials_available`)."""
     key = os.environ.get(KEY_ENV)
     if key and Path(key).is_file():
         return Path(key)
     persistent = _persistent_path()
-    return persistent if persistent.is_file() else None
+    if persistent.is_file():
+        return persistent
+    adc = _gcloud_adc_path()
+    return adc if adc is not None and adc.is_file() else None
 
 
-def require_credentials() -> Path:
-    """The credentials path, or one clear error saying how to get credentials."""
+def credentials_available() -> bool:
+    """Whether any credentials can be found, Application Default Credentials included
+    (this may ask the metadata server, a fraction of a second)."""
+    if credentials_path() is not None:
+        return True
+    try:
+        _application_default()
+    except LsghError:
+        return False
+    return True
+
+
+def require_credentials() -> Path | str:
+    """Where the credentials are (a path, or a description of the Application Default
+    Credentials found), or one clear error saying how to get credentials."""
     found = credentials_path()
-    if found is None:
+    if found is not None:
+        return found
+    try:
+        return _application_default().source
+    except LsghError:
         raise LsghError(
             "the Earth Engine backend needs credentials: run 'earthengine authenticate' or "
             "set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file"
-        )
-    return found
+        ) from None
 
 
 def _persistent_path() -> Path:
-    """``~/.config/earthengine/credentials`` (where ``earthengine authenticate`` writes),
-    or the same under ``XDG_CONFIG_HOME`` when that exists."""
-    candidates = [Path.home() / ".config" / "earthengine" / "credentials"]
-    if os.environ.get("XDG_CONFIG_HOME"):
-        candidates.insert(0, Path(os.environ["XDG_CONFIG_HOME"]) / "earthengine" / "credentials")
-    return next((c for c in candidates if c.is_file()), candidates[-1])
+    """Where ``earthengine authenticate`` writes and the ``ee`` client reads its
+    credentials (``ee.oauth.get_credentials_path()``: ``~/.config/earthengine/credentials``)."""
+    import ee
+
+    return Path(ee.oauth.get_credentials_path())
+
+
+def _gcloud_adc_path() -> Path | None:
+    """gcloud's Application Default Credentials file (``CLOUDSDK_CONFIG`` honoured)."""
+    try:
+        from google.auth import _cloud_sdk
+
+        return Path(_cloud_sdk.get_application_default_credentials_path())
+    except Exception:  # no config folder known: no file
+        return None
 
 
 @dataclass(frozen=True)
@@ -138,10 +180,65 @@ def _load_key_file(path: Path, origin: str) -> _Found:
             info.get("quota_project_id"),
             secrets,
         )
+    if kind in ("external_account", "impersonated_service_account",
+                "external_account_authorized_user"):  # fmt: skip
+        import google.auth
+
+        try:  # workload identity federation, impersonation: google.auth knows them
+            creds, project = google.auth.load_credentials_from_file(
+                str(path), scopes=ee.oauth.SCOPES
+            )
+        except Exception:
+            raise LsghError(
+                f"Earth Engine credentials {path} ({origin}) of type {kind} cannot be loaded; "
+                "check the credential configuration file"
+            ) from None
+        return _Found(creds, f"{kind} credentials {path} ({origin})", None,
+                      project or info.get("quota_project_id"), secrets)  # fmt: skip
     raise LsghError(
         f"Earth Engine key file {path} ({origin}) has type {kind!r}, not a service-account "
         "key; point it at the service account's JSON key"
     )
+
+
+def _application_default() -> _Found:
+    """Application Default Credentials (``google.auth.default``), as the ``ee`` client
+    falls back to them: gcloud's ADC file, Colab, the metadata server of Compute Engine,
+    Cloud Run or GKE (workload identity).
+
+    Raises:
+        LsghError: none found, or found but unusable (one line, no secret).
+    """
+    import ee
+    import google.auth
+    import google.auth.exceptions
+
+    try:
+        creds, project = google.auth.default(scopes=ee.oauth.SCOPES)
+    except google.auth.exceptions.DefaultCredentialsError as exc:
+        if "not found" in str(exc).lower() or "could not automatically" in str(exc).lower():
+            raise LsghError(
+                "no Earth Engine credentials found: run 'earthengine authenticate', or set "
+                f"{KEY_ENV} to a service-account JSON key file (or pass key_file)"
+            ) from None
+        raise LsghError(
+            "the Application Default Credentials cannot be loaded; run 'gcloud auth "
+            f"application-default login' again or set {KEY_ENV} to a key file"
+        ) from None
+    adc = _gcloud_adc_path()
+    if adc is not None and adc.is_file():
+        where = f"gcloud file {adc}"
+    elif type(creds).__module__.startswith("google.auth.compute_engine"):
+        where = "metadata server"
+    else:
+        where = type(creds).__name__
+    secrets = [str(getattr(creds, attr)) for attr in ("refresh_token", "client_secret")
+               if getattr(creds, attr, None)]  # fmt: skip
+    email = getattr(creds, "service_account_email", None)
+    principal = email if isinstance(email, str) and "@" in email else None
+    project = project or getattr(creds, "quota_project_id", None)
+    return _Found(creds, f"Application Default Credentials ({where})", principal, project,
+                  secrets)  # fmt: skip
 
 
 def _find_credentials(key_file: Path | None) -> _Found:
@@ -182,10 +279,7 @@ def _find_credentials(key_file: Path | None) -> _Found:
             args.get("quota_project_id"),
             secrets,
         )
-    raise LsghError(
-        "no Earth Engine credentials found: run 'earthengine authenticate', or set "
-        f"{KEY_ENV} to a service-account JSON key file (or pass key_file)"
-    )
+    return _application_default()
 
 
 def _scrub(message: str, secrets: list[str]) -> str:
@@ -228,6 +322,7 @@ def open_session(
     key_file: Path | None = None,
     api_url: str | None = None,
     client_retries: int | None = None,
+    deadline_s: float | None = None,
 ) -> EarthEngineSession:
     """Initialise the ``ee`` client for ``project`` and check the project can be used.
 
@@ -239,12 +334,16 @@ def open_session(
         api_url: the Earth Engine API endpoint (else ``LSGH_EE_API_URL``, else the public one).
         client_retries: retries the ``ee`` client itself makes on 429/5xx (its default is 5);
             :func:`lsgh_ee.earthengine.download.download_image` retries on its own.
+        deadline_s: seconds one request may take before it counts as failed (a timeout,
+            retried by the callers that retry); None: ``LSGH_EE_DEADLINE``, else
+            :data:`DEFAULT_DEADLINE_S`; 0: no limit.
 
     Raises:
         LsghError: no credentials, refused credentials, no project, an unknown project or
             one the credentials may not use, or an unreachable endpoint; one line, no secret.
     """
     found = _find_credentials(key_file)
+    deadline = _deadline(deadline_s)
     url = (api_url or os.environ.get(API_URL_ENV) or DEFAULT_API_URL).rstrip("/")
     project = project or os.environ.get(PROJECT_ENV) or found.project
     if not project:
@@ -291,10 +390,30 @@ def open_session(
                 f"starting; check {API_URL_ENV} or the network"
             ) from None
         raise
+    try:
+        ee.data.setDeadline(deadline * 1000.0)  # rebuilds the API client with the timeout
+    except Exception as exc:
+        raise fail(f"cannot set the Earth Engine request deadline: {type(exc).__name__}") from None
     session = EarthEngineSession(project, url, found.source, found.principal)
     _OPENED.update(credentials=found.credentials, session=session)
     log.info("opened %s", session.describe())
     return session
+
+
+def _deadline(deadline_s: float | None) -> float:
+    """The request deadline in seconds: the argument, else ``LSGH_EE_DEADLINE``, else the
+    default; 0 means none."""
+    if deadline_s is None:
+        raw = os.environ.get(DEADLINE_ENV)
+        if not raw:
+            return DEFAULT_DEADLINE_S
+        try:
+            deadline_s = float(raw)
+        except ValueError:
+            raise LsghError(f"{DEADLINE_ENV}={raw!r} is not a number of seconds") from None
+    if not deadline_s >= 0:
+        raise LsghError(f"the Earth Engine request deadline must be >= 0 s, got {deadline_s}")
+    return float(deadline_s)
 
 
 # The credentials of the last session opened, for the other Google APIs the session's work

@@ -51,6 +51,7 @@ class CloudStorage:
             credentials=session_credentials(),
             client_options={"api_endpoint": self.api_url},
         )
+        self._client = client
         self._bucket = client.bucket(bucket)
 
     @contextmanager
@@ -59,6 +60,7 @@ class CloudStorage:
         import google.auth.exceptions
         import requests
         from google.api_core import exceptions as gexc
+        from google.resumable_media.common import DataCorruption
 
         where = gs_uri(self.bucket_name, name) if name else f"gs://{self.bucket_name}"
         try:
@@ -78,6 +80,11 @@ class CloudStorage:
             message = " ".join(str(getattr(exc, "message", exc)).split())[:200]
             raise LsghError(
                 f"cannot {action} {where}: Cloud Storage answered {exc.code}: {message}"
+            ) from None
+        except DataCorruption:
+            raise LsghError(
+                f"cannot {action} {where}: the data Cloud Storage sent does not match its "
+                "checksum (a broken transfer); run the command again"
             ) from None
         except google.auth.exceptions.GoogleAuthError:
             raise LsghError(
@@ -106,6 +113,20 @@ class CloudStorage:
         with self._errors("download", name), atomic_path(out) as tmp:
             self._bucket.blob(name).download_to_filename(str(tmp))
         return out
+
+    def bucket_info(self) -> dict[str, object]:
+        """The bucket's ``location`` (e.g. ``US``, ``US-CENTRAL1``, ``NAM4``),
+        ``location_type`` (``multi-region``, ``dual-region``, ``region``),
+        ``data_locations`` (the regions of a configurable dual-region) and
+        ``storage_class`` (``STANDARD``, ``NEARLINE``, ...), from ``buckets.get``."""
+        with self._errors("read the metadata of"):
+            bucket = self._client.get_bucket(self.bucket_name)
+        return {
+            "location": str(bucket.location or "").upper(),
+            "location_type": str(bucket.location_type or "").lower(),
+            "data_locations": [str(x).upper() for x in (bucket.data_locations or [])],
+            "storage_class": str(bucket.storage_class or "").upper(),
+        }
 
     def list(self, prefix: str = "") -> list[str]:
         """Names of the objects under ``prefix``, sorted."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lsgh_ee.earthengine.exports import ExportSettings, safe_name
-from lsgh_ee.earthengine.recipes import crs_code
+from lsgh_ee.earthengine.geometry import crs_code, crs_transform
 from lsgh_ee.earthengine.tasks import start_with_retries
 from lsgh_ee.errors import LsghError
 from lsgh_ee.grid import Grid
@@ -82,7 +82,7 @@ def export_sample_table(
     if file_format not in ("CSV", "TFRecord"):
         raise LsghError(f"file_format must be CSV or TFRecord, got {file_format!r}")
     collection = points_collection(points, properties, grid)
-    projection = ee.Projection(crs_code(grid), list(grid.transform)[:6])
+    projection = ee.Projection(crs_code(grid), crs_transform(grid))
     sampled = image.select(list(band_names)).sampleRegions(
         collection=collection, properties=list(properties), projection=projection
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -61,26 +62,54 @@ def wait_for_operation(
     on_state: Callable[[str], None] | None = None,
     on_progress: Callable[[TaskStatus], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    retries: int = 8,
+    backoff_s: float = 2.0,
 ) -> dict[str, Any]:
     """Poll ``ee.data.getOperation(name)`` every ``poll_s`` seconds until it is done;
     returns the final operation.
 
+    A poll that fails with a retryable error (429, 5xx, a timeout, a lost connection) is
+    retried with exponential back-off (``backoff_s`` doubling, at most ``retries`` times in
+    a row): the task runs on the server whatever happens to one poll, so an hour-long
+    export must not end on one answer of "service unavailable".
+
     Args:
         on_state: called with the state string after each poll.
         on_progress: called with a :class:`TaskStatus` after each poll (state, progress).
+        retries: failed polls in a row tolerated before giving up.
+        backoff_s: first back-off delay in seconds.
 
     Raises:
-        LsghError: the operation failed or was cancelled (with the server's message), or
-            ``timeout_s`` passed first.
+        LsghError: the operation failed or was cancelled (with the server's message), a
+            poll failed for good, or ``timeout_s`` passed first.
     """
     import ee
 
+    from lsgh_ee.earthengine.download import first_line, is_retryable
+
     start = time.monotonic()
+    failed = 0
     while True:
         try:
             operation = ee.data.getOperation(name)
-        except ee.ee_exception.EEException as exc:
-            raise LsghError(f"cannot read Earth Engine task {name}: {exc}") from None
+            if not isinstance(operation, dict):
+                raise LsghError(
+                    f"Earth Engine answered the poll of task {name} with "
+                    f"{type(operation).__name__}, not an operation; run the command again"
+                )
+        except (ee.ee_exception.EEException, ConnectionError, TimeoutError) as exc:
+            if failed < retries and is_retryable(exc):
+                delay = backoff_s * 2**failed * (0.5 + random.random() / 2)
+                failed += 1
+                log.warning("polling %s: %s; retry %d/%d in %.1f s", name, first_line(exc),
+                            failed, retries, delay)  # fmt: skip
+                sleep(delay)
+                continue
+            raise LsghError(
+                f"cannot read Earth Engine task {name}: {first_line(exc)}; the task keeps "
+                "running on the server: run the command again to resume waiting for it"
+            ) from None
+        failed = 0
         state = operation_state(operation)
         if on_state is not None:
             on_state(state)
@@ -134,6 +163,86 @@ def start_with_retries(
                     f"Earth Engine refused to start {what}: {first_line(exc)}"
                 ) from None
             raise
+
+
+def start_once(
+    start: Callable[[], Any],
+    what: str,
+    find_started: Callable[[float], str | None],
+    *,
+    retries: int = 5,
+    backoff_s: float = 1.0,
+) -> str:
+    """Start a task whose request carries no request id (image ingestion: the ``ee``
+    client's ``_startIngestion`` sends none), so that a lost answer never starts it twice:
+    after a retryable failure, ``find_started(since)`` looks for an operation this call
+    already started (``since``: ``time.time()`` before the first attempt) and that one is
+    followed instead of sending the start again. Returns the operation name.
+
+    Raises:
+        LsghError: the server refused for good: "Earth Engine refused to start <what>: ...".
+    """
+    import ee
+
+    from lsgh_ee.earthengine.download import first_line, is_retryable
+
+    since = time.time()
+    attempt = 0
+    while True:
+        try:
+            answer = start()
+            name = answer.get("name") if isinstance(answer, dict) else None
+            if not name:
+                raise LsghError(
+                    f"Earth Engine answered the start of {what} without an operation name "
+                    f"({type(answer).__name__}); run the command again"
+                )
+            return str(name)
+        except (ee.ee_exception.EEException, ConnectionError, TimeoutError) as exc:
+            if attempt >= retries or not is_retryable(exc):
+                raise LsghError(
+                    f"Earth Engine refused to start {what}: {first_line(exc)}"
+                ) from None
+            delay = backoff_s * 2**attempt * (0.5 + random.random() / 2)
+            attempt += 1
+            log.warning("starting %s: %s; checking whether it started", what, first_line(exc))
+            time.sleep(delay)
+            try:
+                found = find_started(since)
+            except (ee.ee_exception.EEException, ConnectionError, TimeoutError):
+                found = None  # cannot tell yet: the next failure looks again
+            if found is not None:
+                log.info("%s did start (%s): following it", what, found)
+                return found
+
+
+def ingestion_started(asset_name: str, since: float) -> str | None:
+    """The name of an ingestion into ``asset_name`` (``projects/P/assets/...``) listed
+    since ``since`` (epoch seconds; a minute of clock skew allowed) or still pending or
+    running, else None. Earth Engine's operation metadata carries the asset in
+    ``destinationUris`` and in the description (``Ingest image: "<asset>"``)."""
+    import datetime as dt
+
+    for op in list_operations():
+        meta = op.get("metadata", {}) if isinstance(op, dict) else {}
+        if meta.get("type") not in (None, "INGEST_IMAGE", "INGEST"):
+            continue
+        uris = [str(uri) for uri in meta.get("destinationUris") or []]
+        text = " ".join([str(meta.get("description", "")), *uris])
+        if not re.search(re.escape(asset_name) + r"(?![\w/-])", text):
+            continue
+        state = str(meta.get("state", ""))
+        created = meta.get("createTime")
+        recent = False
+        if isinstance(created, str):
+            try:
+                stamp = dt.datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
+                recent = stamp >= since - 60
+            except ValueError:
+                recent = False
+        if state in ("PENDING", "RUNNING") or (recent and state not in ("FAILED", "CANCELLED")):
+            return str(op["name"])
+    return None
 
 
 def list_operations() -> list[dict[str, Any]]:

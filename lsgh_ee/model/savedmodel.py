@@ -9,8 +9,11 @@ band's pixels as a ``(tile rows, tile cols, 1)`` tensor. The answer is read the 
 The serving signature written here therefore takes **one string input per factor, named
 as the factor** (``slope``, ``aspect``, ...; the class-code image's bands, cast to float32
 on the Earth Engine side), each a batch of such strings ``(instances,)``, and returns
-``susceptibility``: per instance a serialized float32 ``(rows, cols, 1)`` tensor in
-base64. Inside, the tiles are stacked into class-code vectors ``(pixels, F)`` and passed
+``susceptibility``: per instance a serialized float32 ``(rows, cols)`` tensor in base64,
+the shape of a scalar output band (``outputBands`` declares no ``dimensions``; an array
+band would be ``(rows, cols, k)`` with ``dimensions: 1``: "Predictions with hosted models",
+https://developers.google.com/earth-engine/guides/ee-vertex-ai).
+Inside, the tiles are stacked into class-code vectors ``(pixels, F)`` and passed
 to the trained network (whose own input is the class-code vector, see
 :mod:`lsgh_ee.model.encoding`), so a pixel gets exactly the number local mapping gives it.
 Pixels with any code outside ``1..classes`` — code 0 is nodata, and Earth Engine sends 0
@@ -129,7 +132,7 @@ def _serving_function(model, names: list[str], counts: list[int]):
         index = tf.reshape(model(codes, training=False), [-1])
         valid = tf.reduce_all((codes >= 1) & (codes <= max_codes), axis=1)
         index = tf.where(valid, index, tf.fill(tf.shape(index), float("nan")))
-        out = tf.reshape(index, tf.concat([shape[:3], [1]], axis=0))
+        out = tf.reshape(index, shape[:3])  # (instances, rows, cols): a scalar band per tile
         encoded = tf.map_fn(
             lambda t: tf.io.encode_base64(tf.io.serialize_tensor(t)),
             out,
@@ -163,6 +166,7 @@ def _metadata(schema: dict, names: list[str]) -> dict:
         "output": {
             "name": OUTPUT_NAME,
             "dtype": "float32",
+            "instance_tensor": "(tile rows, tile cols), serialized, base64 (a scalar band)",
             "meaning": "susceptibility index 0-1; NaN where any code is 0 or out of range",
         },
         "model_sha256": schema.get("model_sha256"),

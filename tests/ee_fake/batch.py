@@ -59,6 +59,20 @@ def asset_key(name: str) -> str:
     return name
 
 
+def require_parent(fake: FakeEarthEngine, name: str) -> None:
+    """Refuse a write into a folder that does not exist, as Earth Engine does (exports,
+    ingestion and asset creation need the parent folder; ``ee.data.createFolder``)."""
+    parent = asset_key(name.rsplit("/", 1)[0])
+    parts = parent.split("/")
+    root = (len(parts) == 3 and parts[0] == "projects" and parts[2] == "assets") or (
+        len(parts) == 2 and parts[0] != "projects"
+    )  # projects/P/assets, or a legacy users/NAME
+    info = fake.asset_info.get(parent)
+    if root or parent in fake.folders or (info is not None and info.kind == "IMAGE_COLLECTION"):
+        return
+    raise TaskError(404, f"Asset '{parent}' does not exist or doesn't allow this operation.")
+
+
 # -- the export grid -------------------------------------------------------------------
 
 
@@ -167,6 +181,8 @@ def _pieces(grid: PixelGrid, tile: dict | None) -> list[tuple[int, int, int, int
 
 def start_image_export(fake: FakeEarthEngine, project: str, body: dict) -> dict:
     """``image:export``: an operation that renders the image when it succeeds."""
+    if body.get("assetExportOptions"):  # checked first, as the service validates the request
+        require_parent(fake, body["assetExportOptions"]["earthEngineDestination"]["name"])
     image, grid = export_image_and_grid(fake, body.get("expression"))
     max_pixels = int(body.get("maxPixels", {}).get("value", 1e8))
     dtype = np.result_type(*[np.dtype(d) for d in image.dtypes]).name
@@ -187,6 +203,7 @@ def start_image_export(fake: FakeEarthEngine, project: str, body: dict) -> dict:
     if asset_opts is not None:
         dest = asset_opts["earthEngineDestination"]
         name = dest["name"]
+        require_parent(fake, name)
         if asset_key(name) in fake.assets and not dest.get("overwrite"):
             raise TaskError(400, f"Cannot overwrite asset '{name}'.")
         uris.append(f"https://code.earthengine.google.com/?asset={asset_key(name)}")
@@ -292,6 +309,7 @@ def _ingestion_source(fake: FakeEarthEngine, body: dict) -> tuple[dict, str, str
     name = manifest.get("name", "")
     if not name.startswith("projects/"):
         raise TaskError(400, "ImageManifest.name must be projects/*/assets/**.")
+    require_parent(fake, name)
     if asset_key(name) in fake.assets and not body.get("overwrite"):
         raise TaskError(400, f"Cannot overwrite asset '{name}'.")
     tilesets = manifest.get("tilesets") or []
@@ -345,29 +363,52 @@ def start_ingestion(fake: FakeEarthEngine, project: str, body: dict) -> dict:
 
 
 def create_asset(fake: FakeEarthEngine, project: str, asset_id: str, body: dict) -> dict:
-    """``assets.create`` of an IMAGE with a ``cloudStorageLocation``: a Cloud GeoTIFF-backed
-    asset, created at once; band names from the GeoTIFF's band descriptions, its nodata
-    value masked, the body's properties kept."""
+    """``assets.create`` of a FOLDER (its parent must exist). Cloud GeoTIFF-backed images
+    are made with ``image:importExternal`` (:func:`import_external`); the legacy
+    ``cloudStorageLocation`` form is refused."""
     name = f"projects/{project}/assets/{asset_id}"
-    # protobuf JSON accepts both spellings; the ee client sends the snake_case one
-    location = body.get("cloudStorageLocation") or body.get("cloud_storage_location")
-    if body.get("type") != "IMAGE" or not location:
-        raise TaskError(501, "The fake creates Cloud GeoTIFF-backed IMAGE assets only.")
-    if asset_key(name) in fake.assets:
-        raise TaskError(409, f"Cannot overwrite asset '{name}'.")
-    uris = location.get("uris", [])
-    if len(uris) != 1:
-        raise TaskError(400, "cloudStorageLocation needs exactly one uri.")
-    bucket, obj = parse_gs_uri(uris[0])
-    with MemoryFile(fake.storage.get(bucket, obj)) as mem, mem.open() as src:
-        data = src.read().astype("float64")
-        if src.nodata is not None:
-            data[data == src.nodata] = np.nan
-        names = [d or f"b{i + 1}" for i, d in enumerate(src.descriptions)]
-        crs, transform = src.crs.to_string(), src.transform
-    fake.assets[asset_key(name)] = Asset(data, crs, transform, names)
-    fake.asset_info[asset_key(name)] = AssetInfo(properties=dict(body.get("properties") or {}))
+    if body.get("type") != "FOLDER":
+        raise TaskError(
+            400,
+            "The fake creates FOLDER assets only; Cloud GeoTIFF-backed images are made with "
+            "image:importExternal.",
+        )
+    require_parent(fake, name)
+    key = asset_key(name)
+    if key in fake.folders or key in fake.assets:
+        raise TaskError(409, f"Cannot overwrite asset '{name}': it already exists.")
+    fake.folders.add(key)
     return asset_json(fake, name)
+
+
+def import_external(fake: FakeEarthEngine, project: str, body: dict) -> dict:
+    """``image:importExternal``: a Cloud GeoTIFF-backed image made at once from an image
+    manifest (band names, missing data, pyramiding, properties), read from a bucket Earth
+    Engine can read COG-backed assets from (US multi-region, a US dual-region including
+    US-CENTRAL1, or US-CENTRAL1; the cog_registration guide)."""
+    manifest, bucket, obj = _ingestion_source(fake, body)
+    meta = fake.storage.bucket_meta(bucket)
+    if not _cog_location(meta):
+        raise TaskError(
+            400,
+            f"Cloud Storage bucket '{bucket}' is in {meta['location']}: Cloud GeoTIFF-backed "
+            "assets must be in US, a US dual-region including US-CENTRAL1, or US-CENTRAL1.",
+        )
+    try:
+        _ingest(fake, manifest, bucket, obj, "IMAGE")
+    except (ExpressionError, StorageError) as exc:
+        raise TaskError(400, str(exc)) from exc
+    return {}
+
+
+def _cog_location(meta: dict) -> bool:
+    location, kind = meta["location"].upper(), meta["locationType"]
+    regions = [r.upper() for r in meta.get("dataLocations", [])]
+    return (
+        (location == "US" and kind == "multi-region")
+        or location in ("US-CENTRAL1", "NAM4")
+        or (kind == "dual-region" and "US-CENTRAL1" in regions)
+    )
 
 
 def read_geotiff(payload: bytes) -> tuple[np.ndarray, str, Affine]:
@@ -380,6 +421,9 @@ def read_geotiff(payload: bytes) -> tuple[np.ndarray, str, Affine]:
 
 def asset_json(fake: FakeEarthEngine, name: str) -> dict:
     key = asset_key(name)
+    if key in fake.folders and key not in fake.assets:
+        full = name if name.startswith("projects/") else f"projects/earthengine-legacy/assets/{key}"
+        return {"type": "FOLDER", "name": full, "id": key}
     asset = fake.assets.get(key)
     if asset is None:
         raise TaskError(404, f"Asset '{name}' does not exist or doesn't allow this operation.")

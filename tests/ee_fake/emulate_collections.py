@@ -161,7 +161,32 @@ def _mosaic(ev: Evaluator, collection: Any) -> LazyImage:
             out = np.where(np.isnan(data), out, data)
         return out
 
-    return LazyImage(list(names), list(images[0].dtypes), render)
+    # a composite has no fixed projection (Earth Engine: WGS-84, 1 degree by default)
+    return LazyImage(list(names), list(images[0].dtypes), render, unfixed=True)
+
+
+@emulates("Collection.first")
+def _first(ev: Evaluator, collection: Any) -> Any:
+    elements = _collection(collection, "first").elements
+    return elements[0].image if elements and elements[0].image else None
+
+
+@emulates("Image.projection")
+def _image_projection(ev: Evaluator, image: Any) -> dict:
+    """The image's projection: its own for an asset's image, the default (WGS-84 at 1
+    degree) for a composite; the fake needs only which of the two it is."""
+    if not isinstance(image, LazyImage):
+        raise ExpressionError("Image.projection: Parameter 'image' is required.")
+    if image.unfixed:
+        return {"crs": "EPSG:4326", "transform": [1, 0, 0, 0, 1, 0], "unfixed": True}
+    return {"crs": "native", "transform": None, "unfixed": False}
+
+
+@emulates("Image.setDefaultProjection")
+def _set_default_projection(ev: Evaluator, image: LazyImage, crs: Any, crsTransform: Any = None,  # noqa: N803
+                            scale: Any = None) -> LazyImage:  # fmt: skip
+    unfixed = isinstance(crs, dict) and bool(crs.get("unfixed"))
+    return LazyImage(image.band_names, image.dtypes, image.render, unfixed)
 
 
 Predicate = Callable[[Element], bool]
@@ -284,7 +309,7 @@ def _stack_reduction(name: str, reduce: Callable[[np.ndarray], np.ndarray]):
                 return reduce(stack)
 
         dtypes = ["float64" if name != "reduce.mode" else t for t in images[0].dtypes]
-        return LazyImage(list(names), dtypes, render)
+        return LazyImage(list(names), dtypes, render, unfixed=True)  # a composite
 
     return impl
 
@@ -338,6 +363,9 @@ def _reduce_resolution(
     data on a lattice aligned with the grid)."""
     if getattr(reducer, "name", None) != "mode":
         raise _unimplemented("The fake emulates reduceResolution with Reducer.mode only.")
+    if image.unfixed:  # its input pixels are the default projection's: 1-degree cells
+        return LazyImage(list(image.band_names), list(image.dtypes),
+                         lambda grid: _one_degree_cells(image, grid))  # fmt: skip
 
     def render(grid: PixelGrid) -> np.ndarray:
         finest = _finest_resolution(ev, grid.crs)
@@ -357,6 +385,23 @@ def _reduce_resolution(
         return _mode(blocks, axis=-1)
 
     return LazyImage(list(image.band_names), list(image.dtypes), render)
+
+
+def _one_degree_cells(image: LazyImage, grid: PixelGrid) -> np.ndarray:
+    """``image`` as reduceResolution sees a composite: in WGS-84 cells of 1 degree, each
+    output pixel taking the value of the cell holding its centre (the cell's value: the
+    image at the cell's centre), the mode of one input pixel."""
+    rows, cols = np.mgrid[0 : grid.height, 0 : grid.width]
+    xs, ys = grid.transform * (cols + 0.5, rows + 0.5)
+    lon, lat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(xs, ys)
+    cells = np.stack([np.floor(lon), np.floor(lat)], axis=-1).reshape(-1, 2)
+    out = np.full((len(image.band_names), cells.shape[0]), np.nan)
+    for cell in np.unique(cells, axis=0):
+        probe = PixelGrid("EPSG:4326", Affine(1e-4, 0, cell[0] + 0.5, 0, -1e-4, cell[1] + 0.5),
+                          1, 1)  # fmt: skip
+        value = image.render(probe)[:, 0, 0]
+        out[:, (cells == cell).all(axis=1)] = value[:, np.newaxis]
+    return out.reshape(len(image.band_names), grid.height, grid.width)
 
 
 @emulates("Image.normalizedDifference")

@@ -128,7 +128,7 @@ def _predict_image(ev: Evaluator, model: dict, image: LazyImage) -> LazyImage:
         windows = [(r, c) for r in range(0, cover.height, height)
                    for c in range(0, cover.width, width)]  # fmt: skip
         for batch in _batches(windows, image, sent, height, width, limit):
-            answers = _call(deployed, batch, image.band_names, out_names)
+            answers = _call(deployed, batch, image.band_names, out_names, (height, width))
             for (r, c), values in zip([w for w, _ in batch], answers, strict=True):
                 predicted[:, r : r + height, c : c + width] = values
         predicted[:, masked] = np.nan
@@ -186,8 +186,11 @@ def _batches(windows, image: LazyImage, sent: np.ndarray, height: int, width: in
         yield batch
 
 
-def _call(deployed: Endpoint, batch: list, bands: list[str], out_names: list[str]) -> list:
-    """One prediction request: the instances through the signature, decoded per instance."""
+def _call(deployed: Endpoint, batch: list, bands: list[str], out_names: list[str],
+          tile: tuple[int, int]) -> list:  # fmt: skip
+    """One prediction request: the instances through the signature, decoded per instance.
+    A scalar output band (no ``dimensions``) must come back as one ``(rows, cols)`` tensor
+    per instance; anything else is refused as Earth Engine refuses it."""
     import tensorflow as tf
     from tensorflow.core.framework.tensor_pb2 import TensorProto
 
@@ -220,6 +223,12 @@ def _call(deployed: Endpoint, batch: list, bands: list[str], out_names: list[str
             text = column[i].numpy()
             raw = base64.urlsafe_b64decode(text + b"=" * (-len(text) % 4))
             array = tf.make_ndarray(TensorProto.FromString(raw))
-            bands_out.append(array.reshape(array.shape[0], array.shape[1]))
+            if array.shape != tile:
+                raise ExpressionError(
+                    "Model.predictImage: the model answered a tensor of shape "
+                    f"{list(array.shape)} for a scalar output band; expected {list(tile)} "
+                    "(declare 'dimensions' in outputBands for array outputs)."
+                )
+            bands_out.append(array)
         results.append(np.stack(bands_out))
     return results

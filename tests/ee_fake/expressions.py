@@ -64,6 +64,10 @@ class LazyImage:
     band_names: list[str]
     dtypes: list[str]
     render: Callable[[PixelGrid], np.ndarray]  # float64 (bands, rows, cols), NaN = masked
+    # True for a composite (mosaic, median, ...): no fixed projection, so Earth Engine's
+    # default (WGS-84, 1 degree) applies where one is needed (reduceResolution); kept
+    # through per-pixel operators, cleared by setDefaultProjection and reproject
+    unfixed: bool = False
 
 
 def _signatures(algorithms: dict) -> dict[str, dict[str, dict]]:
@@ -183,12 +187,22 @@ class Evaluator:
                     status="UNIMPLEMENTED",
                 )
             args = {k: self._eval(v, values, cache) for k, v in body.get("arguments", {}).items()}
-            return impl(self, **args)
+            result = impl(self, **args)
+            if (
+                isinstance(result, LazyImage)
+                and not result.unfixed
+                and name not in _FIXES_PROJECTION
+                and any(isinstance(a, LazyImage) and a.unfixed for a in args.values())
+            ):  # a per-pixel operator keeps its input's (missing) projection
+                result = LazyImage(result.band_names, result.dtypes, result.render, True)
+            return result
         raise ExpressionError(
             f"The fake Earth Engine cannot evaluate a {kind}.", 501, "UNIMPLEMENTED"
         )
 
 
+#: Algorithms whose result has a fixed projection whatever their input's.
+_FIXES_PROJECTION = {"Image.reproject", "Image.setDefaultProjection", "Image.reduceResolution"}
 _ARGUMENTS = "\0arguments"  # the cache slot holding a function body's bound arguments
 
 

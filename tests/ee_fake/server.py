@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from rasterio.io import MemoryFile
 
-from . import batch
+from . import batch, metadata
 from . import storage as gcs
 from .emulate_collections import CollectionImage
 from .emulate_features import table_elements
@@ -63,8 +63,13 @@ _FAULT_MESSAGES = {
 @dataclass
 class Fault:
     """An injected fault: the next ``times`` requests of ``kind`` (``None``: all of them)
-    that ``match`` accepts wait ``delay_s`` and then answer ``status`` (``None``: answer
-    normally after the delay)."""
+    that ``match`` accepts wait ``delay_s`` (a hung answer: bounded, and cut short when the
+    fake stops) and then answer ``status`` (``None``: answer normally after the delay).
+
+    ``lose_response``: the request is carried out (an operation started, an asset made)
+    and then ``status`` (default 503) is answered instead, as when the answer is lost on
+    the way back. ``mangle``: the body of a normal 200 answer is passed through it (a
+    truncated NPY stream, a GeoTIFF where NPY was asked, ...)."""
 
     kind: str
     status: int | None = None
@@ -73,6 +78,8 @@ class Fault:
     match: Callable[[dict], bool] | None = None
     message: str | None = None
     hits: int = 0
+    lose_response: bool = False
+    mangle: Callable[[bytes], bytes] | None = None
 
 
 @dataclass
@@ -86,6 +93,9 @@ class Operation:
     type: str = "EXPORT_IMAGE"
     work: Callable[[], None] | None = None  # run when the state first reaches SUCCEEDED
     destination_uris: list[str] = field(default_factory=list)
+    create_time: str = field(  # as metadata.createTime
+        default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    )
 
 
 @dataclass
@@ -102,6 +112,7 @@ class FakeEarthEngine:
 
     def __init__(self, *, projects: dict[str, set[str] | None] | None = None) -> None:
         self.discovery = json.loads((EE_TESTS / "cloud_api_discovery_document.json").read_text())
+        _add_import_external(self.discovery)
         self.algorithms = json.loads((EE_TESTS / "algorithms.json").read_text())
         self._algorithms_bytes = json.dumps(self.algorithms).encode()
         self.assets: dict[str, Asset] = {}
@@ -123,6 +134,12 @@ class FakeEarthEngine:
         self.drive: dict[str, bytes] = {}  # "folder/file.tif" -> bytes, from Drive exports
         self.asset_info: dict[str, batch.AssetInfo] = {}  # asset id -> properties, manifest
         self._request_ids: dict[str, str] = {}  # requestId -> operation name (idempotent)
+        # asset folders that exist (``projects/P/assets`` roots always do); writes into any
+        # other parent are refused, as Earth Engine refuses them
+        self.folders: set[str] = set()
+        self.metadata_account: str | None = None  # serve the GCE metadata server as him
+        self.metadata_project = "lsgh-test"
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -144,6 +161,7 @@ class FakeEarthEngine:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # hung answers end now
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -184,6 +202,13 @@ class FakeEarthEngine:
         array = data[np.newaxis] if data.ndim == 2 else data
         names = band_names or [f"b{i + 1}" for i in range(array.shape[0])]
         self.assets[asset_id] = Asset(array, crs, transform, names, nodata)
+        self.add_folder(asset_id.rsplit("/", 1)[0])  # test data: its folders exist
+
+    def add_folder(self, folder: str) -> None:
+        """An asset folder (and the folders above it) that exists."""
+        parts = folder.strip("/").split("/")
+        for end in range(1, len(parts) + 1):
+            self.folders.add("/".join(parts[:end]))
 
     def add_collection(self, collection_id: str, images: list[CollectionImage]) -> None:
         """An ImageCollection asset (see ``emulate_collections.py``), in the given order."""
@@ -284,6 +309,21 @@ class FakeEarthEngine:
             self.log.append(entry)
 
 
+def _add_import_external(discovery: dict) -> None:
+    """The shipped test discovery document predates ``image.importExternal``, which the
+    1.7 client calls for ``startExternalImageIngestion`` (``ee/data.py`` ``_startIngestion``)
+    and the live service serves (REST: ``POST v1/{project}/image:importExternal``): add it,
+    shaped as ``image.import``."""
+    methods = discovery["resources"]["projects"]["resources"]["image"]["methods"]
+    if "importExternal" not in methods:
+        method = json.loads(json.dumps(methods["import"]))
+        for key in ("path", "flatPath", "id"):
+            if key in method:
+                method[key] = str(method[key]).replace("image:import", "image:importExternal")
+                method[key] = method[key].replace("image.import", "image.importExternal")
+        methods["importExternal"] = method
+
+
 def error_body(code: int, message: str, status: str | None = None) -> bytes:
     return json.dumps(
         {"error": {"code": code, "message": message, "status": status or _STATUS.get(code, "")}}
@@ -318,6 +358,11 @@ _ROUTES = [
     ("imageExport", "POST", re.compile(r"^/v1\w*/projects/([^/]+)/image:export$")),
     ("tableExport", "POST", re.compile(r"^/v1\w*/projects/([^/]+)/table:export$")),
     ("imageImport", "POST", re.compile(r"^/v1\w*/projects/([^/]+)/image:import$")),
+    (
+        "imageImportExternal",
+        "POST",
+        re.compile(r"^/v1\w*/projects/([^/]+)/image:importExternal$"),
+    ),  # fmt: skip
     ("assetCreate", "POST", re.compile(r"^/v1\w*/projects/([^/]+)/assets$")),
     ("assets", "GET", re.compile(r"^/v1\w*/projects/([^/]+)/assets/(.+)$")),
     ("assets", "DELETE", re.compile(r"^/v1\w*/projects/([^/]+)/assets/(.+)$")),
@@ -361,12 +406,19 @@ class _Handler(BaseHTTPRequestHandler):
             except json.JSONDecodeError:
                 body = {}
         entry = Logged(kind, method, path, body)
+        if kind == "metadata":
+            reply = _Reply(*metadata.handle(fake, path, self.headers))
+            entry.status = reply.code
+            fake._record(entry)
+            self._send(reply)
+            return
+        fault = None
         try:
             fault = fake._take_fault(kind, body)
             if fault is not None:
                 if fault.delay_s:
-                    time.sleep(fault.delay_s)
-                if fault.status is not None:
+                    fake._stopping.wait(fault.delay_s)  # hung, but bounded
+                if fault.status is not None and not fault.lose_response:
                     if kind == "token":
                         raise _Reply(
                             fault.status,
@@ -377,8 +429,13 @@ class _Handler(BaseHTTPRequestHandler):
                     message = fault.message or _FAULT_MESSAGES.get(fault.status, "Injected.")
                     raise _fail(fault.status, message)
             reply = self._handle(kind, route_match, parsed, raw, body)
+            if fault is not None and fault.lose_response:  # done, but the answer is lost
+                status = fault.status or 503
+                raise _fail(status, fault.message or _FAULT_MESSAGES.get(status, "Lost."))
         except _Reply as r:
             reply = r
+        if fault is not None and fault.mangle is not None and reply.code == 200:
+            reply.body = fault.mangle(reply.body)
         entry.status = reply.code
         fake._record(entry)
         self._send(reply)
@@ -388,6 +445,8 @@ class _Handler(BaseHTTPRequestHandler):
             return "discovery", None
         if path == "/token":
             return "token", None
+        if metadata.is_metadata_path(path):
+            return "metadata", None
         for kind, verb, pattern in _ROUTES:
             m = pattern.match(path)
             if m and verb == method:
@@ -451,6 +510,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return _json_reply(batch.start_table_export(fake, project, body))
             if kind == "imageImport":
                 return _json_reply(batch.start_ingestion(fake, project, body))
+            if kind == "imageImportExternal":
+                return _json_reply(batch.import_external(fake, project, body))
             if kind == "assetCreate":
                 asset_id = dict(urllib.parse.parse_qsl(parsed.query)).get("assetId", "")
                 return _json_reply(batch.create_asset(fake, project, asset_id, body))
@@ -635,6 +696,7 @@ def _operation_json(op: Operation) -> dict:
             "state": state,
             "description": op.description,
             "type": op.type,
+            "createTime": op.create_time,
         },
         "done": done,
     }
@@ -661,7 +723,14 @@ def _parse_grid(grid: Any) -> PixelGrid:
             float(t.get("scaleY", 0)),
             float(t.get("translateY", 0)),
         )
-        return PixelGrid(str(grid["crsCode"]), transform, int(dims["height"]), int(dims["width"]))
+        code, wkt = grid.get("crsCode"), grid.get("crsWkt")
+        if code and not re.fullmatch(r"[A-Za-z]+:[0-9A-Za-z_]+", str(code)):
+            # PixelGrid.crsCode takes a code ("EPSG:4326"); WKT goes in crsWkt
+            raise _fail(400, f"Invalid value for PixelGrid.crsCode: '{str(code)[:40]}...'.")
+        if not code and not wkt:
+            raise _fail(400, "Invalid grid: crsCode or crsWkt is required.")
+        crs = str(code) if code else str(wkt)
+        return PixelGrid(crs, transform, int(dims["height"]), int(dims["width"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise _fail(400, f"Invalid grid: {exc}") from exc
 

@@ -22,12 +22,15 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+import google_crc32c
+
 ROUTES = [
     ("storageUpload", "POST", re.compile(r"^/upload/storage/v1/b/([^/]+)/o$")),
     ("storageMedia", "GET", re.compile(r"^/download/storage/v1/b/([^/]+)/o/(.+)$")),
     ("storageList", "GET", re.compile(r"^/storage/v1/b/([^/]+)/o$")),
     ("storageObject", "GET", re.compile(r"^/storage/v1/b/([^/]+)/o/(.+)$")),
     ("storageDelete", "DELETE", re.compile(r"^/storage/v1/b/([^/]+)/o/(.+)$")),
+    ("storageBucket", "GET", re.compile(r"^/storage/v1/b/([^/]+)$")),
 ]
 KINDS = {kind for kind, _, _ in ROUTES}
 
@@ -52,10 +55,23 @@ class FakeStorage:
 
     def __init__(self) -> None:
         self.buckets: dict[str, dict[str, StoredObject]] = {}
+        self.meta: dict[str, dict[str, Any]] = {}  # bucket -> location, class (buckets.get)
+        self.corrupt_downloads = 0  # the next n media downloads answer damaged bytes
         self._lock = threading.Lock()
 
-    def add_bucket(self, name: str) -> None:
+    def add_bucket(self, name: str, *, location: str = "US", location_type: str = "multi-region",
+                   storage_class: str = "STANDARD",
+                   data_locations: list[str] | None = None) -> None:  # fmt: skip
+        """A bucket (default: the US multi-region, Standard class)."""
         self.buckets.setdefault(name, {})
+        self.meta[name] = {"location": location, "locationType": location_type,
+                           "storageClass": storage_class,
+                           "dataLocations": list(data_locations or [])}  # fmt: skip
+
+    def bucket_meta(self, name: str) -> dict[str, Any]:
+        self._bucket(name)
+        return self.meta.get(name) or {"location": "US", "locationType": "multi-region",
+                                       "storageClass": "STANDARD", "dataLocations": []}  # fmt: skip
 
     def _bucket(self, name: str) -> dict[str, StoredObject]:
         if name not in self.buckets:
@@ -87,6 +103,13 @@ class FakeStorage:
         name = urllib.parse.unquote(match.group(2)) if match.lastindex == 2 else ""
         if kind == "storageUpload":
             return self._upload(bucket, query, headers, raw)
+        if kind == "storageBucket":
+            meta = self.bucket_meta(bucket)
+            doc = {"kind": "storage#bucket", "id": bucket, "name": bucket, **meta}
+            regions = doc.pop("dataLocations")
+            if regions:  # a configurable dual-region, as the JSON API spells it
+                doc["customPlacementConfig"] = {"dataLocations": regions}
+            return _json(doc)
         if kind == "storageList":
             items = [self._resource(bucket, n) for n in self.names(bucket, query.get("prefix", ""))]
             return _json({"kind": "storage#objects", "items": items})
@@ -100,7 +123,14 @@ class FakeStorage:
         if kind == "storageMedia" or query.get("alt") == "media":
             data = self.get(bucket, name)
             md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
-            return 200, data, "application/octet-stream", {"x-goog-hash": f"md5={md5}"}
+            with self._lock:
+                corrupt, self.corrupt_downloads = self.corrupt_downloads > 0, max(
+                    0, self.corrupt_downloads - 1)  # fmt: skip
+            if corrupt:  # bytes damaged on the way: the checksum header no longer matches
+                data = data[: len(data) // 2] + bytes(len(data) - len(data) // 2)
+            crc = base64.b64encode(google_crc32c.value(self.get(bucket, name)).to_bytes(4, "big"))
+            digests = f"crc32c={crc.decode()},md5={md5}"
+            return 200, data, "application/octet-stream", {"x-goog-hash": digests}
         self.get(bucket, name)  # 404 when missing
         return _json(self._resource(bucket, name))
 

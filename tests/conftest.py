@@ -164,7 +164,8 @@ def edit_config(path: Path, **changes) -> Path:
 
 #: Environment variables through which Earth Engine settings and credentials reach a process.
 EARTH_ENGINE_ENV = ("GOOGLE_APPLICATION_CREDENTIALS", "LSGH_EE_API_URL", "LSGH_EE_PROJECT",
-                    "LSGH_EE_STORAGE_URL", "XDG_CONFIG_HOME")  # fmt: skip
+                    "LSGH_EE_STORAGE_URL", "XDG_CONFIG_HOME", "CLOUDSDK_CONFIG",
+                    "GCE_METADATA_HOST", "GCE_METADATA_IP", "LSGH_EE_DEADLINE")  # fmt: skip
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ class DemConfig(Strict):
         "USGS/SRTMGL1_003",
         min_length=1,
         description="Earth Engine DEM (for source: ee): an image id, e.g. NASA/NASADEM_HGT/001, "
-        "or the Copernicus collection COPERNICUS/DEM/GLO30 (mosaicked)",
+        "or the Copernicus collection COPERNICUS/DEM/GLO30_2024_1 (mosaicked; it supersedes "
+        "COPERNICUS/DEM/GLO30)",
     )
     ee_band: str | None = Field(
         None,
@@ -69,6 +70,12 @@ class EarthEngineConfig(Strict):
     drive_folder: str = Field("lsgh-ee", min_length=1, description="Google Drive folder")
     poll_seconds: float = Field(
         10.0, gt=0, le=600, description="seconds between polls of a running task"
+    )
+    deadline_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="deadline of each Earth Engine request in seconds (else LSGH_EE_DEADLINE, "
+        "else 330): a hung request ends and is retried instead of waiting forever",
     )
 
     @model_validator(mode="after")

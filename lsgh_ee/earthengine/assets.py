@@ -45,7 +45,6 @@ from lsgh_ee.runfolder import RunFolder
 log = logging.getLogger(__name__)
 
 UploadMode = Literal["ingest", "cog"]
-ASSETS_JSON = RunFolder.EE_ASSETS_JSON  # kept for callers that still import it here
 #: Where Earth Engine reads Cloud GeoTIFF-backed assets from (cog_registration guide).
 COG_LOCATIONS = "the US multi-region, a US dual-region including US-CENTRAL1, or US-CENTRAL1"
 INDEX_MISSING = -9999.0  # the staged index's explicit nodata (manifests cannot name NaN)
@@ -197,7 +196,7 @@ def register_cloud_geotiff(
     answered at once, no task. An existing asset is replaced when ``overwrite``."""
     import ee
 
-    from lsgh_ee.earthengine.download import first_line
+    from lsgh_ee.errors import first_line
 
     manifest = ingestion_manifest(layer, uri, properties)
     try:

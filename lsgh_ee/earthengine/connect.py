@@ -35,9 +35,8 @@ def session_for(config: RegionConfig, *, reuse: bool = False) -> EarthEngineSess
     # long hosted or batch run must survive a hiccup of any request, not only the ones this
     # package retries itself. The request deadline: ``earthengine.deadline_seconds`` where
     # the config has it, else LSGH_EE_DEADLINE, else the session's default.
-    deadline = getattr(settings, "deadline_seconds", None)
     return open_session(settings.project, key_file=settings.key_file, api_url=settings.api_url,
-                        deadline_s=deadline)  # fmt: skip
+                        deadline_s=settings.deadline_seconds)  # fmt: skip
 
 
 def export_settings_for(config: RegionConfig, session: EarthEngineSession) -> ExportSettings:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from lsgh_ee.earthengine.geometry import pixel_grid
-from lsgh_ee.errors import LsghError
+from lsgh_ee.errors import LsghError, first_line
 from lsgh_ee.grid import Grid
 from lsgh_ee.rasters import write_geotiff
 
@@ -407,8 +407,3 @@ def download_image(
     with contextlib.suppress(OSError):
         root.rmdir()  # only when no other download's tiles are in it
     return out
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

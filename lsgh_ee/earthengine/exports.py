@@ -28,7 +28,6 @@ from lsgh_ee.config import EarthEngineConfig
 from lsgh_ee.earthengine.download import (
     _fingerprint,
     download_image,
-    first_line,
     prepare_for_transfer,
 )
 from lsgh_ee.earthengine.geometry import crs_code, crs_transform
@@ -38,7 +37,7 @@ from lsgh_ee.earthengine.tasks import (
     start_with_retries,
     wait_for_operation,
 )
-from lsgh_ee.errors import LsghError
+from lsgh_ee.errors import LsghError, first_line
 from lsgh_ee.grid import Grid
 from lsgh_ee.rasters import write_geotiff
 

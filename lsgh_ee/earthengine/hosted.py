@@ -104,7 +104,7 @@ def codes_from_asset(asset_id: str, band_names: Sequence[str]) -> Any:
     """
     import ee
 
-    from lsgh_ee.earthengine.download import first_line
+    from lsgh_ee.errors import first_line
 
     names = list(band_names)
     try:

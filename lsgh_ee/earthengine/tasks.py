@@ -85,7 +85,8 @@ def wait_for_operation(
     """
     import ee
 
-    from lsgh_ee.earthengine.download import first_line, is_retryable
+    from lsgh_ee.earthengine.download import is_retryable
+    from lsgh_ee.errors import first_line
 
     start = time.monotonic()
     failed = 0
@@ -144,7 +145,8 @@ def start_with_retries(
     """
     import ee
 
-    from lsgh_ee.earthengine.download import first_line, is_retryable
+    from lsgh_ee.earthengine.download import is_retryable
+    from lsgh_ee.errors import first_line
 
     attempt = 0
     while True:
@@ -184,7 +186,8 @@ def start_once(
     """
     import ee
 
-    from lsgh_ee.earthengine.download import first_line, is_retryable
+    from lsgh_ee.earthengine.download import is_retryable
+    from lsgh_ee.errors import first_line
 
     since = time.time()
     attempt = 0

@@ -242,11 +242,9 @@ def _nothing_uploaded(run: Path, model: str, uploads: Uploads | None) -> str:
 
 
 def _has_credentials(settings: Any) -> bool:
-    from lsgh_ee.earthengine.session import credentials_path
+    from lsgh_ee.earthengine.session import credentials_available
 
-    return (settings is not None and settings.key_file is not None) or (
-        credentials_path() is not None
-    )
+    return (settings is not None and settings.key_file is not None) or credentials_available()
 
 
 def _open(settings: Any, uploads: Uploads | None) -> None:

@@ -10,7 +10,7 @@ STAMP := $(VENV)/.lsgh-ee-installed
 LOCK := requirements/lock-py311.txt
 UV_VERSION := 0.13.9
 
-.PHONY: demo test lint bench lock clean
+.PHONY: demo test lint bench lock serving-env clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,16 @@ lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
 		--universal --generate-hashes --no-header -o $(LOCK)
+
+# TensorFlow 2.15, the version of Vertex AI's newest prebuilt serving container, in its own
+# environment: tests/test_hosted_prediction.py loads our SavedModel export in it (CI makes it;
+# without it that one test is skipped with its reason).
+SERVING := .venv-serving
+serving-env: $(SERVING)/bin/python
+
+$(SERVING)/bin/python:
+	$(PYTHON) -m venv $(SERVING)
+	$(SERVING)/bin/python -m pip install --quiet tensorflow-cpu==2.15.1 numpy==1.26.4
 
 clean:
 	rm -rf runs test-artifacts bench/results

@@ -98,9 +98,14 @@ def test_the_savedmodel_serves_what_the_bundle_predicts(trained: Path) -> None:
     assert "--backend ee --endpoint projects/PROJECT/locations/REGION/endpoints/" in printed
 
 
-#: A Python with the TensorFlow of Vertex AI's newest prebuilt serving container (2.15):
-#: ``python -m venv /tmp/tf215-venv && /tmp/tf215-venv/bin/pip install tensorflow-cpu==2.15.1``
-SERVING_PYTHON = Path(os.environ.get("LSGH_TF_SERVING_PYTHON", "/tmp/tf215-venv/bin/python"))
+#: A Python with the TensorFlow of Vertex AI's newest prebuilt serving container (2.15), made
+#: by ``make serving-env`` (CI runs it) in the repository's ``.venv-serving/``.
+SERVING_PYTHON = Path(
+    os.environ.get(
+        "LSGH_TF_SERVING_PYTHON",
+        Path(__file__).resolve().parents[1] / ".venv-serving" / "bin" / "python",
+    )
+)
 _SERVE_IN_OLD_TF = """
 import base64, json, sys
 import numpy as np, tensorflow as tf
@@ -124,7 +129,7 @@ print(tf.__version__)
 
 @pytest.mark.skipif(not SERVING_PYTHON.is_file(),
                     reason=f"no TensorFlow 2.15 environment at {SERVING_PYTHON} (set "
-                           "LSGH_TF_SERVING_PYTHON; see SERVING_PYTHON)")  # fmt: skip
+                           "LSGH_TF_SERVING_PYTHON, or run 'make serving-env')")  # fmt: skip
 def test_the_savedmodel_serves_the_same_in_the_serving_containers_tensorflow(
     trained: Path, tmp_path: Path
 ) -> None:

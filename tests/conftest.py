@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,13 @@ from pyproj import Transformer
 from shapely.geometry import LineString, Point, Polygon, box
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: Where google.auth looks for a Compute Engine metadata server when it searches for
+#: Application Default Credentials: a closed loopback port, so that no test ever sends a
+#: request to the real one (169.254.169.254). Set before google.auth is imported (it reads
+#: them once); tests of the metadata path point them at the fake's server instead.
+NO_METADATA_SERVER = "127.0.0.1:9"
+for _name in ("GCE_METADATA_HOST", "GCE_METADATA_IP"):
+    os.environ[_name] = NO_METADATA_SERVER
 UTM = "EPSG:32633"
 ORIGIN = (300_000.0, 5_000_000.0)  # upper-left corner; off the central meridian, so
 # a lon/lat AOI box is rotated against the UTM grid
@@ -165,7 +173,7 @@ def edit_config(path: Path, **changes) -> Path:
 #: Environment variables through which Earth Engine settings and credentials reach a process.
 EARTH_ENGINE_ENV = ("GOOGLE_APPLICATION_CREDENTIALS", "LSGH_EE_API_URL", "LSGH_EE_PROJECT",
                     "LSGH_EE_STORAGE_URL", "XDG_CONFIG_HOME", "CLOUDSDK_CONFIG",
-                    "GCE_METADATA_HOST", "GCE_METADATA_IP", "LSGH_EE_DEADLINE")  # fmt: skip
+                    "LSGH_EE_DEADLINE")  # fmt: skip
 
 
 @pytest.fixture
@@ -177,6 +185,8 @@ def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.setenv("HOME", str(home))
     for name in EARTH_ENGINE_ENV:
         monkeypatch.delenv(name, raising=False)
+    for name in ("GCE_METADATA_HOST", "GCE_METADATA_IP"):  # no metadata server either
+        monkeypatch.setenv(name, NO_METADATA_SERVER)
 
 
 @pytest.fixture

@@ -212,7 +212,7 @@ def test_cog_mode_checks_the_bucket_location(
     fake: FakeEarthEngine, config: Path, location: str, kind: str, regions, ok: bool
 ) -> None:
     from lsgh_ee.errors import LsghError
-    from lsgh_ee.pipeline import upload
+    from lsgh_ee.stages import upload
 
     fake.storage.add_bucket(BUCKET, location=location, location_type=kind, data_locations=regions)
     if ok:
@@ -230,7 +230,7 @@ def test_cog_mode_checks_the_bucket_location(
 def test_a_lost_answer_to_an_ingestion_start_ingests_once(
     fake: FakeEarthEngine, config: Path
 ) -> None:
-    from lsgh_ee.pipeline import upload
+    from lsgh_ee.stages import upload
 
     # the first start is carried out, but its answer is lost (503)
     fake.inject("imageImport", status=503, times=1, lose_response=True)
@@ -243,7 +243,7 @@ def test_a_lost_answer_to_an_ingestion_start_ingests_once(
 
 
 def test_the_missing_asset_folder_is_created(fake: FakeEarthEngine, config: Path) -> None:
-    from lsgh_ee.pipeline import upload
+    from lsgh_ee.stages import upload
 
     assert ROOT not in fake.folders  # the fake refuses writes into a missing folder
     upload(config, "lsgh")

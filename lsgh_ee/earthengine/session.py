@@ -213,6 +213,9 @@ def _application_default() -> _Found:
     import google.auth
     import google.auth.exceptions
 
+    google_auth_log = logging.getLogger("google.auth")
+    level = google_auth_log.level
+    google_auth_log.setLevel(logging.ERROR)  # its "metadata server unavailable" is our one line
     try:
         creds, project = google.auth.default(scopes=ee.oauth.SCOPES)
     except google.auth.exceptions.DefaultCredentialsError as exc:
@@ -225,6 +228,8 @@ def _application_default() -> _Found:
             "the Application Default Credentials cannot be loaded; run 'gcloud auth "
             f"application-default login' again or set {KEY_ENV} to a key file"
         ) from None
+    finally:
+        google_auth_log.setLevel(level)
     adc = _gcloud_adc_path()
     if adc is not None and adc.is_file():
         where = f"gcloud file {adc}"

@@ -30,11 +30,19 @@ def trained(built_region: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     folder = tmp_path_factory.mktemp("hosted") / "region"
     shutil.copytree(built_region.parent, folder)
     config = edit_config(folder / "region.yaml", training=fast_training(epochs=2, patience=1))
-    run_cli("sample", str(config))
-    run_cli("train", str(config), "--model", "lsgh", "--epochs", "2")
-    run_cli("predict", str(config), "--model", "lsgh")
-    proc = run_cli("export-model", str(config), "--model", "lsgh")
-    (folder / "export-model.out").write_text(proc.stdout, encoding="utf-8")
+    from typer.testing import CliRunner
+
+    from lsgh_ee import stages
+    from lsgh_ee.cli import app
+
+    # In-process (TensorFlow starts once for the module): sample, train, map, then the
+    # export-model command itself, whose printed deployment steps a test reads.
+    stages.sample(config)
+    stages.train(config, "lsgh")
+    stages.predict(config, "lsgh")
+    result = CliRunner().invoke(app, ["export-model", str(config), "--model", "lsgh"])
+    assert result.exit_code == 0, result.output
+    (folder / "export-model.out").write_text(result.stdout, encoding="utf-8")
     return config
 
 

@@ -19,9 +19,6 @@ from lsgh_ee.atomic import atomic_path, write_text
 from lsgh_ee.factors.stack import FactorStack
 from lsgh_ee.runfolder import RunFolder
 
-CORRELATION_CSV = RunFolder.CORRELATION_CSV
-IMPORTANCE_CSV = RunFolder.IMPORTANCE_CSV
-REPORT_PNG = RunFolder.FACTOR_REPORT_PNG
 COLLINEAR = 0.7
 
 
@@ -114,8 +111,8 @@ def write_factor_report(report: FactorReport, run_dir: str | os.PathLike) -> lis
     import matplotlib.pyplot as plt
 
     run_dir = Path(run_dir)
-    write_text(run_dir / CORRELATION_CSV, report.correlation.round(4).to_csv())
-    write_text(run_dir / IMPORTANCE_CSV, report.importance.round(5).to_csv())
+    write_text(run_dir / RunFolder.CORRELATION_CSV, report.correlation.round(4).to_csv())
+    write_text(run_dir / RunFolder.IMPORTANCE_CSV, report.importance.round(5).to_csv())
 
     names = list(report.correlation.columns)
     fig, (ax1, ax2) = plt.subplots(
@@ -141,7 +138,11 @@ def write_factor_report(report: FactorReport, run_dir: str | os.PathLike) -> lis
     ax2.set_title(
         f"Random-forest importance ({report.n_landslide} landslide / {report.n_other} other px)"
     )
-    with atomic_path(run_dir / REPORT_PNG) as tmp:
+    with atomic_path(run_dir / RunFolder.FACTOR_REPORT_PNG) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    return [run_dir / CORRELATION_CSV, run_dir / IMPORTANCE_CSV, run_dir / REPORT_PNG]
+    return [
+        run_dir / RunFolder.CORRELATION_CSV,
+        run_dir / RunFolder.IMPORTANCE_CSV,
+        run_dir / RunFolder.FACTOR_REPORT_PNG,
+    ]

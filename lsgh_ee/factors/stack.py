@@ -25,10 +25,6 @@ from lsgh_ee.grid import Grid
 from lsgh_ee.rasters import read_stack, write_geotiff
 from lsgh_ee.runfolder import RunFolder
 
-FACTORS_TIF = RunFolder.FACTORS_TIF
-CODES_TIF = RunFolder.CODES_TIF
-SCHEMA_JSON = RunFolder.FACTOR_SCHEMA_JSON
-
 
 @dataclass
 class FactorLayer:
@@ -97,7 +93,7 @@ class FactorStack:
         ]
         paths = [
             write_geotiff(
-                run_dir / FACTORS_TIF,
+                RunFolder(run_dir).factors,
                 self.values,
                 self.grid,
                 descriptions=self.names,
@@ -105,7 +101,7 @@ class FactorStack:
                 tags={"content": "lsgh-ee factor values"},
             ),
             write_geotiff(
-                run_dir / CODES_TIF,
+                RunFolder(run_dir).codes,
                 self.codes,
                 self.grid,
                 nodata=0,
@@ -114,17 +110,17 @@ class FactorStack:
                 tags={"content": "lsgh-ee class codes (0 = nodata)"},
             ),
         ]
-        write_text(run_dir / SCHEMA_JSON, json.dumps(self.schema(), indent=2))
-        paths.append(run_dir / SCHEMA_JSON)
+        write_text(RunFolder(run_dir).factor_schema, json.dumps(self.schema(), indent=2))
+        paths.append(RunFolder(run_dir).factor_schema)
         return paths
 
     @classmethod
     def read(cls, run_dir: str | os.PathLike) -> FactorStack:
         """Read a stack written by :meth:`write`."""
         run_dir = Path(run_dir)
-        schema = json.loads((run_dir / SCHEMA_JSON).read_text(encoding="utf-8"))
-        values, grid, _ = read_stack(run_dir / FACTORS_TIF)
-        codes, _, _ = read_stack(run_dir / CODES_TIF)
+        schema = json.loads((RunFolder(run_dir).factor_schema).read_text(encoding="utf-8"))
+        values, grid, _ = read_stack(RunFolder(run_dir).factors)
+        codes, _, _ = read_stack(RunFolder(run_dir).codes)
         layers = [
             FactorLayer(
                 name=f["name"],

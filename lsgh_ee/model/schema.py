@@ -175,12 +175,12 @@ def reclassify_for_model(
     if not changed:
         return None, factor_schema, []
     from lsgh_ee.factors.classify import classify_breaks
-    from lsgh_ee.factors.stack import CODES_TIF, FACTORS_TIF
     from lsgh_ee.rasters import read_stack
+    from lsgh_ee.runfolder import RunFolder
 
     region = factor_schema["factors"]
-    values, _, _ = read_stack(run / FACTORS_TIF)
-    codes, _, _ = read_stack(run / CODES_TIF)
+    values, _, _ = read_stack(RunFolder(run).factors)
+    codes, _, _ = read_stack(RunFolder(run).codes)
     factors = [dict(f) for f in region]
     notes = []
     for i, want in changed.items():
@@ -230,17 +230,22 @@ def model_class_codes(
     the model's breaks (removed on exit): ``(path, adjusted factor schema, notices)``."""
     import tempfile
 
-    from lsgh_ee.factors.stack import CODES_TIF
     from lsgh_ee.rasters import read_stack, write_geotiff
+    from lsgh_ee.runfolder import RunFolder
 
     codes, schema, notes = reclassify_for_model(bundle_schema, factor_schema, run)
     if codes is None:
-        yield run / CODES_TIF, schema, notes
+        yield RunFolder(run).codes, schema, notes
         return
-    _, grid, _ = read_stack(run / CODES_TIF)
+    _, grid, _ = read_stack(RunFolder(run).codes)
     names = [f["name"] for f in schema["factors"]]
     with tempfile.TemporaryDirectory(dir=run, prefix=".model-breaks-") as tmp:
         path = write_geotiff(
-            Path(tmp) / CODES_TIF, codes, grid, nodata=0, descriptions=names, overviews=False
+            Path(tmp) / RunFolder.CODES_TIF,
+            codes,
+            grid,
+            nodata=0,
+            descriptions=names,
+            overviews=False,
         )
         yield path, schema, notes

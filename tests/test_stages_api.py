@@ -65,3 +65,23 @@ def test_run_all_runs_every_stage_in_order_and_reports_progress(tmp_path: Path) 
     assert run.susceptibility("lsgh").is_file() and run.report.is_file()
     again = lg.run_all(config, models=["rf", "lsgh"])
     assert all(r.skipped for r in again)  # nothing changed: nothing re-runs
+
+
+def test_a_bundle_records_the_diameter_of_its_samples_not_the_config(
+    built_region: Path, tmp_path: Path
+) -> None:
+    """Editing ``heatmap.diameter`` after ``sample`` does not change the samples, so the
+    model trained on them must say the diameter they were drawn with."""
+    import json
+    import shutil
+
+    import lsgh_ee as lg
+
+    shutil.copytree(built_region.parent, tmp_path / "region")
+    config = tmp_path / "region" / "region.yaml"
+    edit_config(config, heatmap={"diameter": 9})
+    lg.sample(config)
+    edit_config(config, heatmap={"diameter": 21})  # edited, and sample not re-run
+    lg.train(config, "rf", force=True)
+    bundle = lg.RunFolder(lg.load_config(config).run_dir).model_dir("rf")
+    assert json.loads((bundle / "schema.json").read_text())["heatmap_diameter"] == 9

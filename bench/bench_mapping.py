@@ -210,8 +210,8 @@ def worker_model(codes_path: Path, schema_path: Path, model_dir: Path, quick: bo
     rng = np.random.default_rng(SEED)
     train = flat[rng.choice(len(flat), 600, replace=False)]
     labels = (rng.random(len(train)) < 0.5).astype("float32")
-    model = make_model("lsgh", counts)
-    model.fit(train, labels, epochs=1, validation_fraction=0.2, seed=SEED)
+    model = make_model("lsgh", counts, epochs=1, validation_fraction=0.2, seed=SEED)
+    model.fit(train, labels)
     model.save(model_dir)
 
     n = 16384 if quick else 49152
@@ -246,12 +246,13 @@ class TimedModel:
 def _load_model(model_dir: Path) -> tuple[object, dict]:
     """The saved model, warmed up on one full batch (graph traced, TensorFlow's buffers
     for a batch of 8192 allocated), and the RSS (MiB) after the imports and after that."""
-    import lsgh_ee.model
+    import lsgh_ee.model.keras_estimators  # noqa: F401 - TensorFlow, counted in the import RSS
     from lsgh_ee.mapping import predict_map  # noqa: F401 - counted in the import RSS
+    from lsgh_ee.model.base import ModelEstimator
     from lsgh_ee.rasters import write_geotiff  # noqa: F401
 
     rss = {"rss_after_imports_mib": status_mib("self", "VmRSS")}
-    model = lsgh_ee.model.ModelEstimator.load(model_dir)
+    model = ModelEstimator.load(model_dir)
     model.predict(np.ones((model.predict_batch_size, len(model.class_counts)), np.uint8))
     rss["rss_after_load_mib"] = status_mib("self", "VmRSS")
     return model, rss

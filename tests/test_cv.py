@@ -28,7 +28,15 @@ from lsgh_ee.inventory import read_inventory
 from lsgh_ee.region import Region
 from lsgh_ee.runfolder import RunFolder
 from lsgh_ee.sampling import draw_samples
-from lsgh_ee.sampling.folds import block_folds, draw_fold, plan_folds, validation_blocks
+from lsgh_ee.sampling.folds import (
+    block_folds,
+    draw_fold,
+    draw_year_fold,
+    plan_folds,
+    plan_year_folds,
+    validation_blocks,
+    year_groups,
+)
 
 BLOCK = 450.0  # metres: about 5 x 5 blocks on the synthetic region
 FOLDS = 3
@@ -66,6 +74,17 @@ def test_validation_blocks_hold_out_about_the_fraction() -> None:
     share = counts[held].sum() / counts.sum()
     assert 0.1 <= share <= 0.3
     assert 0 < np.isin(blocks[counts > 0], held).sum() < (counts > 0).sum()
+
+
+def test_year_groups_are_consecutive_years_balanced_by_count() -> None:
+    years = np.repeat(np.arange(2000, 2012), [5, 1, 1, 9, 2, 2, 2, 6, 1, 1, 4, 6])
+    group = year_groups(years, 4)
+    assert set(group) == {0, 1, 2, 3}
+    for g in range(3):  # consecutive: every year of group g precedes every year of g + 1
+        assert years[group == g].max() < years[group == g + 1].min()
+    assert np.bincount(group).max() - np.bincount(group).min() <= 9
+    with pytest.raises(lg.LsghError, match="distinct year"):
+        year_groups(np.array([2000, 2000, 2001]), 3)
 
 
 # -- intervals (pure NumPy simulation) ----------------------------------------------------
@@ -164,6 +183,31 @@ def test_no_training_artefact_of_a_fold_uses_a_test_landslide(region) -> None:
     assert sorted(seen_test) == sorted(plan.landslide_index)  # each landslide tested once
 
 
+def test_temporal_folds_train_on_other_years_only(region) -> None:
+    config, stack, inventory = region
+    grid, diameter = stack.grid, config.heatmap.diameter
+    plan = plan_year_folds(stack, inventory, "year", FOLDS)
+    xy = inventory.centroids()
+    rows, cols = grid.rowcol(xy[:, 0], xy[:, 1])
+    for k in range(FOLDS):
+        part = draw_year_fold(stack, inventory, config.sampling, diameter, plan, k,
+                              validation_fraction=0.2, seed=0)  # fmt: skip
+        test_years = plan.years[plan.group == k]
+        index = list(plan.landslide_index)
+        fit_years = plan.years[[index.index(i) for i in part.fit_landslides]]
+        val_years = plan.years[[index.index(i) for i in part.validation_landslides]]
+        assert not np.isin(fit_years, test_years).any()
+        assert not np.isin(val_years, test_years).any()
+        assert val_years.min() > fit_years.max()  # early stopping watches the latest years
+        fit = part.fit_landslides
+        heat = gaussian_heatmap((rows[fit], cols[fit]), grid.shape, diameter)
+        assert np.array_equal(part.heatmap, heat)
+        # no test sample on a pixel a training sample took
+        train_px = set(part.train.rows * grid.width + part.train.cols)
+        assert not train_px & set(part.test.rows * grid.width + part.test.cols)
+        assert (part.test.label == 1).any() and (part.test.label == 0).any()
+
+
 # -- the study and the command ------------------------------------------------------------
 def _cv_region(built_region: Path, folder: Path) -> Path:
     """A copy of the built region whose config uses small blocks and tiny training."""
@@ -188,6 +232,10 @@ def test_cv_study_writes_its_files_and_skips_a_rerun(built_region: Path, tmp_pat
     assert summary["folds"] == FOLDS and "rf" in summary["table"]
     assert "95% CI" in run.cv_file(run.CV_TABLE_MD).read_text(encoding="utf-8")
     assert lg.cv(config, folds=FOLDS, models=["rf"]).skipped
+    temporal = lg.cv(config, folds=FOLDS, models=["rf"], kind="temporal")
+    assert not temporal.skipped and temporal.summary["kind"] == "temporal"
+    spans = [f["test_years"] for f in temporal.summary["fold_details"]]
+    assert spans == sorted(spans) and spans[0][0] == 2000 and spans[-1][1] == 2009
 
 
 @pytest.mark.slow

@@ -88,6 +88,12 @@ def cv(
         float,
         typer.Option("--buffer", help="Metres of training ground left out around each test fold."),
     ] = 0.0,
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind", help="spatial (folds of whole blocks) or temporal (folds of year groups)."
+        ),
+    ] = "spatial",
     epochs: EpochsOption = None,
     out: OutOption = None,
     force: ForceOption = False,
@@ -98,13 +104,17 @@ def cv(
     each fold's heatmap, soft samples, negatives and early-stopping blocks come from its
     training landslides only. Writes cv/folds.csv, cv/table4_cv.csv and .md,
     cv/paired.csv and .md (model differences), cv/fold_auc.png and cv/cv.json.
-    Needs export-factors first.
+    --kind temporal: folds of consecutive years (inventory.date_attribute), each tested
+    once. Needs export-factors first.
     """
     from lsgh_ee.stages import cv as study
 
+    if models:  # -m rf -m lsgh or -m rf,lsgh
+        models = [m for value in models for m in value.split(",") if m]
+
     with TerminalProgress("cross-validation") as show:
         result = study(config, folds=folds, repeats=repeats, models=models, run_dir=out,
-                       epochs=epochs, buffer=buffer, force=force,
+                       epochs=epochs, buffer=buffer, kind=kind, force=force,
                        on_epoch=lambda label, e, logs: show.epoch(label, e, logs))  # fmt: skip
     print_result(result)
     run = RunFolder(result.run_dir)

@@ -26,6 +26,17 @@ landslides only:
   hard samples drawn there from the landslides of those blocks only;
 * the test samples are hard samples drawn inside the test fold by the configured rule from
   the test fold's own landslides (their own heatmap / buffer for the negatives' exclusion).
+
+The sides are drawn in that order and a later side leaves out the pixels an earlier one
+sampled or knows as landslide (a training landslide's polygon reaching into the test fold
+is neither a test negative nor a test positive).
+
+**Temporal folds** (:func:`year_groups`, :func:`draw_year_fold`, where
+``inventory.date_attribute`` is set): the landslides' years are cut into k groups of
+consecutive years balanced by landslide count; each group is tested once while the others
+train (leave one period out: a susceptibility model is assumed stationary, so later
+landslides may teach about earlier ones). Early stopping watches the latest training
+years; all sides draw over the whole region with the same exclusions as above.
 """
 
 from __future__ import annotations
@@ -202,30 +213,141 @@ def draw_fold(
     fit_ls = plan.landslide_index[(ls_fold != fold) & ~in_val]
     val_ls = plan.landslide_index[(ls_fold != fold) & in_val]
     test_ls = plan.landslide_index[ls_fold == fold]
+    return _draw_sides(stack, inventory, cfg, heatmap_diameter, fold, seed,
+                       (fit_ls, val_ls, test_ls),
+                       (train_area & ~validation_area, validation_area, test_area))  # fmt: skip
 
-    def draw(positions: np.ndarray, area: np.ndarray, part: int) -> tuple[Samples, np.ndarray]:
+
+def year_groups(years: np.ndarray, n_folds: int) -> np.ndarray:
+    """The group (0..n_folds-1) of each landslide: its year's place among ``n_folds``
+    groups of consecutive years, cut where the cumulative landslide count is nearest to
+    i/n_folds of the total (each group holds at least one year)."""
+    years = np.asarray(years, dtype=np.int64)
+    distinct, counts = np.unique(years, return_counts=True)
+    if n_folds < 2:
+        raise LsghError(f"--folds must be at least 2, got {n_folds}")
+    if distinct.size < n_folds:
+        raise LsghError(
+            f"the landslides span {distinct.size} distinct year(s), fewer than the {n_folds} "
+            "folds of a temporal cross-validation; use fewer --folds or --kind spatial"
+        )
+    cum = np.cumsum(counts)
+    cuts, lo = [], 0
+    for i in range(1, n_folds):
+        candidates = np.arange(lo, distinct.size - (n_folds - i))
+        j = int(candidates[np.argmin(np.abs(cum[candidates] - i * cum[-1] / n_folds))])
+        cuts.append(j)
+        lo = j + 1
+    group_of_year = np.searchsorted(np.asarray(cuts), np.arange(distinct.size), side="left")
+    return group_of_year[np.searchsorted(distinct, years)]
+
+
+@dataclass(frozen=True)
+class YearPlan:
+    """The year group (fold) of each landslide on the grid, for temporal folds."""
+
+    landslide_index: np.ndarray  # positions in inventory.landslides
+    years: np.ndarray
+    group: np.ndarray
+
+    @property
+    def n_folds(self) -> int:
+        return int(self.group.max()) + 1
+
+
+def plan_year_folds(
+    stack: FactorStack, inventory: Inventory, attribute: str | None, n_folds: int
+) -> YearPlan:
+    """Landslides grouped into ``n_folds`` folds of consecutive years
+    (:func:`year_groups`) by ``inventory.date_attribute``."""
+    if attribute is None or attribute not in inventory.landslides.columns:
+        raise LsghError(
+            "temporal cross-validation needs the landslides' dates: set "
+            "inventory.date_attribute (or use --kind spatial)"
+        )
+    grid = stack.grid
+    xy = inventory.centroids()
+    rows, cols = grid.rowcol(xy[:, 0], xy[:, 1])
+    index = np.flatnonzero(grid.contains(rows, cols))
+    if inventory.landslides[attribute].iloc[index].isna().any():
+        raise LsghError(f"inventory.date_attribute '{attribute}' is empty for some landslides")
+    years = np.asarray(subset(inventory, index).years(attribute), dtype=np.int64)
+    return YearPlan(index, years, year_groups(years, n_folds))
+
+
+def draw_year_fold(
+    stack: FactorStack,
+    inventory: Inventory,
+    cfg: SamplingConfig,
+    heatmap_diameter: int,
+    plan: YearPlan,
+    fold: int,
+    *,
+    validation_fraction: float,
+    seed: int,
+) -> FoldSamples:
+    """Fold ``fold`` of a temporal cross-validation: the landslides of year group ``fold``
+    are tested, those of the other groups train (leave one period out). Early stopping
+    watches the latest training years holding about ``validation_fraction`` of the training
+    landslides (at least one year, never all). Every side draws over the whole region; a
+    later side leaves out the pixels sampled by, or of the landslides of, an earlier one."""
+    train = plan.group != fold
+    train_years = np.unique(plan.years[train])
+    if train_years.size < 2:
+        raise LsghError(
+            f"fold {fold + 1}'s training landslides are all from {train_years[0]}: no later "
+            "year can be held out for early stopping; use fewer --folds"
+        )
+    share = np.array([(plan.years[train] >= y).mean() for y in train_years[1:]])
+    first_val = train_years[1:][np.argmin(np.abs(share - validation_fraction))]
+    in_val = train & (plan.years >= first_val)
+    fit_ls = plan.landslide_index[train & ~in_val]
+    val_ls = plan.landslide_index[in_val]
+    test_ls = plan.landslide_index[~train]
+    everywhere = np.ones(stack.grid.shape, dtype=bool)
+    return _draw_sides(stack, inventory, cfg, heatmap_diameter, fold, seed,
+                       (fit_ls, val_ls, test_ls), (everywhere, everywhere, everywhere))  # fmt: skip
+
+
+def _draw_sides(
+    stack: FactorStack,
+    inventory: Inventory,
+    cfg: SamplingConfig,
+    heatmap_diameter: int,
+    fold: int,
+    seed: int,
+    landslides: tuple[np.ndarray, np.ndarray, np.ndarray],
+    areas: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> FoldSamples:
+    """Draw the training, validation and test sides in that order, each from its own
+    landslides in its area minus what an earlier side sampled or knows as landslide."""
+    grid = stack.grid
+    taken = np.zeros(grid.shape, dtype=bool)
+    drawn = []
+    for part, (positions, area) in enumerate(zip(landslides, areas, strict=True)):
+        side = subset(inventory, positions)
         try:
-            return draw_samples(stack, subset(inventory, positions), cfg, heatmap_diameter,
-                                seed=seed * 1000 + fold * 10 + part, area=area,
-                                hold_out=False)  # fmt: skip
+            samples, heatmap = draw_samples(stack, side, cfg, heatmap_diameter,
+                                            seed=seed * 1000 + fold * 10 + part,
+                                            area=area & ~taken, hold_out=False)  # fmt: skip
         except LsghError as exc:
-            side = ("training", "validation", "test")[part]
-            raise LsghError(f"fold {fold + 1}, {side} side: {exc}") from exc
-
-    train, heatmap = draw(fit_ls, train_area & ~validation_area, 0)
-    validation, _ = draw(val_ls, validation_area, 1)
-    test, _ = draw(test_ls, test_area, 2)
+            name = ("training", "validation", "test")[part]
+            raise LsghError(f"fold {fold + 1}, {name} side: {exc}") from exc
+        taken[samples.rows, samples.cols] = True
+        taken |= side.mask(grid, "polygon")
+        drawn.append((samples, heatmap))
+    (train, heatmap), (validation, _), (test, _) = drawn
     return FoldSamples(
         fold=fold,
         train=train,
         validation=validation.subset(validation.kind != "soft"),
         test=test.subset(test.kind != "soft"),
         heatmap=heatmap,
-        test_area=test_area,
-        validation_area=validation_area,
-        fit_landslides=fit_ls,
-        validation_landslides=val_ls,
-        test_landslides=test_ls,
+        test_area=areas[2],
+        validation_area=areas[1],
+        fit_landslides=landslides[0],
+        validation_landslides=landslides[1],
+        test_landslides=landslides[2],
     )
 
 

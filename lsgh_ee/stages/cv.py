@@ -31,11 +31,12 @@ def cv(
     run_dir: str | os.PathLike | None = None,
     epochs: int | None = None,
     buffer: float = 0.0,
+    kind: str = "spatial",
     force: bool = False,
     on_epoch: Callable[[str, int, dict], None] | None = None,
 ) -> StageResult:
-    """Spatially blocked ``folds``-fold cross-validation, ``repeats`` times, of ``models``
-    (default: the config's ``training.models``). Needs ``export-factors``.
+    """Spatially blocked (or temporal) ``folds``-fold cross-validation, ``repeats`` times,
+    of ``models`` (default: the config's ``training.models``). Needs ``export-factors``.
 
     Writes into ``cv/``: ``folds.csv`` (repeat, fold, model, AUC, AP, test samples),
     ``table4_cv.csv``/``.md`` (mean ± 95% CI per model), ``paired.csv``/``.md`` (every
@@ -46,7 +47,10 @@ def cv(
         folds, repeats: k and the number of k-fold repeats (each reshuffles the ties of
             the fold assignment).
         epochs: override ``training.epochs``.
-        buffer: metres of training ground left out around each test fold (default 0).
+        buffer: metres of training ground left out around each test fold (default 0;
+            spatial folds only).
+        kind: ``spatial`` (folds of whole blocks) or ``temporal`` (folds of consecutive
+            years, by ``inventory.date_attribute``).
         on_epoch: called as ``on_epoch(label, epoch, logs)``, label ``"<model> r<i> f<k>"``.
 
     Example::
@@ -65,10 +69,19 @@ def cv(
                         f"{', '.join(MODEL_VARIANTS)}")  # fmt: skip
     if folds < 2 or repeats < 1:
         raise LsghError(f"--folds must be >= 2 and --repeats >= 1 (got {folds}, {repeats})")
+    if kind not in ("spatial", "temporal"):
+        raise LsghError(f"kind must be 'spatial' or 'temporal', got {kind!r}")
+    if kind == "temporal" and config.inventory.date_attribute is None:
+        raise LsghError(
+            "temporal cross-validation needs the landslides' dates: set "
+            "inventory.date_attribute, or use --kind spatial"
+        )
     if buffer < 0:
         raise LsghError(f"buffer must be >= 0 metres, got {buffer}")
     training = config.training.model_copy(update={"epochs": epochs} if epochs else {})
-    params = {"folds": folds, "repeats": repeats, "models": models, "buffer": buffer,
+    if kind == "temporal":
+        repeats = 1  # year groups are fixed: a repeat would give the same folds
+    params = {"kind": kind, "folds": folds, "repeats": repeats, "models": models, "buffer": buffer,
               "training": training.model_dump(mode="json"),
               "sampling": config.sampling.model_dump(mode="json"),
               "heatmap": config.heatmap.model_dump(mode="json")}  # fmt: skip
@@ -84,7 +97,7 @@ def cv(
         from lsgh_ee.inventory import read_inventory
         from lsgh_ee.model import make_model
         from lsgh_ee.region import Region
-        from lsgh_ee.sampling.folds import draw_fold, plan_folds
+        from lsgh_ee.sampling.folds import draw_fold, draw_year_fold, plan_folds, plan_year_folds
 
         start = time.perf_counter()
         stack = FactorStack.read(run.path)
@@ -93,12 +106,21 @@ def cv(
         seed = config.sampling.seed
         rows, fold_info = [], []
         for r in range(repeats):
-            plan = plan_folds(stack, inventory, config.sampling.block_size, folds,
-                              np.random.default_rng([seed, r]))  # fmt: skip
+            if kind == "temporal":
+                years = plan_year_folds(stack, inventory, config.inventory.date_attribute, folds)
+            else:
+                plan = plan_folds(stack, inventory, config.sampling.block_size, folds,
+                                  np.random.default_rng([seed, r]))  # fmt: skip
             for k in range(folds):
-                part = draw_fold(stack, inventory, config.sampling, config.heatmap.diameter,
-                                 plan, k, validation_fraction=training.validation_fraction,
-                                 seed=seed + 7919 * r, buffer=buffer)  # fmt: skip
+                if kind == "temporal":
+                    part = draw_year_fold(stack, inventory, config.sampling,
+                                          config.heatmap.diameter, years, k,
+                                          validation_fraction=training.validation_fraction,
+                                          seed=seed)  # fmt: skip
+                else:
+                    part = draw_fold(stack, inventory, config.sampling, config.heatmap.diameter,
+                                     plan, k, validation_fraction=training.validation_fraction,
+                                     seed=seed + 7919 * r, buffer=buffer)  # fmt: skip
                 test, val = part.test, part.validation
                 fold_info.append({"repeat": r + 1, "fold": k + 1,
                                   "landslides": {"fit": int(part.fit_landslides.size),
@@ -106,6 +128,9 @@ def cv(
                                                  "test": int(part.test_landslides.size)},
                                   "samples": {"train": len(part.train), "validation": len(val),
                                               "test": len(test)}})  # fmt: skip
+                if kind == "temporal":
+                    span = years.years[years.group == k]
+                    fold_info[-1]["test_years"] = [int(span.min()), int(span.max())]
                 for variant in models:
                     label = f"{variant} r{r + 1} f{k + 1}"
                     hook = None
@@ -129,9 +154,12 @@ def cv(
         pairs = cvs.paired_differences(per_fold, correction)
         folder = run.cv
         folder.mkdir(parents=True, exist_ok=True)
-        title = (f"{config.name}: {folds}-fold spatially blocked CV"
-                 + (f", {repeats} repeats" if repeats > 1 else "")
-                 + f" (blocks of {config.sampling.block_size:g} m)")  # fmt: skip
+        if kind == "temporal":
+            title = f"{config.name}: {folds}-fold temporal CV (consecutive year groups)"
+        else:
+            title = (f"{config.name}: {folds}-fold spatially blocked CV"
+                     + (f", {repeats} repeats" if repeats > 1 else "")
+                     + f" (blocks of {config.sampling.block_size:g} m)")  # fmt: skip
         outputs = []
         write_text(run.cv_file(run.CV_FOLDS_CSV), per_fold.round(6).to_csv(index=False))
         write_text(run.cv_file(run.CV_TABLE_CSV), table.round(6).to_csv())
@@ -150,7 +178,7 @@ def cv(
         outputs.append(cvs.plot_fold_auc(per_fold, table, run.cv_file(run.CV_AUC_PNG),
                                          title=title))  # fmt: skip
         summary = {
-            "kind": "spatial",
+            "kind": kind,
             "folds": folds,
             "repeats": repeats,
             "block_size": config.sampling.block_size,

@@ -208,6 +208,30 @@ def test_temporal_folds_train_on_other_years_only(region) -> None:
         assert (part.test.label == 1).any() and (part.test.label == 0).any()
 
 
+def test_the_spatial_split_labels_soft_samples_from_training_landslides_only(region) -> None:
+    from lsgh_ee.sampling.splits import Blocks
+
+    config, stack, inventory = region
+    grid, diameter = stack.grid, config.heatmap.diameter
+    cfg = config.sampling.model_copy(update={"split": "spatial", "block_size": BLOCK})
+    samples, heat = draw_samples(stack, inventory, cfg, diameter, seed=0)
+    blocks = Blocks.on(grid, BLOCK)
+    test = samples.test
+    test_blocks = np.unique(blocks.of(test.rows * grid.width + test.cols, grid.width))
+    xy = inventory.centroids()
+    rows, cols = grid.rowcol(xy[:, 0], xy[:, 1])
+    inside = grid.contains(rows, cols)
+    rows, cols = rows[inside], cols[inside]
+    in_test = np.isin(blocks.of(rows * grid.width + cols, grid.width), test_blocks)
+    assert in_test.any() and not in_test.all()
+    assert np.array_equal(heat, gaussian_heatmap((rows[~in_test], cols[~in_test]),
+                                                 grid.shape, diameter))  # fmt: skip
+    soft = samples.kind == "soft"
+    assert np.array_equal(samples.label[soft], heat[samples.rows[soft], samples.cols[soft]])
+    everyone = gaussian_heatmap((rows, cols), grid.shape, diameter)
+    assert ((everyone > 0) & (heat == 0)).any()  # test landslides' reach is left out
+
+
 # -- the study and the command ------------------------------------------------------------
 def _cv_region(built_region: Path, folder: Path) -> Path:
     """A copy of the built region whose config uses small blocks and tiny training."""

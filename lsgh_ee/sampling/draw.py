@@ -63,8 +63,10 @@ def draw_samples(
 
     Returns:
         (samples, heatmap): the heatmap (float32, grid shape) the soft labels were read
-        from: built from every landslide, or from the training landslides only in a
-        temporal split.
+        from: built from every landslide in a random split, from the training landslides
+        only in a temporal or spatial split (spatial: those whose centre lies in a training
+        block; the negatives' rule still sees every landslide there, since the blocks are
+        chosen from the hard samples).
 
     Raises:
         LsghError: nothing valid to sample, an unusable split (no date attribute, blocks
@@ -162,6 +164,16 @@ def draw_samples(
         is_test = np.isin(hard_blocks, test_blocks)
         pos_is_test, neg_is_test = is_test[: positives.size], is_test[positives.size :]
         soft_region = ~blocks.mask(test_blocks)
+        # Soft labels learn from the training landslides only: the heatmap is rebuilt from
+        # the landslides whose centre lies in a training block.
+        centre_blocks = blocks.of(centre_rows * grid.width + centre_cols, grid.width)
+        train_centres = ~np.isin(centre_blocks, test_blocks)
+        if train_centres.any():
+            heatmap = gaussian_heatmap(
+                (centre_rows[train_centres], centre_cols[train_centres]),
+                grid.shape,
+                heatmap_diameter,
+            )
     if hold_out:
         check_positive_split(pos_is_test, cfg)
 

@@ -84,7 +84,8 @@ def cv(
     params = {"kind": kind, "folds": folds, "repeats": repeats, "models": models, "buffer": buffer,
               "training": training.model_dump(mode="json"),
               "sampling": config.sampling.model_dump(mode="json"),
-              "heatmap": config.heatmap.model_dump(mode="json")}  # fmt: skip
+              "heatmap": config.heatmap.model_dump(mode="json"),
+              "date_attribute": config.inventory.date_attribute}  # fmt: skip
     inputs = [run.codes, run.factor_schema, *config.inventory.paths]
 
     def work() -> tuple[list[Path], dict]:

@@ -30,6 +30,7 @@ from lsgh_ee.runfolder import RunFolder
 from lsgh_ee.sampling import draw_samples
 from lsgh_ee.sampling.folds import (
     block_folds,
+    block_validation,
     draw_fold,
     draw_year_fold,
     plan_folds,
@@ -232,6 +233,32 @@ def test_the_spatial_split_labels_soft_samples_from_training_landslides_only(reg
     assert ((everyone > 0) & (heat == 0)).any()  # test landslides' reach is left out
 
 
+def test_a_spatial_split_holds_out_whole_training_blocks_for_early_stopping(
+    region, tmp_path: Path
+) -> None:
+    from lsgh_ee.sampling import Samples
+    from lsgh_ee.sampling.splits import Blocks
+
+    config, stack, inventory = region
+    grid = stack.grid
+    cfg = config.sampling.model_copy(update={"split": "spatial", "block_size": BLOCK})
+    samples, _ = draw_samples(stack, inventory, cfg, config.heatmap.diameter, seed=0)
+    path = samples.write_gpkg(tmp_path / "samples.gpkg", grid.crs)
+    back = Samples.read_gpkg(path).train
+    assert back.meta["split"] == "spatial" and back.meta["block_size"] == BLOCK
+    fit, validation = block_validation(back, grid, BLOCK, 0.2, seed=0)
+    blocks = Blocks.on(grid, BLOCK)
+    fit_ids = set(blocks.of(fit.rows * grid.width + fit.cols, grid.width))
+    val_ids = set(blocks.of(validation.rows * grid.width + validation.cols, grid.width))
+    assert val_ids and not fit_ids & val_ids
+    assert set(validation.kind) == {"positive", "negative"}
+    assert len(fit) + len(validation) <= len(back)
+    # the random split's file keeps no split keys: its bytes do not change
+    plain, _ = draw_samples(stack, inventory, config.sampling, config.heatmap.diameter, seed=0)
+    again = Samples.read_gpkg(plain.write_gpkg(tmp_path / "plain.gpkg", grid.crs))
+    assert set(again.meta) == {"heatmap_diameter"}
+
+
 # -- the study and the command ------------------------------------------------------------
 def _cv_region(built_region: Path, folder: Path) -> Path:
     """A copy of the built region whose config uses small blocks and tiny training."""
@@ -273,6 +300,19 @@ def test_cv_command_prints_the_table(built_region: Path, tmp_path: Path) -> None
     per_fold = pd.read_csv(run.cv_file(run.CV_FOLDS_CSV))
     assert sorted(set(per_fold["model"])) == ["lsgh", "rf"] and len(per_fold) == 2 * FOLDS
     assert run.cv_file(run.CV_AUC_PNG).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_train_under_a_spatial_split_stops_early_on_held_out_blocks(
+    built_region: Path, tmp_path: Path
+) -> None:
+    config = _cv_region(built_region, tmp_path / "region")
+    sampling = yaml.safe_load(config.read_text(encoding="utf-8"))["sampling"]
+    edit_config(config, sampling={**sampling, "split": "spatial"})
+    lg.sample(config)
+    result = lg.train(config, "cnn", epochs=2)
+    assert "held-out blocks" in result.summary["validation"]
+    assert "validation" not in lg.train(config, "rf").summary
 
 
 @pytest.mark.slow

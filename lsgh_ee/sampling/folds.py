@@ -49,6 +49,7 @@ import numpy as np
 from lsgh_ee.config import SamplingConfig
 from lsgh_ee.errors import LsghError
 from lsgh_ee.factors.stack import FactorStack
+from lsgh_ee.grid import Grid
 from lsgh_ee.inventory import Inventory
 from lsgh_ee.sampling.draw import draw_samples
 from lsgh_ee.sampling.pixels import far_from
@@ -125,6 +126,22 @@ def validation_blocks(
         taken.pop()
     n_empty = round(fraction * empty.size)
     return np.sort(np.concatenate([taken, rng.permutation(empty)[:n_empty]]).astype(np.int64))
+
+
+def block_validation(
+    samples: Samples, grid: Grid, block_size: float, fraction: float, seed: int
+) -> tuple[Samples, Samples]:
+    """(fit, validation): the training samples of a spatial split with whole blocks held out
+    for early stopping (:func:`validation_blocks`, by the blocks' positives). The validation
+    set is the hard samples of those blocks; their soft samples, labelled by the held-out
+    landslides' heatmap, are in neither."""
+    blocks = Blocks.on(grid, block_size)
+    ids = blocks.of(samples.rows * grid.width + samples.cols, grid.width)
+    present = np.unique(ids)
+    positives = np.bincount(ids[samples.kind == "positive"], minlength=blocks.count)
+    held = validation_blocks(present, positives[present], fraction, np.random.default_rng(seed))
+    in_val = np.isin(ids, held)
+    return samples.subset(~in_val), samples.subset(in_val & (samples.kind != "soft"))
 
 
 @dataclass(frozen=True)

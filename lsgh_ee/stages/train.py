@@ -4,6 +4,7 @@ model bundle in ``models/<variant>/``."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -128,8 +129,12 @@ def _validation_by_split(samples: Any, variant: str, training: Any, run: RunFold
     from lsgh_ee.sampling.folds import block_validation
 
     _, grid, _ = read_stack(run.codes)
-    return block_validation(samples, grid, float(meta["block_size"]),
-                            training.validation_fraction, training.seed)  # fmt: skip
+    try:
+        return block_validation(samples, grid, float(meta["block_size"]),
+                                training.validation_fraction, training.seed)  # fmt: skip
+    except LsghError as exc:  # too few blocks: the network's own random validation share
+        logging.getLogger(__name__).warning("%s; early stopping on a random share instead", exc)
+        return None
 
 
 def trained_models(run: RunFolder) -> list[str]:

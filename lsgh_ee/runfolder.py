@@ -23,6 +23,8 @@ preview.html, report.html     preview, report       the interactive map, the rep
 savedmodel/<model>/           export-model          TensorFlow SavedModel for Vertex AI
 ee_assets.json                upload                Earth Engine asset ids of uploaded maps
 scale_study/, transfer/       studies               their tables and figures
+cv/                           cv                    per-fold metrics, Table 4 with intervals,
+                                                    paired differences, fold AUC figure, cv.json
 manifest.json                 every stage           what each stage did
 ============================  ====================  ==========================================
 """
@@ -87,6 +89,14 @@ class RunFolder:
     STUDY_TABLE_STEM = "table"
     TRANSFER_DIR = "transfer"
     TRANSFER_JSON = "transfer.json"
+    CV_DIR = "cv"
+    CV_FOLDS_CSV = "folds.csv"
+    CV_TABLE_CSV = "table4_cv.csv"
+    CV_TABLE_MD = "table4_cv.md"
+    CV_PAIRS_CSV = "paired.csv"
+    CV_PAIRS_MD = "paired.md"
+    CV_AUC_PNG = "fold_auc.png"
+    CV_JSON = "cv.json"
 
     def __init__(self, path: str | os.PathLike) -> None:
         object.__setattr__(self, "path", Path(path))
@@ -201,6 +211,15 @@ class RunFolder:
     def transfer_dir(self, train: str, test: str) -> Path:
         """``transfer/<train>_to_<test>/``: a transfer-eval of this run's models on ``test``."""
         return self.path / self.TRANSFER_DIR / f"{train}_to_{test}"
+
+    @property
+    def cv(self) -> Path:
+        """``cv/``: the cross-validation study's outputs."""
+        return self.path / self.CV_DIR
+
+    def cv_file(self, name: str) -> Path:
+        """A file of ``cv/`` by its constant (``RunFolder.CV_JSON``, ...)."""
+        return self.cv / name
 
     def study_table(self, folder: Path) -> Path:
         """The Markdown table a study writes into its ``folder``."""

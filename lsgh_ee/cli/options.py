@@ -26,3 +26,11 @@ ModelOption = Annotated[
     str,
     typer.Option("--model", "-m", help=f"Model variant: {', '.join(reversed(MODEL_VARIANTS))}."),
 ]
+ModelsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--models",
+        "-m",
+        help="Variants, repeat the option: -m rf -m lsgh (default: training.models).",
+    ),
+]

@@ -1,4 +1,4 @@
-"""Commands over the studies: scale-study and transfer-eval."""
+"""Commands over the studies: cv, scale-study and transfer-eval."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from lsgh_ee.cli.core import command
 from lsgh_ee.cli.display import TerminalProgress, print_result, print_table
-from lsgh_ee.cli.options import ConfigArg, EpochsOption, ForceOption, OutOption
+from lsgh_ee.cli.options import ConfigArg, EpochsOption, ForceOption, ModelsOption, OutOption
 from lsgh_ee.runfolder import RunFolder
 
 
@@ -74,3 +74,49 @@ def transfer_eval(
     result = study(train_config, test_config, models=models, epochs=epochs, force=force)
     print_result(result)
     print_table(RunFolder(result.run_dir).study_table(Path(result.summary["folder"])))
+
+
+@command("cv")
+def cv(
+    config: ConfigArg,
+    folds: Annotated[int, typer.Option("--folds", "-k", help="Number of folds.")] = 5,
+    repeats: Annotated[
+        int, typer.Option("--repeats", help="Repeats of the k-fold (ties reshuffled).")
+    ] = 1,
+    models: ModelsOption = None,
+    buffer: Annotated[
+        float,
+        typer.Option("--buffer", help="Metres of training ground left out around each test fold."),
+    ] = 0.0,
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind", help="spatial (folds of whole blocks) or temporal (folds of year groups)."
+        ),
+    ] = "spatial",
+    epochs: EpochsOption = None,
+    out: OutOption = None,
+    force: ForceOption = False,
+) -> None:
+    """Spatially blocked k-fold cross-validation: Table 4 as mean ± 95% CI per model.
+
+    Folds are whole blocks of sampling.block_size metres, balanced by landslide count;
+    each fold's heatmap, soft samples, negatives and early-stopping blocks come from its
+    training landslides only. Writes cv/folds.csv, cv/table4_cv.csv and .md,
+    cv/paired.csv and .md (model differences), cv/fold_auc.png and cv/cv.json.
+    --kind temporal: folds of consecutive years (inventory.date_attribute), each tested
+    once. Needs export-factors first.
+    """
+    from lsgh_ee.stages import cv as study
+
+    if models:  # -m rf -m lsgh or -m rf,lsgh
+        models = [m for value in models for m in value.split(",") if m]
+
+    with TerminalProgress("cross-validation") as show:
+        result = study(config, folds=folds, repeats=repeats, models=models, run_dir=out,
+                       epochs=epochs, buffer=buffer, kind=kind, force=force,
+                       on_epoch=lambda label, e, logs: show.epoch(label, e, logs))  # fmt: skip
+    print_result(result)
+    run = RunFolder(result.run_dir)
+    print_table(run.cv_file(run.CV_TABLE_MD))
+    print_table(run.cv_file(run.CV_PAIRS_MD))

@@ -136,14 +136,26 @@ class ModelEstimator:
         return f"{type(self).__name__}({self.class_counts}, {params})"
 
     # -- the interface each variant implements -----------------------------------------
-    def fit(self, codes: Any, labels: Any) -> ModelEstimator:
+    def fit(
+        self, codes: Any, labels: Any, *, validation: tuple[Any, Any] | None = None
+    ) -> ModelEstimator:
         """Train on class codes ``(N, F)`` (0 = nodata, 1..k) and labels ``(N,)`` in
-        [0, 1] with the constructor's settings. Returns ``self``."""
+        [0, 1] with the constructor's settings. Returns ``self``.
+
+        ``validation``: optional ``(codes, labels)`` for early stopping, used instead of a
+        split drawn from the training samples (e.g. whole held-out blocks, so that the
+        validation set is as far from the training samples as the test set is). Models
+        without early stopping (the forest) ignore it."""
         x, y = self._check_data(codes, labels)
-        self._fit(x, y)
+        if validation is not None:
+            x_val = check_codes(validation[0], self.class_counts, self.factor_names)
+            validation = (x_val, check_labels(validation[1], x_val.shape[0]))
+        self._fit(x, y, validation)
         return self
 
-    def _fit(self, x: np.ndarray, y: np.ndarray) -> None:  # pragma: no cover - abstract
+    def _fit(
+        self, x: np.ndarray, y: np.ndarray, validation: tuple[np.ndarray, np.ndarray] | None
+    ) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def predict(self, codes: Any) -> np.ndarray:

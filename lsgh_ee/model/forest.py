@@ -76,8 +76,9 @@ class RandomForest(ModelEstimator):
         self.verbose = int(verbose)
         self.on_epoch = on_epoch
 
-    def _fit(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Grid-search and fit the forest on checked codes ``(N, F)`` and labels ``(N,)``."""
+    def _fit(self, x: np.ndarray, y: np.ndarray, validation: tuple | None = None) -> None:
+        """Grid-search and fit the forest on checked codes ``(N, F)`` and labels ``(N,)``
+        (a forest does not stop early: ``validation`` is not used)."""
         from sklearn.ensemble import RandomForestRegressor
         from sklearn.model_selection import GridSearchCV, StratifiedKFold
 

@@ -162,12 +162,18 @@ class KerasEstimator(ModelEstimator):
         except ValueError as exc:
             raise LsghError(f"invalid {self.variant} model parameters: {exc}") from exc
 
-    def _fit(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Train on checked codes ``(N, F)`` int32 and labels ``(N,)`` float32."""
+    def _fit(
+        self, x: np.ndarray, y: np.ndarray, validation: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> None:
+        """Train on checked codes ``(N, F)`` int32 and labels ``(N,)`` float32; early
+        stopping watches ``validation`` when given, else a split of the samples."""
         import tensorflow as tf
 
         seed, batch_size = self.seed, self.batch_size
-        x_train, y_train, x_val, y_val = validation_split(x, y, self.validation_fraction, seed)
+        if validation is not None:
+            x_train, y_train, (x_val, y_val) = x, y, validation
+        else:
+            x_train, y_train, x_val, y_val = validation_split(x, y, self.validation_fraction, seed)
         keras.utils.set_random_seed(seed)
         if self.deterministic and keras.backend.backend() == "tensorflow":
             tf.config.experimental.enable_op_determinism()
@@ -224,7 +230,7 @@ class KerasEstimator(ModelEstimator):
             "batch_size": batch_size,
             "max_epochs": self.epochs,
             "patience": self.patience,
-            "validation_fraction": self.validation_fraction,
+            "validation_fraction": None if validation is not None else self.validation_fraction,
             "deterministic": self.deterministic,
             "fine_tuned": warm,
             "trained_layers": None if self.train_only is None else list(self.train_only),

@@ -13,7 +13,8 @@ and the train/test split (Xiong et al. 2022, §2.2 and §3.1).
 * Every sample is a distinct pixel whose class code is valid (> 0) in every factor.
 
 Splits: ``random`` (stratified by kind, the paper's 7:3), ``spatial`` (square blocks of
-``block_size`` metres wholly in train or test; soft samples only from train blocks) and
+``block_size`` metres wholly in train or test; soft samples only from train blocks, labelled
+by the heatmap of the landslides whose centre lies in a train block) and
 ``temporal`` (landslides up to ``temporal_cutoff`` train, later ones test; the heatmap and
 therefore the soft samples come from the training landslides only, so nothing about the
 test landslides leaks into them; negatives split at random). In the spatial and temporal

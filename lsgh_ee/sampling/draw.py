@@ -39,6 +39,8 @@ def draw_samples(
     *,
     seed: int,
     date_attribute: str | None = None,
+    area: np.ndarray | None = None,
+    hold_out: bool = True,
 ) -> tuple[Samples, np.ndarray]:
     """Draw hard and soft samples on the stack's grid and split them into train and test.
 
@@ -51,11 +53,20 @@ def draw_samples(
         seed: seed of the one random generator everything is drawn with.
         date_attribute: the inventory's date/year attribute (``inventory.date_attribute``),
             needed by the temporal split.
+        area: optional boolean grid mask of the pixels samples may come from (e.g. the
+            blocks of one cross-validation fold); positives outside it are dropped. The
+            heatmap and the negatives' exclusion zones still come from every landslide of
+            ``inventory`` (pass the subset of landslides that may be learnt from).
+        hold_out: False draws every sample into ``train`` and splits nothing
+            (``sampling.split`` and ``test_fraction`` are ignored): the caller splits, as
+            cross-validation does by folds of blocks.
 
     Returns:
         (samples, heatmap): the heatmap (float32, grid shape) the soft labels were read
-        from: built from every landslide, or from the training landslides only in a
-        temporal split.
+        from: built from every landslide in a random split, from the training landslides
+        only in a temporal or spatial split (spatial: those whose centre lies in a training
+        block; the negatives' rule still sees every landslide there, since the blocks are
+        chosen from the hard samples).
 
     Raises:
         LsghError: nothing valid to sample, an unusable split (no date attribute, blocks
@@ -73,11 +84,15 @@ def draw_samples(
             "cover the AOI (see the factor report)"
         )
     notices: list[str] = []
+    if area is not None:
+        area = np.asarray(area, dtype=bool)
+        if area.shape != grid.shape:
+            raise ValueError(f"area mask has shape {area.shape}, the grid {grid.shape}")
 
     positions, centre_rows, centre_cols = _landslides_on_grid(inventory, grid)
     train_ls = np.ones(positions.size, dtype=bool)
     cutoff = None
-    if cfg.split == "temporal":
+    if hold_out and cfg.split == "temporal":
         years = _landslide_years(inventory, date_attribute, positions)
         cutoff = temporal_cutoff(years, cfg)
         train_ls = years <= cutoff
@@ -92,6 +107,13 @@ def draw_samples(
         _notice(notices, f"{dropped} positive pixel(s) dropped: nodata in some factor")
     pos_train &= valid
     pos_test &= valid
+    if area is not None:
+        outside = int(np.count_nonzero((pos_train | pos_test) & ~area))
+        if outside:
+            _notice(notices, f"{outside} positive pixel(s) dropped: outside the sampled area")
+        valid = valid & area
+        pos_train &= area
+        pos_test &= area
     positives = np.concatenate([np.flatnonzero(pos_train), np.flatnonzero(pos_test)])
     n_pos_train = int(np.count_nonzero(pos_train))
     if positives.size == 0:
@@ -128,7 +150,9 @@ def draw_samples(
     neg_is_test = np.zeros(negatives.size, dtype=bool)
     soft_region = np.ones(grid.shape, dtype=bool)
     test_blocks = None
-    if cfg.split == "random":
+    if not hold_out:
+        pass  # everything trains; the caller splits
+    elif cfg.split == "random":
         pos_is_test = random_split(positives.size, cfg.test_fraction, rng)
         neg_is_test = random_split(negatives.size, cfg.test_fraction, rng)
     elif cfg.split == "temporal":
@@ -140,7 +164,18 @@ def draw_samples(
         is_test = np.isin(hard_blocks, test_blocks)
         pos_is_test, neg_is_test = is_test[: positives.size], is_test[positives.size :]
         soft_region = ~blocks.mask(test_blocks)
-    check_positive_split(pos_is_test, cfg)
+        # Soft labels learn from the training landslides only: the heatmap is rebuilt from
+        # the landslides whose centre lies in a training block.
+        centre_blocks = blocks.of(centre_rows * grid.width + centre_cols, grid.width)
+        train_centres = ~np.isin(centre_blocks, test_blocks)
+        if train_centres.any():
+            heatmap = gaussian_heatmap(
+                (centre_rows[train_centres], centre_cols[train_centres]),
+                grid.shape,
+                heatmap_diameter,
+            )
+    if hold_out:
+        check_positive_split(pos_is_test, cfg)
 
     # Soft samples from the middle three heatmap intervals (training ground only).
     n_soft = cfg.soft_per_interval
@@ -162,7 +197,7 @@ def draw_samples(
     soft = np.concatenate(soft_parts)
     soft_is_test = (
         random_split(soft.size, cfg.test_fraction, rng)
-        if cfg.split == "random"
+        if hold_out and cfg.split == "random"
         else np.zeros(soft.size, dtype=bool)
     )
 
@@ -194,7 +229,7 @@ def draw_samples(
         "heatmap_diameter": heatmap_diameter,
         "positives": cfg.positives,
         "negatives": cfg.negatives,
-        "split": cfg.split,
+        "split": cfg.split if hold_out else "none",
         "test_fraction": cfg.test_fraction,
         "soft_per_interval": n_soft,
         "counts": samples.counts(),

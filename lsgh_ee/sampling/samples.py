@@ -146,10 +146,13 @@ class Samples:
 
     def write_gpkg(self, path: str | os.PathLike, crs: Any) -> Path:
         """Write the samples as a GeoPackage point layer ``samples`` (atomically); the layer
-        metadata keeps the factor names and the heatmap diameter of the soft samples."""
+        metadata keeps the factor names and the heatmap diameter of the soft samples (and a
+        spatial split's block size)."""
         frame = self.to_geodataframe(crs)
         stored = {"factor_names": list(self.factor_names),
                   "heatmap_diameter": self.meta.get("heatmap_diameter")}  # fmt: skip
+        if self.meta.get("block_size") is not None:  # spatial split: train holds out blocks
+            stored |= {"split": "spatial", "block_size": self.meta["block_size"]}
         metadata = {_METADATA_KEY: json.dumps(stored)}
         with atomic_path(path) as tmp:
             pyogrio.write_dataframe(
@@ -197,5 +200,9 @@ class Samples:
             kind=frame["kind"].to_numpy().astype(str),
             split=frame["split"].to_numpy().astype(str),
             factor_names=tuple(names),
-            meta={k: stored[k] for k in ("heatmap_diameter",) if stored.get(k) is not None},
+            meta={
+                k: stored[k]
+                for k in ("heatmap_diameter", "split", "block_size")
+                if stored.get(k) is not None
+            },  # fmt: skip
         )

@@ -4,6 +4,7 @@ model bundle in ``models/<variant>/``."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -86,8 +87,12 @@ def train(
                                training=training, on_epoch=on_epoch)  # fmt: skip
         if not model.uses_soft_samples:
             samples = samples.subset(samples.kind != "soft")
+        validation = _validation_by_split(samples, variant, training, run)
+        if validation is not None:
+            samples, held_out = validation
+            validation = (held_out.codes, held_out.label)
         start = time.perf_counter()
-        model.fit(samples.codes, samples.label)
+        model.fit(samples.codes, samples.label, validation=validation)
         summary = {
             "variant": variant,
             "training_samples": len(samples),
@@ -96,6 +101,8 @@ def train(
             "epochs_run": len(model.history_.get("loss", [])) or None,
             "samples_per_second": round(model.samples_per_second_ or 0, 1),
         }
+        if validation is not None:
+            summary["validation"] = f"{len(validation[1])} hard samples of held-out blocks"
         if init_from is not None:
             summary["fine_tuned_from"] = str(init_from)
         save_bundle(folder, model, factor_schema,
@@ -104,6 +111,30 @@ def train(
         return sorted(p for p in folder.iterdir() if p.is_file()), summary
 
     return run_stage(f"train:{variant}", run, params, inputs, work, force)
+
+
+def _validation_by_split(samples: Any, variant: str, training: Any, run: RunFolder) -> tuple | None:
+    """Under a spatial split a network's early-stopping set is whole training blocks, as
+    far from its training samples as the test blocks are ((fit, validation) samples);
+    otherwise None: the network draws its validation share itself (random split), and the
+    forest does not stop early."""
+    from lsgh_ee.model.variants import keras_variants
+
+    meta = samples.meta
+    if meta.get("split") != "spatial" or variant not in keras_variants():
+        return None
+    if not training.validation_fraction:
+        return None
+    from lsgh_ee.rasters import read_stack
+    from lsgh_ee.sampling.folds import block_validation
+
+    _, grid, _ = read_stack(run.codes)
+    try:
+        return block_validation(samples, grid, float(meta["block_size"]),
+                                training.validation_fraction, training.seed)  # fmt: skip
+    except LsghError as exc:  # too few blocks: the network's own random validation share
+        logging.getLogger(__name__).warning("%s; early stopping on a random share instead", exc)
+        return None
 
 
 def trained_models(run: RunFolder) -> list[str]:

@@ -1,0 +1,147 @@
+"""Cross-validation summaries: Table 4 as mean ± 95% interval per model, paired
+differences of every model pair, and the per-fold AUC figure.
+
+**Interval**: Student's t over the fold values, ``mean ± t(0.975, n-1) · s · sqrt(1/n + c)``
+with ``n`` the number of fold values and ``s`` their standard deviation. For one k-fold
+repeat ``c = 0`` (the plain t-interval). With repeats the k·r fold values share their data,
+so ``c = 1 / (k - 1)`` (n_test / n_train), the correction of Nadeau & Bengio (2003) as used
+for repeated k-fold by Bouckaert & Frank (2004); without it the interval would shrink with
+every repeat although no new data came in. The same rule gives the paired interval of the
+fold-wise difference of two models (both scored on the same test fold each time).
+"""
+
+from __future__ import annotations
+
+import os
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lsgh_ee.atomic import atomic_path, write_text
+
+#: Columns of the per-fold metrics.
+FOLD_COLUMNS = ("repeat", "fold", "model", "auc", "ap", "n_test", "n_test_positive")
+SCORES = ("auc", "ap")
+
+
+def t_interval(values, level: float = 0.95, correction: float = 0.0) -> tuple[float, float, float]:
+    """(mean, low, high): the t-interval of the mean of ``values`` (NaN dropped); with
+    ``correction`` c the variance of the mean is ``s² (1/n + c)`` (see the module doc).
+    One value gives an interval of NaN."""
+    from scipy.stats import t
+
+    x = np.asarray(values, dtype="float64")
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(x.mean())
+    if x.size < 2:
+        return mean, float("nan"), float("nan")
+    half = float(t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1))
+    half *= float(np.sqrt(1.0 / x.size + correction))
+    return mean, mean - half, mean + half
+
+
+def correction_for(folds: int, repeats: int) -> float:
+    """The variance correction c for ``repeats`` of ``folds``-fold CV (0 for one repeat)."""
+    return 0.0 if repeats <= 1 else 1.0 / (folds - 1)
+
+
+def summary_table(per_fold: pd.DataFrame, correction: float = 0.0) -> pd.DataFrame:
+    """Per model (in first-seen order): mean, low, high of AUC and AP, and the folds."""
+    rows = {}
+    for model, group in per_fold.groupby("model", sort=False):
+        row: dict[str, float] = {}
+        for score in SCORES:
+            mean, low, high = t_interval(group[score], correction=correction)
+            row |= {f"{score}_mean": mean, f"{score}_low": low, f"{score}_high": high}
+        row["folds"] = len(group)
+        rows[model] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def paired_differences(per_fold: pd.DataFrame, correction: float = 0.0) -> pd.DataFrame:
+    """Every model pair (a, b): the mean fold-wise difference a − b of AUC and AP with its
+    interval, and in how many folds a scored the higher AUC."""
+    wide = {s: per_fold.pivot_table(index=["repeat", "fold"], columns="model", values=s)
+            for s in SCORES}  # fmt: skip
+    models = list(dict.fromkeys(per_fold["model"]))
+    rows = []
+    for a, b in combinations(models, 2):
+        row: dict[str, object] = {"model_a": a, "model_b": b}
+        for score in SCORES:
+            diff = (wide[score][a] - wide[score][b]).to_numpy()
+            mean, low, high = t_interval(diff, correction=correction)
+            row |= {f"{score}_diff": mean, f"{score}_low": low, f"{score}_high": high}
+        diff = (wide["auc"][a] - wide["auc"][b]).to_numpy()
+        row["a_wins_auc"] = f"{int((diff > 0).sum())}/{int(np.isfinite(diff).sum())}"
+        rows.append(row)
+    columns = ["model_a", "model_b", "auc_diff", "auc_low", "auc_high", "ap_diff", "ap_low",
+               "ap_high", "a_wins_auc"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _ci(mean: float, low: float, high: float) -> str:
+    if not np.isfinite(mean):
+        return "–"
+    if not np.isfinite(low):
+        return f"{mean:.4f}"
+    return f"{mean:.4f} ± {(high - low) / 2:.4f} [{low:.4f}, {high:.4f}]"
+
+
+def summary_markdown(table: pd.DataFrame, title: str = "") -> str:
+    """The cross-validated Table 4 as Markdown (mean ± half-width [low, high])."""
+    lines = [f"{title}\n"] if title else []
+    lines += ["| Model | AUC (95% CI) | AP (95% CI) | Folds |", "|---|---|---|---|"]
+    for model, r in table.iterrows():
+        lines.append(f"| {model} | {_ci(r.auc_mean, r.auc_low, r.auc_high)} | "
+                     f"{_ci(r.ap_mean, r.ap_low, r.ap_high)} | {int(r.folds)} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def pairs_markdown(pairs: pd.DataFrame) -> str:
+    """The paired differences as Markdown."""
+    lines = ["| Comparison | ΔAUC (95% CI) | ΔAP (95% CI) | A wins (AUC) |", "|---|---|---|---|"]
+    for r in pairs.itertuples():
+        lines.append(f"| {r.model_a} − {r.model_b} | {_ci(r.auc_diff, r.auc_low, r.auc_high)} "
+                     f"| {_ci(r.ap_diff, r.ap_low, r.ap_high)} | {r.a_wins_auc} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(path: str | os.PathLike, text: str) -> Path:
+    write_text(Path(path), text)
+    return Path(path)
+
+
+def plot_fold_auc(
+    per_fold: pd.DataFrame, table: pd.DataFrame, path: str | os.PathLike, *, title: str = ""
+) -> Path:
+    """Per-fold AUC of every model (one grey line per fold joins its models: the pairing),
+    with each model's mean and 95% interval in black."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = list(table.index)
+    x = {m: i for i, m in enumerate(models)}
+    fig, ax = plt.subplots(figsize=(1.6 * len(models) + 2.5, 4.5), layout="constrained")
+    for _, group in per_fold.groupby(["repeat", "fold"]):
+        group = group.set_index("model").reindex(models)
+        ax.plot(range(len(models)), group["auc"], color="grey", alpha=0.5, marker="o",
+                markersize=4, linewidth=0.8)  # fmt: skip
+    for model, r in table.iterrows():
+        err = [[r.auc_mean - r.auc_low], [r.auc_high - r.auc_mean]]
+        ax.errorbar(x[model] + 0.12, r.auc_mean, yerr=err if np.isfinite(r.auc_low) else None,
+                    color="black", marker="s", capsize=5)  # fmt: skip
+    ax.set_xticks(range(len(models)), models)
+    ax.set(ylabel="ROC AUC on the test fold", xlim=(-0.5, len(models) - 0.5))
+    ax.set_title("Per-fold AUC (grey: one fold; black: mean and 95% CI)"
+                 + (f"\n{title}" if title else ""))  # fmt: skip
+    ax.grid(alpha=0.3, axis="y")
+    with atomic_path(Path(path)) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return Path(path)

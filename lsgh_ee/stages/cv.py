@@ -1,0 +1,198 @@
+"""Study ``cv``: spatially blocked k-fold cross-validation of the model variants, with
+mean ± 95% intervals and paired differences (DESIGN.md, "Evaluation contract").
+
+Folds are sets of whole blocks balanced by landslide count; per fold the heatmap, the soft
+samples, the negatives' exclusion zones and the early-stopping validation set (whole
+training blocks) come from the training landslides only, and the test samples are hard
+samples drawn in the test fold from its own landslides (see :mod:`lsgh_ee.sampling.folds`).
+Intervals: :mod:`lsgh_ee.evaluation.crossval`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from lsgh_ee.atomic import write_text
+from lsgh_ee.config import MODEL_VARIANTS
+from lsgh_ee.errors import LsghError
+from lsgh_ee.stages.runner import ConfigLike, StageResult, as_config, require, run_folder, run_stage
+
+
+def cv(
+    config: ConfigLike,
+    *,
+    folds: int = 5,
+    repeats: int = 1,
+    models: list[str] | None = None,
+    run_dir: str | os.PathLike | None = None,
+    epochs: int | None = None,
+    buffer: float = 0.0,
+    kind: str = "spatial",
+    force: bool = False,
+    on_epoch: Callable[[str, int, dict], None] | None = None,
+) -> StageResult:
+    """Spatially blocked (or temporal) ``folds``-fold cross-validation, ``repeats`` times,
+    of ``models`` (default: the config's ``training.models``). Needs ``export-factors``.
+
+    Writes into ``cv/``: ``folds.csv`` (repeat, fold, model, AUC, AP, test samples),
+    ``table4_cv.csv``/``.md`` (mean ± 95% CI per model), ``paired.csv``/``.md`` (every
+    model pair's fold-paired difference with its interval), ``fold_auc.png`` and
+    ``cv.json``.
+
+    Args:
+        folds, repeats: k and the number of k-fold repeats (each reshuffles the ties of
+            the fold assignment).
+        epochs: override ``training.epochs``.
+        buffer: metres of training ground left out around each test fold (default 0;
+            spatial folds only).
+        kind: ``spatial`` (folds of whole blocks) or ``temporal`` (folds of consecutive
+            years, by ``inventory.date_attribute``).
+        on_epoch: called as ``on_epoch(label, epoch, logs)``, label ``"<model> r<i> f<k>"``.
+
+    Example::
+
+        import lsgh_ee as lg
+        result = lg.cv("region.yaml", folds=5, models=["rf", "lsgh"])
+        print(result.summary["table"])
+    """
+    config = as_config(config)
+    run = run_folder(config, run_dir)
+    require(run, [run.codes, run.factor_schema], "export-factors")
+    models = list(models or config.training.models)
+    unknown = [m for m in models if m not in MODEL_VARIANTS]
+    if unknown:
+        raise LsghError(f"unknown model(s) {', '.join(unknown)}; choose from "
+                        f"{', '.join(MODEL_VARIANTS)}")  # fmt: skip
+    if folds < 2 or repeats < 1:
+        raise LsghError(f"--folds must be >= 2 and --repeats >= 1 (got {folds}, {repeats})")
+    if kind not in ("spatial", "temporal"):
+        raise LsghError(f"kind must be 'spatial' or 'temporal', got {kind!r}")
+    if kind == "temporal" and config.inventory.date_attribute is None:
+        raise LsghError(
+            "temporal cross-validation needs the landslides' dates: set "
+            "inventory.date_attribute, or use --kind spatial"
+        )
+    if buffer < 0:
+        raise LsghError(f"buffer must be >= 0 metres, got {buffer}")
+    training = config.training.model_copy(update={"epochs": epochs} if epochs else {})
+    if kind == "temporal":
+        repeats = 1  # year groups are fixed: a repeat would give the same folds
+    params = {"kind": kind, "folds": folds, "repeats": repeats, "models": models, "buffer": buffer,
+              "training": training.model_dump(mode="json"),
+              "sampling": config.sampling.model_dump(mode="json"),
+              "heatmap": config.heatmap.model_dump(mode="json"),
+              "date_attribute": config.inventory.date_attribute}  # fmt: skip
+    inputs = [run.codes, run.factor_schema, *config.inventory.paths]
+
+    def work() -> tuple[list[Path], dict]:
+        import numpy as np
+        import pandas as pd
+
+        from lsgh_ee.evaluation import average_precision, roc_auc
+        from lsgh_ee.evaluation import crossval as cvs
+        from lsgh_ee.factors.stack import FactorStack
+        from lsgh_ee.inventory import read_inventory
+        from lsgh_ee.model import make_model
+        from lsgh_ee.region import Region
+        from lsgh_ee.sampling.folds import draw_fold, draw_year_fold, plan_folds, plan_year_folds
+
+        start = time.perf_counter()
+        stack = FactorStack.read(run.path)
+        inventory = read_inventory(config.inventory, Region.from_config(config))
+        counts = [len(layer.classes) for layer in stack.layers]
+        seed = config.sampling.seed
+        rows, fold_info = [], []
+        for r in range(repeats):
+            if kind == "temporal":
+                years = plan_year_folds(stack, inventory, config.inventory.date_attribute, folds)
+            else:
+                plan = plan_folds(stack, inventory, config.sampling.block_size, folds,
+                                  np.random.default_rng([seed, r]))  # fmt: skip
+            for k in range(folds):
+                if kind == "temporal":
+                    part = draw_year_fold(stack, inventory, config.sampling,
+                                          config.heatmap.diameter, years, k,
+                                          validation_fraction=training.validation_fraction,
+                                          seed=seed)  # fmt: skip
+                else:
+                    part = draw_fold(stack, inventory, config.sampling, config.heatmap.diameter,
+                                     plan, k, validation_fraction=training.validation_fraction,
+                                     seed=seed + 7919 * r, buffer=buffer)  # fmt: skip
+                test, val = part.test, part.validation
+                fold_info.append({"repeat": r + 1, "fold": k + 1,
+                                  "landslides": {"fit": int(part.fit_landslides.size),
+                                                 "validation": int(part.validation_landslides.size),
+                                                 "test": int(part.test_landslides.size)},
+                                  "samples": {"train": len(part.train), "validation": len(val),
+                                              "test": len(test)}})  # fmt: skip
+                if kind == "temporal":
+                    span = years.years[years.group == k]
+                    fold_info[-1]["test_years"] = [int(span.min()), int(span.max())]
+                for variant in models:
+                    label = f"{variant} r{r + 1} f{k + 1}"
+                    hook = None
+                    if on_epoch is not None:
+                        hook = lambda e, logs, lb=label: on_epoch(lb, e, logs)  # noqa: E731
+                    model = make_model(variant, counts, factor_names=stack.names,
+                                       training=training, on_epoch=hook)  # fmt: skip
+                    train = part.train
+                    if not model.uses_soft_samples:
+                        train = train.subset(train.kind != "soft")
+                    model.fit(train.codes, train.label, validation=(val.codes, val.label))
+                    score = model.predict(test.codes)
+                    rows.append({"repeat": r + 1, "fold": k + 1, "model": variant,
+                                 "auc": roc_auc(test.label, score),
+                                 "ap": average_precision(test.label, score),
+                                 "n_test": len(test),
+                                 "n_test_positive": int((test.label == 1).sum())})  # fmt: skip
+        per_fold = pd.DataFrame(rows, columns=list(cvs.FOLD_COLUMNS))
+        correction = cvs.correction_for(folds, repeats)
+        table = cvs.summary_table(per_fold, correction)
+        pairs = cvs.paired_differences(per_fold, correction)
+        folder = run.cv
+        folder.mkdir(parents=True, exist_ok=True)
+        if kind == "temporal":
+            title = f"{config.name}: {folds}-fold temporal CV (consecutive year groups)"
+        else:
+            title = (f"{config.name}: {folds}-fold spatially blocked CV"
+                     + (f", {repeats} repeats" if repeats > 1 else "")
+                     + f" (blocks of {config.sampling.block_size:g} m)")  # fmt: skip
+        outputs = []
+        write_text(run.cv_file(run.CV_FOLDS_CSV), per_fold.round(6).to_csv(index=False))
+        write_text(run.cv_file(run.CV_TABLE_CSV), table.round(6).to_csv())
+        write_text(run.cv_file(run.CV_PAIRS_CSV), pairs.round(6).to_csv(index=False))
+        outputs += [run.cv_file(n) for n in (run.CV_FOLDS_CSV, run.CV_TABLE_CSV,
+                                             run.CV_PAIRS_CSV)]  # fmt: skip
+        interval = ("Student t over the fold values" if correction == 0 else
+                    "Student t over the fold values, variance corrected by 1/(k-1) "
+                    "for repeats (Nadeau-Bengio)")  # fmt: skip
+        note = f"95% CI: {interval}. Intervals from {len(per_fold) // len(models)} folds.\n"
+        outputs.append(cvs.write_markdown(run.cv_file(run.CV_TABLE_MD),
+                                          cvs.summary_markdown(table, f"## {title}") + "\n"
+                                          + note))  # fmt: skip
+        outputs.append(cvs.write_markdown(run.cv_file(run.CV_PAIRS_MD),
+                                          cvs.pairs_markdown(pairs)))  # fmt: skip
+        outputs.append(cvs.plot_fold_auc(per_fold, table, run.cv_file(run.CV_AUC_PNG),
+                                         title=title))  # fmt: skip
+        summary = {
+            "kind": kind,
+            "folds": folds,
+            "repeats": repeats,
+            "block_size": config.sampling.block_size,
+            "buffer": buffer,
+            "interval": interval,
+            "models": models,
+            "table": json.loads(table.to_json(orient="index")),
+            "paired": json.loads(pairs.to_json(orient="records")),
+            "fold_details": fold_info,
+            "seconds": round(time.perf_counter() - start, 1),
+        }
+        write_text(run.cv_file(run.CV_JSON), json.dumps(summary, indent=2))
+        outputs.append(run.cv_file(run.CV_JSON))
+        return outputs, summary
+
+    return run_stage("cv", run, params, inputs, work, force)

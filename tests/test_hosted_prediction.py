@@ -33,14 +33,16 @@ def trained(built_region: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     from typer.testing import CliRunner
 
     from lsgh_ee import stages
-    from lsgh_ee.cli import app
+    from lsgh_ee.cli import app, core
 
     # In-process (TensorFlow starts once for the module): sample, train, map, then the
     # export-model command itself, whose printed deployment steps a test reads.
     stages.sample(config)
     stages.train(config, "lsgh")
     stages.predict(config, "lsgh")
-    result = CliRunner().invoke(app, ["export-model", str(config), "--model", "lsgh"])
+    with pytest.MonkeyPatch.context() as mp:  # keep the session's logging as pytest set it
+        mp.setattr(core, "_setup_logging", lambda verbose: None)
+        result = CliRunner().invoke(app, ["export-model", str(config), "--model", "lsgh"])
     assert result.exit_code == 0, result.output
     (folder / "export-model.out").write_text(result.stdout, encoding="utf-8")
     return config

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 from rasterio.features import rasterize
 from scipy.spatial.distance import cdist
 
+from conftest import make_region
 from lsgh_ee.config import SamplingConfig, load_config
 from lsgh_ee.errors import LsghError
+from lsgh_ee.factors.local import compute_local_factors
+from lsgh_ee.factors.resolve import resolve_factors
 from lsgh_ee.factors.stack import FactorStack
 from lsgh_ee.heatmap import gaussian_heatmap
 from lsgh_ee.inventory import Inventory, read_inventory
 from lsgh_ee.region import Region
-from lsgh_ee.sampling import SOFT_INTERVALS, Samples, draw_samples
+from lsgh_ee.sampling import KINDS, SOFT_INTERVALS, Samples, draw_samples
 
 DIAMETER = 13
 
@@ -39,10 +46,17 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(built_region: Path) -> Built:
-    config = load_config(built_region)
-    stack = FactorStack.read(config.run_dir)
-    inventory = read_inventory(config.inventory, Region.from_config(config))
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The synthetic region's factor stack, computed and written in this process as
+    export-factors does (without its factor report, which sampling does not read): a tenth
+    of a second instead of the CLI's seconds, so that the module stays fast enough to run
+    once per mutant under ``make mutation``. The CLI stage itself is tested elsewhere."""
+    config = load_config(make_region(tmp_path_factory.mktemp("sampling") / "region"))
+    region = Region.from_config(config)
+    computed = compute_local_factors(region, resolve_factors(config, "local"))
+    computed.write(config.run_dir)
+    stack = FactorStack.read(config.run_dir)  # what the sample stage reads
+    inventory = read_inventory(config.inventory, region)
     return Built(stack, inventory, config.sampling)
 
 
@@ -382,10 +396,207 @@ def test_bad_sampling_key_in_config_file(region_config: Path) -> None:
 
 
 def test_digest_changes_with_content(default_draw) -> None:
+    """The digest is a function of the content: equal content in other arrays (copies,
+    another memory layout, other meta) gives the same digest; one changed value in any
+    field, or another factor name, gives another."""
     samples, _ = default_draw
-    changed = dataclasses.replace(samples, label=samples.label + np.float32(0))
-    assert changed.digest() == samples.digest()
-    flipped = samples.split.copy()
-    flipped[0] = "test" if flipped[0] == "train" else "train"
-    assert dataclasses.replace(samples, split=flipped).digest() != samples.digest()
-    assert len(samples.digest()) == 64 and int(samples.digest(), 16) >= 0
+    digest = samples.digest()
+    assert len(digest) == 64 and int(digest, 16) >= 0
+    same = Samples(
+        rows=samples.rows.copy(),
+        cols=samples.cols.tolist(),
+        x=samples.x.astype(">f8"),  # big-endian: the same numbers
+        y=np.asfortranarray(samples.y.copy()),
+        codes=np.asfortranarray(samples.codes),
+        label=samples.label.copy(),
+        kind=samples.kind.tolist(),
+        split=samples.split.tolist(),
+        factor_names=list(samples.factor_names),
+        meta={"notices": ["other meta"]},
+    )
+    assert same.digest() == digest
+    i = len(samples) // 2
+    changes: dict[str, object] = {}
+    for name in ("rows", "cols", "x", "y", "label"):
+        values = getattr(samples, name).copy()
+        values[i] += 1
+        changes[name] = values
+    codes = samples.codes.copy()
+    codes[i, -1] = codes[i, -1] % 2 + 1
+    changes["codes"] = codes
+    kind = samples.kind.copy()
+    kind[i] = "soft" if kind[i] != "soft" else "negative"
+    changes["kind"] = kind
+    split = samples.split.copy()
+    split[i] = "test" if split[i] == "train" else "train"
+    changes["split"] = split
+    changes["factor_names"] = (*samples.factor_names[:-1], "other")
+    for name, value in changes.items():
+        assert dataclasses.replace(samples, **{name: value}).digest() != digest, name
+    # the same values in another order are other samples
+    order = np.r_[1, 0, 2 : len(samples)]
+    assert samples.subset(order).digest() != digest
+
+
+# --- draws and splits must be random over the region, not its first pixels --------------------
+
+
+def _sampling_module() -> ModuleType:
+    """The module that defines :func:`draw_samples` (``lsgh_ee.sampling`` today, a module of
+    the ``lsgh_ee.sampling`` package tomorrow): where its tuning constants live."""
+    return sys.modules[draw_samples.__module__]
+
+
+def _moments(values: np.ndarray) -> tuple[float, float, float]:
+    centred = values - values.mean()
+    return float(values.mean()), float(np.mean(centred**2)), float(np.mean(centred**4))
+
+
+def assert_drawn_at_random(
+    drawn: np.ndarray, population: np.ndarray, what: str, z: float = 4.0
+) -> None:
+    """``drawn`` ((n, d) values, e.g. row and column) looks like n values drawn uniformly
+    without replacement from ``population`` ((N, d)): in every column, its mean and its
+    variance are within ``z`` standard errors of the population's.
+
+    Standard errors, for a simple random sample without replacement with the finite
+    population correction c = (N - n) / (N - 1): mean σ·sqrt(c / n); variance
+    sqrt((μ4 − σ⁴) · c / n) (the large-sample variance of a sample variance). With z = 4 a
+    truly random draw fails a given statistic with probability about 6e-5 (normal tails);
+    the seeds are fixed, so a passing test stays passing. A draw confined to one part of the
+    region (the first n qualifying pixels, the first n samples as the test set) misses by
+    tens of standard errors.
+    """
+    drawn = np.asarray(drawn, dtype=np.float64).reshape(len(drawn), -1)
+    population = np.asarray(population, dtype=np.float64).reshape(len(population), -1)
+    n, big_n = len(drawn), len(population)
+    assert 2 <= n < big_n, f"{what}: {n} drawn from {big_n}"
+    c = (big_n - n) / (big_n - 1)
+    for j in range(population.shape[1]):
+        mean, var, mu4 = _moments(population[:, j])
+        got_mean, got_var = drawn[:, j].mean(), drawn[:, j].var(ddof=1)
+        se_mean = math.sqrt(var * c / n)
+        se_var = math.sqrt(max(mu4 - var**2, 0.0) * c / n)
+        assert abs(got_mean - mean) <= z * se_mean, (
+            f"{what}, column {j}: mean {got_mean:.3f}, population {mean:.3f} ± {se_mean:.3f}"
+        )
+        assert abs(got_var - var) <= z * se_var, (
+            f"{what}, column {j}: variance {got_var:.3f}, population {var:.3f} ± {se_var:.3f}"
+        )
+
+
+def _burned(built: Built, frame: gpd.GeoDataFrame | None = None) -> np.ndarray:
+    """Landslide pixels: the polygons rasterised (pixel centre inside) plus the centres."""
+    grid = built.stack.grid
+    frame = built.inventory.landslides if frame is None else frame
+    burned = rasterize(
+        ((g, 1) for g in frame.geometry), out_shape=grid.shape, transform=grid.transform
+    ).astype(bool)
+    burned[tuple(_centre_pixels(built).T)] = True
+    return burned
+
+
+def _rc(samples: Samples) -> np.ndarray:
+    return np.column_stack([samples.rows, samples.cols])
+
+
+@pytest.mark.parametrize("path", ["listing", "rejection"])
+def test_negatives_and_soft_samples_spread_like_their_ground(
+    built: Built, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Negatives are drawn uniformly from the pixels the rule allows, soft samples from
+    their heatmap interval: their rows and columns spread like those pixels' (mutant: the
+    first n qualifying pixels, i.e. the top rows of the region)."""
+    if path == "rejection":  # the sampler for huge grids: uniform draws, rejected if not allowed
+        monkeypatch.setattr(_sampling_module(), "_REJECTION_MIN_PIXELS", 1)
+    samples, heat = built.draw(negative_ratio=5.0)
+    _check_common(built, samples, heat)
+    valid = _valid(built)
+    positive = np.zeros(heat.shape, dtype=bool)
+    positive[samples.rows[samples.kind == "positive"], samples.cols[samples.kind == "positive"]] = (
+        True
+    )
+    ground = valid & (heat == 0) & ~_burned(built) & ~positive  # outside_heatmap
+    neg = samples.subset(samples.kind == "negative")
+    assert len(neg) == 5 * np.count_nonzero(samples.kind == "positive")
+    assert ground[neg.rows, neg.cols].all()
+    assert_drawn_at_random(_rc(neg), np.argwhere(ground), "negatives")
+    soft = samples.subset(samples.kind == "soft")
+    for low, high in SOFT_INTERVALS:
+        band = valid & (heat > low) & (heat <= high) & ~positive
+        in_band = (soft.label > low) & (soft.label <= high)
+        assert band[soft.rows[in_band], soft.cols[in_band]].all()
+        assert_drawn_at_random(
+            _rc(soft.subset(in_band)), np.argwhere(band), f"soft samples in ({low}, {high}]"
+        )
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_random_split_test_set_spreads_like_each_kind(built: Built, seed: int) -> None:
+    """The random split's test set is a random 30 % of each kind: test positives (every
+    landslide pixel, listed row by row) spread over the region like all positives, and test
+    soft samples (listed interval by interval) have the labels of all soft samples (mutant:
+    the first n samples of each kind as the test set)."""
+    samples, _ = built.draw(seed=seed, positives="polygon", negative_ratio=2.0)
+    for kind in KINDS:
+        of_kind = samples.subset(samples.kind == kind)
+        test = of_kind.split == "test"
+        assert np.count_nonzero(test) == round(0.3 * len(of_kind)), kind
+        assert_drawn_at_random(_rc(of_kind)[test], _rc(of_kind), f"test {kind} samples")
+    soft = samples.subset(samples.kind == "soft")
+    is_test = soft.split == "test"
+    assert_drawn_at_random(soft.label[is_test], soft.label, "test soft labels")
+
+
+@pytest.mark.parametrize("positives", ["centroid", "polygon"])
+def test_temporal_split_never_puts_a_landslide_pixel_on_both_sides(
+    built: Built, positives: str
+) -> None:
+    """A later landslide on the ground of an earlier one (a reactivation) is a test
+    landslide, but the pixels it shares with a training landslide stay training positives:
+    no pixel is a positive of both sets, and none is sampled twice."""
+    frame = built.inventory.landslides
+    early = frame[frame["year"] == 2000]
+    # reactivations in 2009: the same ground, shifted by a pixel, and exactly the same ground
+    again = early.assign(year=2009, geometry=early.geometry.translate(xoff=30.0))
+    same = early.iloc[:1].assign(year=2009)
+    inventory = dataclasses.replace(
+        built.inventory,
+        landslides=gpd.GeoDataFrame(
+            pd.concat([frame, again, same], ignore_index=True), crs=frame.crs
+        ),
+    )
+    cfg = SamplingConfig(
+        **{**built.base.model_dump(), "split": "temporal", "temporal_cutoff": 2006,
+           "positives": positives}
+    )  # fmt: skip
+    samples, heat = draw_samples(
+        built.stack, inventory, cfg, DIAMETER, seed=5, date_attribute="year"
+    )
+    assert len(_pairs(samples)) == len(samples), "a pixel was sampled twice"
+    pos = samples.subset(samples.kind == "positive")
+    train, test = _pairs(pos.subset(pos.split == "train")), _pairs(pos.subset(pos.split == "test"))
+    assert not (train & test)
+    landslides = inventory.landslides
+    valid = _valid(built)
+    early = _landslide_pixels(built, landslides[landslides["year"] <= 2006], positives) & valid
+    late = _landslide_pixels(built, landslides[landslides["year"] > 2006], positives) & valid
+    assert (early & late).any(), "the reactivations should share pixels with earlier ones"
+    assert train == {tuple(p) for p in np.argwhere(early).tolist()}
+    assert test == {tuple(p) for p in np.argwhere(late & ~early).tolist()}
+
+
+def _landslide_pixels(built: Built, frame: gpd.GeoDataFrame, positives: str) -> np.ndarray:
+    """Positive pixels of some landslides, from their geometries: the pixel holding each
+    centroid, plus every pixel whose centre lies in a polygon for ``polygon``."""
+    grid = built.stack.grid
+    out = np.zeros(grid.shape, dtype=bool)
+    if positives == "polygon":
+        out |= rasterize(
+            ((g, 1) for g in frame.geometry), out_shape=grid.shape, transform=grid.transform
+        ).astype(bool)
+    c = frame.geometry.centroid
+    cols = np.floor((c.x.to_numpy() - grid.transform.c) / grid.resolution).astype(int)
+    rows = np.floor((grid.transform.f - c.y.to_numpy()) / grid.resolution).astype(int)
+    out[rows, cols] = True
+    return out

@@ -6,9 +6,11 @@ from __future__ import annotations
 import jenkspy
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from jenks_reference import exact_jenks, within_class_ssd
 from sklearn.metrics import roc_auc_score
 
 from lsgh_ee.zoning import interval_table, jenks_breaks, success_rate_curve, zone, zone_table
@@ -90,3 +92,70 @@ def test_tables_count_every_pixel_and_landslide_once(values: np.ndarray, seed: i
     assert (zones >= 1).all() and (zones <= 5).all()
     zt = zone_table(zones, slides)
     assert zt["pixels"].sum() == values.size and zt["landslide_pixels"].sum() == slides.sum()
+
+
+def _quantised_index(seed: int, n: int = 50_000) -> np.ndarray:
+    """A region's worth of index values: beta-distributed, on a 1/1024 lattice (so that the
+    exact reference works on at most 1,025 distinct values), 5 % NaN."""
+    rng = np.random.default_rng(seed)
+    index = np.round(rng.beta(0.8, 2.0, size=n) * 1024) / 1024
+    index[rng.random(n) < 0.05] = np.nan
+    return index
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sampled_jenks_against_exact_jenks(seed: int) -> None:
+    """Breaks from a random sample of 5,000 of ~47,500 values are close to the exact Jenks
+    breaks of all of them (mutant: the smallest 5,000 values as the 'sample').
+
+    Tolerances: the share of all values below each sampled break is within 2/sqrt(5000) =
+    0.028 of the share below the exact break (the Kolmogorov-Smirnov band for a sample of
+    5,000 at 99.9 % is 1.95/sqrt(n): a sample's distribution, and so the breaks fitted to it,
+    cannot be farther from the population's than that without a one-in-a-thousand draw); and
+    the within-class squared deviations of all values under the sampled breaks exceed the
+    optimum by at most 2 %. (Measured over 30 seeds: at most 0.023 and 0.7 %; the mutant:
+    0.81 and 1,700 %.)"""
+    index = _quantised_index(seed)
+    valid = index[np.isfinite(index)]
+    breaks, used = jenks_breaks(index, sample=5000, seed=seed)
+    assert used == 5002
+    exact = exact_jenks(valid, 5)
+    assert breaks[0] == exact[0] == valid.min() and breaks[-1] == exact[-1] == valid.max()
+    tolerance = 2 / np.sqrt(5000)
+    for got, want in zip(breaks[1:-1], exact[1:-1], strict=True):
+        share_got, share_want = np.mean(valid <= got), np.mean(valid <= want)
+        assert abs(share_got - share_want) <= tolerance, (got, want)
+    assert within_class_ssd(valid, breaks) <= 1.02 * within_class_ssd(valid, exact)
+
+
+def test_jenks_below_the_sample_size_is_the_exact_optimum() -> None:
+    index = _quantised_index(3, n=3000)
+    breaks, used = jenks_breaks(index)
+    assert used == np.isfinite(index).sum()
+    np.testing.assert_allclose(breaks, exact_jenks(index, 5))
+    # five or fewer distinct values: equal steps from the minimum to the maximum
+    few = np.array([0.1, 0.1, 0.3, 0.5, np.nan, 0.5])
+    np.testing.assert_allclose(jenks_breaks(few)[0], np.linspace(0.1, 0.5, 6))
+    assert jenks_breaks(few)[1] == 5
+    with pytest.raises(ValueError, match="no valid"):
+        jenks_breaks(np.full(4, np.nan))
+
+
+def test_interval_table_values_exactly_on_the_edges() -> None:
+    """Tables 5/6 bins are [a, b) with the last one closed: 0.2 counts in 0.2-0.4, 1.0 in
+    0.8-1 (float64 values: float32 0.2 is already above 0.2)."""
+    edges = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    below = [np.nextafter(e, -1.0) for e in edges[1:]]  # just under each inner edge and 1
+    values = np.array(edges + below + [np.nan])
+    slides = np.array([1, 1, 0, 0, 1, 1] + [0, 1, 0, 0, 0] + [1], dtype=bool)
+    table = interval_table(values, slides).table
+    # by hand: bin of each value (edges then the values just below them)
+    bins = [0, 1, 2, 3, 4, 4] + [0, 1, 2, 3, 4]
+    expected_pixels = np.bincount(bins, minlength=5)
+    expected_slides = np.bincount(bins, weights=slides[:-1], minlength=5)
+    assert list(table.index) == ["0–0.2", "0.2–0.4", "0.4–0.6", "0.6–0.8", "0.8–1"]
+    np.testing.assert_array_equal(table["pixels"], expected_pixels)  # [2, 2, 2, 2, 3]
+    np.testing.assert_array_equal(table["landslide_pixels"], expected_slides)
+    np.testing.assert_allclose(table["area_share"], expected_pixels / 11)
+    np.testing.assert_allclose(table["landslide_share"], expected_slides / slides[:-1].sum())
+    np.testing.assert_allclose(table["density"], expected_slides / expected_pixels)

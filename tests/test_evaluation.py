@@ -18,6 +18,8 @@ from lsgh_ee.evaluation import (
     pr_curve,
     roc_auc,
     roc_curve,
+    truth_agreement,
+    weighted_auc,
     write_table,
 )
 
@@ -79,3 +81,42 @@ def test_table_and_figures(tmp_path: Path) -> None:
     assert f"{table.loc['cnn', 'accuracy'] * 100:.2f}%" in md
     for png in plot_curves(scores, tmp_path, title="test"):
         assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_weighted_auc_is_the_auc_of_every_pixel_as_positive_and_negative(ties: bool) -> None:
+    """weighted_auc(score, p) is the ROC AUC when each pixel is a positive with weight p and
+    a negative with weight 1 - p: scikit-learn's AUC of the doubled data with those weights."""
+    rng = np.random.default_rng(11)
+    p = rng.beta(0.5, 3.0, 400)
+    score = p + rng.normal(0, 0.1, 400)
+    if ties:
+        score = np.round(score, 1)
+    y = np.r_[np.ones(400), np.zeros(400)]
+    want = skm.roc_auc_score(y, np.r_[score, score], sample_weight=np.r_[p, 1 - p])
+    assert weighted_auc(score, p) == pytest.approx(want, abs=1e-12)
+    # chance for a constant or an unrelated score, 1 - AUC for the reversed one
+    assert weighted_auc(np.zeros(400), p) == pytest.approx(0.5)
+    assert weighted_auc(-score, p) == pytest.approx(1 - want)
+    assert np.isnan(weighted_auc(score, np.zeros(400)))  # no positive weight
+
+
+def test_truth_agreement_over_pixels_valid_in_both() -> None:
+    rng = np.random.default_rng(12)
+    truth = rng.beta(0.5, 3.0, (30, 40))
+    index = np.clip(truth + rng.normal(0, 0.05, truth.shape), 0, 1)
+    truth[0, :5] = np.nan
+    index[1, :7] = np.nan
+    ok = np.isfinite(truth) & np.isfinite(index)
+    got = truth_agreement(index, truth)
+    y = np.r_[np.ones(ok.sum()), np.zeros(ok.sum())]
+    w = np.r_[truth[ok], 1 - truth[ok]]
+    assert got["expected_auc"] == pytest.approx(
+        skm.roc_auc_score(y, np.r_[index[ok], index[ok]], sample_weight=w)
+    )
+    assert got["ceiling_auc"] == pytest.approx(
+        skm.roc_auc_score(y, np.r_[truth[ok], truth[ok]], sample_weight=w)
+    )
+    ranks = (pd.Series(index[ok]).rank(), pd.Series(truth[ok]).rank())
+    assert got["spearman"] == pytest.approx(np.corrcoef(*ranks)[0, 1])
+    assert got["ceiling_auc"] > got["expected_auc"] > 0.5

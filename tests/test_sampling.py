@@ -255,7 +255,11 @@ def test_nodata_pixels_are_never_sampled(built: Built, caplog) -> None:
     assert (codes[samples.rows, samples.cols] > 0).all()
     assert (r, c) not in _pairs(samples)
     assert heat[r, c] == 1.0  # the heatmap still knows the landslide
-    assert "nodata" in caplog.text and any("nodata" in n for n in samples.meta["notices"])
+    centres = {tuple(p) for p in _centre_pixels(built).tolist()}
+    dropped = sum(1 for p in centres if codes[p] == 0)
+    assert dropped >= 1
+    notice = f"{dropped} positive pixel(s) dropped: nodata in some factor"
+    assert notice in caplog.text and notice in samples.meta["notices"]
 
 
 def test_soft_shortage_is_a_notice(built: Built, caplog: pytest.LogCaptureFixture) -> None:
@@ -600,3 +604,200 @@ def _landslide_pixels(built: Built, frame: gpd.GeoDataFrame, positives: str) -> 
     rows = np.floor((grid.transform.f - c.y.to_numpy()) / grid.resolution).astype(int)
     out[rows, cols] = True
     return out
+
+
+# --- every qualifying pixel, exactly; what the draw records; small splits --------------------
+
+
+def _grid_distance_to(mask: np.ndarray, built: Built) -> np.ndarray:
+    """Distance (metres) from each pixel centre to the nearest pixel centre of ``mask``."""
+    grid = built.stack.grid
+    targets = np.argwhere(mask) * grid.resolution
+    everything = np.argwhere(np.ones(mask.shape, dtype=bool)) * grid.resolution
+    return cdist(everything, targets).min(axis=1).reshape(mask.shape)
+
+
+@pytest.mark.parametrize("rule", ["outside_heatmap", "outside_buffer", "low_slope"])
+def test_all_qualifying_pixels_when_more_are_wanted(built: Built, rule: str) -> None:
+    """Asking for more negatives than qualify returns exactly the pixels the rule allows,
+    computed here from the definitions: valid codes, not a landslide pixel and heatmap 0 /
+    farther than the buffer (a whole number of pixels: distances equal to it are not
+    farther) from every landslide pixel / slope below the limit (a value that occurs: equal
+    slopes do not qualify). Soft samples never take a negative's pixel."""
+    valid = _valid(built)
+    landslide = _burned(built)
+    slope = built.stack.layers[built.stack.names.index("slope")].values
+    changes: dict[str, object] = {"negatives": rule, "negative_ratio": 1000.0}
+    if rule == "outside_buffer":
+        changes["negative_buffer"] = 10 * built.stack.grid.resolution  # 300 m
+    if rule == "low_slope":
+        ground = slope[valid & ~landslide]
+        changes["negative_max_slope"] = float(np.sort(ground)[ground.size // 3])
+    samples, heat = built.draw(**changes)
+    _check_common(built, samples, heat)
+    if rule == "outside_heatmap":
+        allowed = heat == 0
+    elif rule == "outside_buffer":
+        allowed = _grid_distance_to(landslide, built) > 300.0
+    else:
+        allowed = slope < changes["negative_max_slope"]
+    expected = valid & ~landslide & allowed
+    neg = samples.subset(samples.kind == "negative")
+    assert _pairs(neg) == {tuple(p) for p in np.argwhere(expected).tolist()}
+    soft = samples.subset(samples.kind == "soft")
+    assert not expected[soft.rows, soft.cols].any()
+    n_wanted = round(1000.0 * np.count_nonzero(samples.kind == "positive"))
+    assert (
+        f"only {len(neg)} of {n_wanted} negative samples available under '{rule}'"
+        in (samples.meta["notices"])
+    )
+
+
+def test_a_single_qualifying_pixel_and_a_single_wanted_negative(built: Built) -> None:
+    valid = _valid(built)
+    slope = built.stack.layers[built.stack.names.index("slope")].values
+    ground = np.where(valid & ~_burned(built), slope, np.inf)
+    lowest = np.unravel_index(np.argmin(ground), ground.shape)
+    limit = float(np.sort(ground, axis=None)[1])  # only the lowest slope is below it
+    samples, _ = built.draw(negatives="low_slope", negative_max_slope=limit)
+    neg = samples.subset(samples.kind == "negative")
+    assert _pairs(neg) == {(int(lowest[0]), int(lowest[1]))}
+    samples, _ = built.draw(negative_ratio=1e-3)  # 0.02 negatives wanted: one, at least
+    assert np.count_nonzero(samples.kind == "negative") == 1
+
+
+def test_temporal_split_negatives_outside_the_buffer_of_training_landslides(
+    built: Built,
+) -> None:
+    """In a temporal split the buffer rule sees the training landslides only, and no
+    negative is ever a pixel of any landslide."""
+    samples, _ = built.draw(
+        split="temporal", negatives="outside_buffer", negative_buffer=300.0, negative_ratio=1000.0
+    )
+    frame = built.inventory.landslides
+    cutoff = samples.meta["temporal_cutoff"]
+    train_px = _landslide_pixels(built, frame[frame["year"] <= cutoff], "polygon")
+    expected = _valid(built) & ~_burned(built) & (_grid_distance_to(train_px, built) > 300.0)
+    neg = samples.subset(samples.kind == "negative")
+    assert _pairs(neg) == {tuple(p) for p in np.argwhere(expected).tolist()}
+
+
+def _block_of(samples: Samples, built: Built, block: float) -> np.ndarray:
+    left, _, _, top = built.stack.grid.bounds
+    bx = np.floor((samples.x - left) / block).astype(int)
+    by = np.floor((top - samples.y) / block).astype(int)
+    return by * 1000 + bx
+
+
+@pytest.mark.parametrize("split", ["random", "spatial", "temporal"])
+def test_what_the_draw_records(built: Built, split: str) -> None:
+    """``meta`` records how the samples were drawn, each value recomputed here."""
+    block = 600.0
+    samples, heat = built.draw(split=split, block_size=block, seed=11)
+    meta = samples.meta
+    pos = samples.kind == "positive"
+    n_train_pos = int(np.count_nonzero(pos & (samples.split == "train")))
+    n_soft = int(pos.sum()) if split == "random" else n_train_pos
+    expected: dict[str, object] = {
+        "seed": 11,
+        "heatmap_diameter": DIAMETER,
+        "positives": "centroid",
+        "negatives": "outside_heatmap",
+        "split": split,
+        "test_fraction": 0.3,
+        "soft_per_interval": n_soft,
+        "counts": {
+            s: {k: int(np.count_nonzero((samples.split == s) & (samples.kind == k))) for k in KINDS}
+            for s in ("train", "test")
+        },
+    }
+    years = built.inventory.landslides["year"].to_numpy()
+    if split == "temporal":
+        cutoff = meta["temporal_cutoff"]
+        expected |= {
+            "temporal_cutoff": cutoff,
+            "landslides_train": int((years <= cutoff).sum()),
+            "landslides_test": int((years > cutoff).sum()),
+        }
+    if split == "spatial":
+        hard_test = samples.subset((samples.kind != "soft") & (samples.split == "test"))
+        expected |= {
+            "block_size": block,
+            "test_blocks": len(np.unique(_block_of(hard_test, built, block))),
+        }
+    assert {k: v for k, v in meta.items() if k != "notices"} == expected
+    # soft samples: as many per interval as wanted, where the training ground has them
+    valid = _valid(built)
+    ground = valid & ~_landslide_pixels(built, built.inventory.landslides, "centroid")
+    if split == "spatial":
+        test_blocks = set(_block_of(samples.subset(samples.split == "test"), built, block))
+        rr, cc = np.indices(heat.shape)
+        grid = built.stack.grid
+        x, y = grid.xy(rr.ravel(), cc.ravel())
+        left, _, _, top = grid.bounds
+        pixel_block = (np.floor((top - y) / block) * 1000 + np.floor((x - left) / block)).astype(
+            int
+        )
+        ground &= ~np.isin(pixel_block, list(test_blocks)).reshape(heat.shape)
+    soft = samples.label[samples.kind == "soft"]
+    notices = []
+    for low, high in SOFT_INTERVALS:
+        available = int(np.count_nonzero(ground & (heat > low) & (heat <= high)))
+        got = int(np.count_nonzero((soft > low) & (soft <= high)))
+        assert got == min(n_soft, available) > 0, (low, high)
+        if available < n_soft:
+            notices.append(
+                f"only {available} of {n_soft} soft samples available in heatmap interval "
+                f"({low}, {high}]"
+            )
+    assert meta["notices"] == notices
+
+
+@pytest.mark.parametrize(
+    ("fraction", "n_neg", "n_soft", "neg_test", "soft_test"),
+    [(0.1, 2, 1, 1, 1), (0.9, 2, 1, 1, 2), (0.3, 1, 0, 0, 0)],
+)
+def test_random_split_of_few_samples(
+    built: Built, fraction: float, n_neg: int, n_soft: int, neg_test: int, soft_test: int
+) -> None:
+    """round(fraction · n) test samples of each kind, but at least one on each side when
+    there are two or more (by hand: 2 negatives at 0.1 → 0.2 → 1; at 0.9 → 1.8 → 2 → 1; 3
+    soft samples at 0.1 → 0.3 → 1, at 0.9 → 2.7 → 3 → 2; 1 negative at 0.3 → 0)."""
+    n_pos = len(_centre_pixels(built))
+    samples, _ = built.draw(
+        test_fraction=fraction, negative_ratio=n_neg / n_pos, soft_per_interval=n_soft
+    )
+    for kind, n, n_test in (("negative", n_neg, neg_test), ("soft", 3 * n_soft, soft_test)):
+        of_kind = samples.kind == kind
+        assert np.count_nonzero(of_kind) == n, kind
+        assert np.count_nonzero(of_kind & (samples.split == "test")) == n_test, kind
+
+
+def test_temporal_cutoffs_at_the_ends(built: Built) -> None:
+    """The first year is a valid cutoff; the automatic cutoff may be the year before the
+    last; two years are enough; a one-year inventory with that year as cutoff leaves no test
+    landslide; an empty year is an error."""
+    samples, _ = built.draw(split="temporal", temporal_cutoff=2000)
+    assert samples.meta["landslides_train"] == 3  # years 2000 + i % 10 for i < 25
+    # shares of years <= y: 2007 → 21/25 = 0.84, 2008 → 23/25 = 0.92: 0.9 wants 2008
+    samples, _ = built.draw(split="temporal", test_fraction=0.1)
+    assert samples.meta["temporal_cutoff"] == 2008
+    frame = built.inventory.landslides
+    two = dataclasses.replace(
+        built.inventory, landslides=frame.assign(year=np.where(frame["year"] < 2005, 2001, 2002))
+    )
+    cfg = SamplingConfig(split="temporal")
+    samples, _ = draw_samples(built.stack, two, cfg, DIAMETER, seed=1, date_attribute="year")
+    assert samples.meta["temporal_cutoff"] == 2001
+    one = dataclasses.replace(built.inventory, landslides=frame.assign(year=2010))
+    cfg = SamplingConfig(split="temporal", temporal_cutoff=2010)
+    with pytest.raises(LsghError, match="temporal_cutoff 2010 leaves no landslide for test"):
+        draw_samples(built.stack, one, cfg, DIAMETER, seed=1, date_attribute="year")
+    gap = dataclasses.replace(
+        built.inventory, landslides=frame.assign(year=frame["year"].where(frame.index != 3))
+    )
+    with pytest.raises(LsghError, match="is empty for 1 landslide"):
+        draw_samples(
+            built.stack, gap, SamplingConfig(split="temporal"), DIAMETER, seed=1,
+            date_attribute="year",
+        )  # fmt: skip

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.lsgh-ee-installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench mutation clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,5 +29,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_heatmap.py
 	@test ! -f bench/bench_mapping.py || $(BIN)/python bench/bench_mapping.py
 
+# Mutation testing of the core modules with mutmut (not in CI; about 25 minutes on 2 cores).
+# What is mutated and which tests run: [tool.mutmut] in pyproject.toml. Starts afresh each
+# time, then prints the score per module (tests/mutation_score.py).
+mutation: $(STAMP)
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/python tests/mutation_score.py
+
 clean:
-	rm -rf runs test-artifacts bench/results
+	rm -rf runs test-artifacts bench/results mutants

@@ -13,7 +13,14 @@ from hypothesis.extra.numpy import arrays
 from jenks_reference import exact_jenks, within_class_ssd
 from sklearn.metrics import roc_auc_score
 
-from lsgh_ee.zoning import interval_table, jenks_breaks, success_rate_curve, zone, zone_table
+from lsgh_ee.zoning import (
+    ZONES,
+    interval_table,
+    jenks_breaks,
+    success_rate_curve,
+    zone,
+    zone_table,
+)
 
 
 def _index(seed: int = 0, n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
@@ -159,3 +166,64 @@ def test_interval_table_values_exactly_on_the_edges() -> None:
     np.testing.assert_allclose(table["area_share"], expected_pixels / 11)
     np.testing.assert_allclose(table["landslide_share"], expected_slides / slides[:-1].sum())
     np.testing.assert_allclose(table["density"], expected_slides / expected_pixels)
+
+
+def test_jenks_sample_boundaries_and_default_seed() -> None:
+    """Exactly ``sample`` values are used as they are; five distinct values (as many as
+    classes) are equal steps, six are Jenks; the default seed is 0."""
+    index = _quantised_index(4, n=6000)
+    valid = index[np.isfinite(index)]
+    breaks, used = jenks_breaks(valid, sample=valid.size)
+    assert used == valid.size
+    np.testing.assert_allclose(breaks, exact_jenks(valid, 5))
+    assert jenks_breaks(index, sample=1000) == jenks_breaks(index, sample=1000, seed=0)
+    five = np.array([0.1, 0.2, 0.2, 0.4, 0.9, 0.5])
+    np.testing.assert_allclose(jenks_breaks(five)[0], np.linspace(0.1, 0.9, 6))
+    six = np.r_[five, 0.95]
+    np.testing.assert_allclose(jenks_breaks(six)[0], exact_jenks(six, 5))
+
+
+def test_interval_table_single_pixels_empty_intervals_and_markdown() -> None:
+    """By hand: 0.1 (a landslide), 0.5, 0.5, 0.9 → intervals of 1, 0, 2, 0, 1 pixels; the
+    only landslide pixel is all of the landslides; an empty interval has no density."""
+    values = np.array([0.1, 0.5, 0.5, 0.9])
+    table = interval_table(values, np.array([True, False, False, False])).table
+    assert table.index.name == "interval"
+    assert table["pixels"].tolist() == [1, 0, 2, 0, 1]
+    assert table["landslide_share"].tolist() == [1.0, 0, 0, 0, 0]
+    np.testing.assert_array_equal(table["density"], [1.0, np.nan, 0.0, np.nan, 0.0])
+    lines = interval_table(values, np.array([True, False, False, False])).markdown()
+    assert lines.endswith("\n")
+    lines = lines.splitlines()
+    assert lines[:2] == [
+        "| Interval | Pixels | Share of area | Landslide pixels | Share of landslides "
+        "| Landslide density |",
+        "|---|---|---|---|---|---|",
+    ]
+    assert lines[2] == "| 0–0.2 | 1 | 25.00% | 1 | 100.00% | 1.0000 |"
+    assert lines[4] == "| 0.4–0.6 | 2 | 50.00% | 0 | 0.00% | 0.0000 |"
+    assert lines[6] == "| 0.8–1 | 1 | 25.00% | 0 | 0.00% | 0.0000 |"
+    # empty intervals: no density (the cell's wording is not pinned here)
+    assert lines[3].startswith("| 0.2–0.4 | 0 | 0.00% | 0 | 0.00% | ")
+    assert lines[5].startswith("| 0.6–0.8 | 0 | 0.00% | 0 | 0.00% | ")
+    assert len(lines) == 7
+
+
+def test_zone_table_by_hand() -> None:
+    zones = np.array([[1, 1, 2, 0], [5, 5, 5, 3]], dtype=np.uint8)
+    slides = np.array([[1, 0, 0, 1], [1, 1, 0, 0]], dtype=bool)
+    table = zone_table(zones, slides)
+    assert table.index.name == "zone" and list(table.index) == list(ZONES)
+    assert table["pixels"].tolist() == [2, 1, 1, 0, 3]
+    assert table["area_share"].tolist() == pytest.approx([2 / 7, 1 / 7, 1 / 7, 0, 3 / 7])
+    assert table["landslide_pixels"].tolist() == [1, 0, 0, 0, 2]  # the one in zone 0 is out
+    assert table["landslide_share"].tolist() == pytest.approx([1 / 3, 0, 0, 0, 2 / 3])
+    one = zone_table(np.array([1, 2], dtype=np.uint8), np.array([False, True]))
+    assert one["landslide_share"].tolist() == [0.0, 1.0, 0, 0, 0]
+
+
+def test_success_rate_curve_with_one_landslide_pixel() -> None:
+    index = np.array([0.9, 0.5, 0.5, 0.1, np.nan])
+    area, found, auc = success_rate_curve(index, np.array([False, True, False, False, True]))
+    assert area.tolist() == [0, 0.25, 0.75, 1.0] and found.tolist() == [0, 0, 1.0, 1.0]
+    assert auc == pytest.approx(0.25 * 0 + 0.5 * 0.5 + 0.25 * 1.0)

@@ -114,3 +114,18 @@ def test_classify_breaks_edges_belong_to_the_upper_class() -> None:
     with pytest.raises(ValueError, match="254"):
         classify_breaks(np.zeros(2), np.arange(255.0))
     assert classify_breaks(np.zeros(2), np.arange(254.0)).tolist() == [2, 2]
+
+
+def test_break_lists_and_code_dtypes() -> None:
+    """One break is a valid list; a nested list is not; codes are uint8."""
+    assert classify_breaks(np.array([1.0, 5.0, 9.0]), [5]).tolist() == [1, 2, 2]
+    with pytest.raises(ValueError, match="strictly increasing"):
+        classify_breaks(np.zeros(2), [[1.0, 2.0]])
+    assert classify_aspect(np.array([-1.0, 90.0, np.nan])).dtype == np.uint8
+    codes = codes_from_float(np.array([3.0, np.nan, 200.0]))
+    assert codes.dtype == np.uint8 and codes.tolist() == [3, 0, 200]
+
+
+def test_default_natural_seed_is_zero() -> None:
+    values = np.random.default_rng(9).gamma(2.0, 300.0, 6000)
+    assert data_breaks(values, "natural", 4) == data_breaks(values, "natural", 4, seed=0)

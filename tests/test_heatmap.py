@@ -146,10 +146,18 @@ def test_write_heatmap(tmp_path: Path) -> None:
         assert src.descriptions == ("gaussian_heatmap",)
         assert src.crs == grid.crs and src.transform == grid.transform
         tags = src.tags()
+        assert tags["content"] == "lsgh-ee landslide Gaussian heatmap"
         assert tags["diameter_pixels"] == "13"
+        assert float(tags["radius_pixels"]) == 6.5
         assert float(tags["sigma_pixels"]) == pytest.approx(sigma_for(13))
+        assert float(tags["boundary_value"]) == 0.1
+        assert src.dtypes == ("float32",)
         assert np.array_equal(src.read(1), heat)
-    assert [p.name for p in tmp_path.iterdir()] == ["heatmap.tif"]
+    # a float64 array is written as float32
+    write_heatmap(tmp_path / "h64.tif", heat.astype(np.float64), grid, diameter=13)
+    with rasterio.open(tmp_path / "h64.tif") as src:
+        assert src.dtypes == ("float32",) and np.array_equal(src.read(1), heat)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h64.tif", "heatmap.tif"]
 
 
 # --- properties -------------------------------------------------------------------------------

@@ -801,3 +801,28 @@ def test_temporal_cutoffs_at_the_ends(built: Built) -> None:
             built.stack, gap, SamplingConfig(split="temporal"), DIAMETER, seed=1,
             date_attribute="year",
         )  # fmt: skip
+
+
+def test_samples_container_edges(tmp_path: Path, built: Built, default_draw) -> None:
+    """Subsets keep the meta; factor names become a tuple; a factor named like a fixed
+    column is refused; samples without factors, a file lacking a column and a file that is
+    not a GeoPackage are handled."""
+    samples, _ = default_draw
+    part = samples.subset(samples.kind == "positive")
+    assert part.meta == samples.meta and part.meta is not samples.meta
+    listed = dataclasses.replace(samples, factor_names=list(samples.factor_names))
+    assert isinstance(listed.factor_names, tuple)
+    clash = dataclasses.replace(samples, factor_names=("kind", *samples.factor_names[1:]))
+    with pytest.raises(ValueError, match=r"clash with sample columns"):
+        clash.to_geodataframe(built.stack.grid.crs)
+    bare = dataclasses.replace(samples, codes=np.zeros((len(samples), 0)), factor_names=())
+    back = Samples.read_gpkg(bare.write_gpkg(tmp_path / "bare.gpkg", built.stack.grid.crs))
+    assert back.codes.shape == (len(samples), 0) and back.factor_names == ()
+    frame = samples.to_geodataframe(built.stack.grid.crs).drop(columns=["split"])
+    frame.to_file(tmp_path / "lacking.gpkg", layer="samples", driver="GPKG")
+    with pytest.raises(LsghError, match="lacks columns split"):
+        Samples.read_gpkg(tmp_path / "lacking.gpkg")
+    (tmp_path / "junk.gpkg").write_text("not a geopackage\nsecond line", encoding="utf-8")
+    with pytest.raises(LsghError, match=r"junk\.gpkg cannot be read: .+; re-run") as info:
+        Samples.read_gpkg(tmp_path / "junk.gpkg")
+    assert "\n" not in str(info.value)

@@ -129,3 +129,13 @@ def test_break_lists_and_code_dtypes() -> None:
 def test_default_natural_seed_is_zero() -> None:
     values = np.random.default_rng(9).gamma(2.0, 300.0, 6000)
     assert data_breaks(values, "natural", 4) == data_breaks(values, "natural", 4, seed=0)
+
+
+def test_natural_breaks_at_the_sample_size_and_at_n_classes_distinct_values() -> None:
+    values = np.round(np.random.default_rng(5).gamma(2.0, 300.0, 1500), -1)
+    # exactly `sample` values: all of them, no extra min and max
+    assert data_breaks(values, "natural", 4, sample=values.size) == _six_digits(
+        exact_jenks(values, 4)[1:-1]
+    )
+    # as many distinct values as classes: breaks halfway between them
+    assert data_breaks(np.array([1.0, 2.0, 2.0, 4.0, 8.0]), "natural", 4) == (1.5, 3.0, 6.0)

@@ -213,5 +213,7 @@ def test_thresholds_and_one_class_curves() -> None:
     # only landslides: the false-positive rate stays 0; none: recall stays 0
     fpr, tpr = roc_curve(np.ones(3), np.array([0.2, 0.5, 0.9]))
     assert fpr.tolist() == [0, 0, 0, 0] and tpr.tolist() == pytest.approx([0, 1 / 3, 2 / 3, 1])
+    fpr, tpr = roc_curve(np.zeros(3), np.array([0.2, 0.5, 0.9]))
+    assert tpr.tolist() == [0, 0, 0, 0] and fpr.tolist() == pytest.approx([0, 1 / 3, 2 / 3, 1])
     recall, precision = pr_curve(np.zeros(3), np.array([0.2, 0.5, 0.9]))
     assert recall.tolist() == [0, 0, 0, 0] and precision.tolist() == [1, 0, 0, 0]

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from lsgh_ee.factors.terrain import curvature, gradient, slope, slope_aspect
+from lsgh_ee.factors.terrain import curvature, gradient, slope, slope_aspect, slope_position
 
 
 def reference(z: np.ndarray, lx: float, ly: float, method: str = "horn"):
@@ -96,6 +96,45 @@ def test_large_dem_on_the_threaded_path() -> None:
     gx = (z[:-2, 2:] + 2 * z[1:-1, 2:] + z[2:, 2:]) - (z[:-2, :-2] + 2 * z[1:-1, :-2] + z[2:, :-2])
     gy = (z[:-2, :-2] + 2 * z[:-2, 1:-1] + z[:-2, 2:]) - (z[2:, :-2] + 2 * z[2:, 1:-1] + z[2:, 2:])
     want = np.degrees(np.arctan(np.hypot(gx / (8 * lx), gy / (8 * ly))))
+    flat = slope(np.zeros_like(dem), (lx, ly))  # first, so no block can reuse its memory
     got = slope(dem, (lx, ly))
     assert np.isnan(got[[0, -1]]).all() and np.isnan(got[:, [0, -1]]).all()
     np.testing.assert_allclose(got[1:-1, 1:-1], want, rtol=1e-4, atol=1e-3)
+    assert (flat[1:-1, 1:-1] == 0).all()
+
+
+def _weiss(z: float, s: float) -> int:
+    """The documented rule, one cell at a time (README; Weiss 2001 with five middle bands)."""
+    if z < -1:
+        return 1
+    if z < -0.5:
+        return 2
+    if z <= 0.5 and s <= 5:
+        return 3
+    if z <= 0.5:
+        bands = [(-0.5, -0.3), (-0.3, -0.1), (-0.1, 0.1), (0.1, 0.3)]
+        return next((4 + i for i, (lo, hi) in enumerate(bands) if lo <= z < hi), 8)
+    return 9 if z <= 1 else 10
+
+
+def test_slope_position_classes_follow_the_documented_rule() -> None:
+    rng = np.random.default_rng(3)
+    tpi = rng.normal(2.0, 3.0, (40, 50))
+    tpi[0, :3] = np.nan
+    slope_deg = rng.uniform(0, 12, tpi.shape)
+    slope_deg[5, 5] = np.nan
+    ok = ~np.isnan(tpi)
+    z = (tpi - tpi[ok].mean()) / tpi[ok].std()
+    want = np.zeros(tpi.shape, dtype=np.uint8)
+    for idx in np.ndindex(tpi.shape):
+        if ok[idx] and not np.isnan(slope_deg[idx]):
+            want[idx] = _weiss(float(z[idx]), float(slope_deg[idx]))
+    got = slope_position(tpi, slope_deg)
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, want)
+    assert set(np.unique(want)) == set(range(11))  # every class and nodata occur
+    # a constant TPI has z = 0 everywhere: flat, or the middle band on slopes
+    flat = slope_position(np.full((3, 4), 7.0), np.array([[2.0] * 4, [9.0] * 4, [5.0] * 4]))
+    assert flat.tolist() == [[3] * 4, [6] * 4, [3] * 4]
+    with pytest.raises(ValueError, match="shapes differ"):
+        slope_position(np.zeros((2, 3)), np.zeros((3, 2)))

@@ -146,10 +146,18 @@ def test_write_heatmap(tmp_path: Path) -> None:
         assert src.descriptions == ("gaussian_heatmap",)
         assert src.crs == grid.crs and src.transform == grid.transform
         tags = src.tags()
+        assert tags["content"] == "lsgh-ee landslide Gaussian heatmap"
         assert tags["diameter_pixels"] == "13"
+        assert float(tags["radius_pixels"]) == 6.5
         assert float(tags["sigma_pixels"]) == pytest.approx(sigma_for(13))
+        assert float(tags["boundary_value"]) == 0.1
+        assert src.dtypes == ("float32",)
         assert np.array_equal(src.read(1), heat)
-    assert [p.name for p in tmp_path.iterdir()] == ["heatmap.tif"]
+    # a float64 array is written as float32
+    write_heatmap(tmp_path / "h64.tif", heat.astype(np.float64), grid, diameter=13)
+    with rasterio.open(tmp_path / "h64.tif") as src:
+        assert src.dtypes == ("float32",) and np.array_equal(src.read(1), heat)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h64.tif", "heatmap.tif"]
 
 
 # --- properties -------------------------------------------------------------------------------
@@ -205,3 +213,70 @@ def test_property_single_point_ray_and_support(r: int, c: int, diameter: int, st
     dist, vals = d2.ravel()[order], heat.ravel()[order]
     assert (np.diff(vals)[np.diff(dist) > 0] <= 0).all()
     assert (np.diff(vals)[np.diff(dist) == 0] == 0).all()
+
+
+# --- the strip-wise EDT with sparse centres, and what gaussian_heatmap refuses -----------------
+
+
+@pytest.mark.parametrize("strip_rows", [1, 2, 5])
+@pytest.mark.parametrize("diameter", [7, 12, 13, 19])
+def test_sparse_centres_and_small_strips(
+    monkeypatch: pytest.MonkeyPatch, diameter: int, strip_rows: int
+) -> None:
+    """Few, isolated centres with EDT strips of a few rows: a pixel's only centre may lie
+    floor(R) rows away in another strip (and whole strips hold no centre at all), so the
+    strip halo must reach floor(R) rows (mutants: a halo one row short, stopping at the
+    first empty strip)."""
+    import lsgh_ee.heatmap as hm
+
+    shape = (60, 45)
+    monkeypatch.setattr(hm, "_STRIP_PIXELS", strip_rows * shape[1])
+    rows = np.array([3, 20, 21, 40, 59, 59])
+    cols = np.array([5, 30, 2, 44, 0, 22])
+    got = gaussian_heatmap((rows, cols), shape, diameter, method="edt")
+    assert_allclose(got, brute_force(rows, cols, shape, diameter), rtol=0, atol=1e-6)
+    single = gaussian_heatmap((np.array([30]), np.array([20])), shape, diameter, method="edt")
+    assert_allclose(
+        single, brute_force([30], [20], shape, diameter), rtol=0, atol=1e-6
+    )  # exactly floor(R) rows above and below the centre: 0.1 or more (D odd: more)
+    k = diameter // 2
+    assert single[30 - k, 20] >= np.float32(0.1) and single[30 + k, 20] >= np.float32(0.1)
+
+
+def test_auto_picks_the_cheaper_method(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``auto`` stamps a few kernels on a large grid and runs the EDT for centres that
+    cover it (the cost model of the module doc: centres x kernel area against grid pixels)."""
+    import lsgh_ee.heatmap as hm
+
+    def refuse(*args: object) -> np.ndarray:
+        raise AssertionError("auto chose the costlier method")
+
+    shape = (400, 300)
+    with monkeypatch.context() as patch:
+        patch.setattr(hm, "_edt", refuse)
+        few = gaussian_heatmap((np.array([10, 200]), np.array([10, 150])), shape, 13)
+    assert_allclose(few, brute_force([10, 200], [10, 150], shape, 13), rtol=0, atol=1e-6)
+    rng = np.random.default_rng(5)
+    rows, cols = rng.integers(0, shape[0], 20_000), rng.integers(0, shape[1], 20_000)
+    with monkeypatch.context() as patch:
+        patch.setattr(hm, "_stamp", refuse)
+        many = gaussian_heatmap((rows, cols), shape, 19)
+    assert many.shape == shape and many.max() == 1.0
+
+
+def test_centre_checks_name_the_problem() -> None:
+    one, two = np.array([1]), np.array([1, 2])
+    with pytest.raises(ValueError, match="1 centre rows but 2 centre columns"):
+        gaussian_heatmap((one, two), (30, 40), 7)
+    with pytest.raises(ValueError, match="integer"):  # one integer, one float array
+        gaussian_heatmap((np.array([1]), np.array([1.0])), (30, 40), 7)
+    with pytest.raises(ValueError, match="integer"):
+        gaussian_heatmap((np.array([1.0]), np.array([1])), (30, 40), 7)
+    # the last row and column are inside, one beyond is outside
+    assert gaussian_heatmap((np.array([29]), np.array([39])), (30, 40), 7)[29, 39] == 1.0
+    with pytest.raises(ValueError, match="outside the 30 x 40 grid"):
+        gaussian_heatmap((np.array([0]), np.array([40])), (30, 40), 7)
+    with pytest.raises(ValueError, match="outside"):
+        gaussian_heatmap((np.array([30]), np.array([0])), (30, 40), 7)
+    with pytest.raises(LsghError, match=r"grid is only 30 x 300 pixels"):
+        gaussian_heatmap((one, one), (30, 300), 30)

@@ -9,7 +9,7 @@ import pytest
 import rasterio
 
 from lsgh_ee.grid import Grid, as_metric_crs
-from lsgh_ee.mapping import VectorCache, predict_codes, predict_map, vector_keys
+from lsgh_ee.mapping import VectorCache, predict_codes, predict_map, predict_stack, vector_keys
 from lsgh_ee.rasters import write_geotiff
 
 COUNTS = np.array([11, 9, 12, 5])
@@ -84,3 +84,48 @@ def test_streamed_map_equals_in_memory_prediction(tmp_path: Path, rows_per_windo
     assert ticks[-1][0] == ticks[-1][1] == -(-grid.height // rows_per_window)
     assert stats["valid_pixels"] == int(np.isfinite(expected).sum())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["class_codes.tif", "s.tif"]
+
+
+def test_stats_count_distinct_vectors_once(tmp_path: Path) -> None:
+    grid = Grid.from_bounds((0, 0, 60 * 30, 50 * 30), as_metric_crs("EPSG:32633"), 30)
+    codes = _codes(grid.shape, seed=5)
+    write_geotiff(tmp_path / "class_codes.tif", codes, grid, nodata=0)
+    stats = predict_map(RowModel(), tmp_path / "class_codes.tif", tmp_path / "s.tif", COUNTS,
+                        rows_per_window=7)  # fmt: skip
+    flat = codes.reshape(4, -1).T
+    valid = (flat > 0).all(axis=1)
+    assert stats == {
+        "pixels": flat.shape[0],
+        "valid_pixels": int(valid.sum()),
+        "distinct_vectors": len(np.unique(flat[valid], axis=0)),
+    }
+
+
+def test_vector_keys_refuse_more_than_62_bits() -> None:
+    """Keys are int64: the class counts' radices (count + 1) may use at most 62 bits."""
+    under = np.array([2**31 - 2, 2**31 - 1])  # radices 2^31 - 1 and 2^31: just under 62 bits
+    top = np.array([[2**31 - 2, 2**31 - 1]], dtype=np.int64)
+    assert vector_keys(top, under)[0] == (2**31 - 2) * 2**31 + 2**31 - 1
+    with pytest.raises(ValueError, match="64 bits"):
+        vector_keys(top, np.array([2**31 - 1, 2**31 - 1]))  # radices 2^31: exactly 62 bits
+
+
+def test_predict_stack_of_a_run(tmp_path: Path) -> None:
+    """In-memory prediction of a run's class-code stack equals predicting every pixel."""
+    from conftest import make_region
+    from lsgh_ee.config import load_config
+    from lsgh_ee.factors.local import compute_local_factors
+    from lsgh_ee.factors.resolve import resolve_factors
+    from lsgh_ee.region import Region
+
+    config = load_config(make_region(tmp_path / "region"))
+    stack = compute_local_factors(Region.from_config(config), resolve_factors(config, "local"))
+    stack.write(config.run_dir)
+    got = predict_stack(RowModel(), config.run_dir)
+    codes = stack.codes.reshape(len(stack.layers), -1).T
+    valid = (codes > 0).all(axis=1)
+    want = np.full(codes.shape[0], np.nan, np.float32)
+    want[valid] = RowModel().predict(codes[valid])
+    assert got.shape == stack.grid.shape
+    np.testing.assert_array_equal(got.ravel(), want)
+    assert np.isnan(got).any() and np.isfinite(got).any()

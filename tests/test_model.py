@@ -367,7 +367,21 @@ def test_load_bundle_errors(tmp_path):
 
 
 def test_check_schema_accepts_the_same_factors():
-    check_schema(factor_schema(), factor_schema())
+    """The same factors pass, also when the region's schema differs only where it may: break
+    values equal up to float round-off (written and re-read as JSON), units not recorded on
+    one side, other grid and method entries."""
+    model = factor_schema()
+    assert check_schema(model, factor_schema()) is None
+    region = json.loads(json.dumps(factor_schema()))
+    region["grid"] = {"crs": "EPSG:32616", "resolution": 90}
+    region["factors"][0]["breaks"] = [b * (1 + 1e-12) for b in region["factors"][0]["breaks"]]
+    region["factors"][1]["units"] = ""
+    region["factors"][2]["method"] = {"name": "another"}
+    assert check_schema(model, region) is None
+    # ...and the check is not a no-op: a break moved by 1e-6 is refused
+    region["factors"][0]["breaks"][0] += 1e-6
+    with pytest.raises(LsghError, match="slope breaks"):
+        check_schema(model, region)
 
 
 def test_check_schema_names_different_breaks():

@@ -5,9 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import geopandas as gpd
 import numpy as np
@@ -455,12 +453,6 @@ def test_digest_changes_with_content(default_draw) -> None:
 # --- draws and splits must be random over the region, not its first pixels --------------------
 
 
-def _sampling_module() -> ModuleType:
-    """The module that defines :func:`draw_samples` (``lsgh_ee.sampling`` today, a module of
-    the ``lsgh_ee.sampling`` package tomorrow): where its tuning constants live."""
-    return sys.modules[draw_samples.__module__]
-
-
 def _moments(values: np.ndarray) -> tuple[float, float, float]:
     centred = values - values.mean()
     return float(values.mean()), float(np.mean(centred**2)), float(np.mean(centred**4))
@@ -522,7 +514,9 @@ def test_negatives_and_soft_samples_spread_like_their_ground(
     their heatmap interval: their rows and columns spread like those pixels' (mutant: the
     first n qualifying pixels, i.e. the top rows of the region)."""
     if path == "rejection":  # the sampler for huge grids: uniform draws, rejected if not allowed
-        monkeypatch.setattr(_sampling_module(), "_REJECTION_MIN_PIXELS", 1)
+        from lsgh_ee.sampling import pixels
+
+        monkeypatch.setattr(pixels, "_REJECTION_MIN_PIXELS", 1)
     samples, heat = built.draw(negative_ratio=5.0)
     _check_common(built, samples, heat)
     valid = _valid(built)

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 from test_inventory_formats import accuracy_metres, glc_csv, glc_frame
-from test_inventory_merge import write_two_sources
+from test_inventory_merge import two_sources_region
 
 from conftest import aoi_bbox, edit_config, make_region, run_cli
 
@@ -95,19 +95,7 @@ def test_check_kml(tmp_path: Path) -> None:
 
 @pytest.fixture
 def two_sources(tmp_path: Path) -> Path:
-    config = make_region(tmp_path / "region")
-    write_two_sources(config.parent)
-    return edit_config(
-        config,
-        inventory=[
-            {"path": "survey.gpkg", "date_attribute": "year", "name": "field survey"},
-            {
-                "path": "glc.csv",
-                "where": "landslide_category == 'landslide'",
-                "date_attribute": "event_date",
-            },
-        ],  # fmt: skip
-    )
+    return two_sources_region(tmp_path / "region")
 
 
 def test_check_two_sources(two_sources: Path) -> None:

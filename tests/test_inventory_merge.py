@@ -110,9 +110,9 @@ def write_two_sources(folder: Path) -> tuple[Path, Path]:
     return folder / "survey.gpkg", folder / "glc.csv"
 
 
-@pytest.fixture
-def two_sources(tmp_path: Path) -> Path:
-    config = make_region(tmp_path / "region")
+def two_sources_region(folder: Path) -> Path:
+    """A synthetic region in ``folder`` whose inventory is the survey + GLC-table merge."""
+    config = make_region(folder)
     write_two_sources(config.parent)
     return edit_config(
         config,
@@ -125,6 +125,11 @@ def two_sources(tmp_path: Path) -> Path:
             },
         ],  # fmt: skip
     )
+
+
+@pytest.fixture
+def two_sources(tmp_path: Path) -> Path:
+    return two_sources_region(tmp_path / "region")
 
 
 def test_list_of_sources_is_merged(two_sources: Path) -> None:

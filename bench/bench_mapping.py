@@ -158,44 +158,6 @@ def run_child(*args: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def network_cost(model) -> dict:
-    """Multiply-accumulates and FLOPs per vector of a LSGH-Net, from the layer shapes.
-
-    MACs count the convolutions, the scSE 1×1 products and the dense output; FLOPs are
-    2 × MACs plus about one FLOP per element for one-hot, BN (folded at inference: a
-    scale and a shift, counted 2), ReLU, pooling, the sigmoid gates and the scSE products
-    and sum.
-    """
-    macs = {"conv": 0, "scse": 0, "dense": 0}
-    elementwise = 0
-    for layer in model.layers:
-        kind = type(layer).__name__
-        out = [int(d) for d in layer.output.shape[1:]]
-        size = int(np.prod(out)) if out else 0
-        if kind == "Conv2D":
-            kh, kw, cin, cout = (int(d) for d in layer.kernel.shape)
-            macs["conv"] += size * kh * kw * cin
-        elif kind == "Dense":
-            macs["dense"] += int(np.prod(layer.kernel.shape))
-            elementwise += size  # sigmoid
-        elif kind == "SCSE":
-            h, w, c = out
-            hidden = max(1, c // layer.reduction)
-            macs["scse"] += 2 * c * hidden + h * w * c  # cSE squeeze/excite, sSE 1×1 conv
-            elementwise += 4 * h * w * c + 2 * c + h * w  # mean, two products, sum, gates
-        elif kind == "BatchNormalization":
-            elementwise += 2 * size
-        elif kind in ("OneHotFactors", "ReLU", "MaxPooling2D"):
-            elementwise += size * (4 if kind == "MaxPooling2D" else 1)
-    total = sum(macs.values())
-    return {
-        "macs_per_vector": total,
-        "macs_by_kind": macs,
-        "flops_per_vector": 2 * total + elementwise,
-        "params": int(model.count_params()),
-    }
-
-
 def worker_model(codes_path: Path, schema_path: Path, model_dir: Path, quick: bool) -> dict:
     """Fit LSGH-Net for one epoch on demo vectors (random labels), save it, count its cost
     and time the bare network on random valid vectors by batch size."""
@@ -223,6 +185,8 @@ def worker_model(codes_path: Path, schema_path: Path, model_dir: Path, quick: bo
         t0 = time.perf_counter()
         model.predict(probe)
         throughput[str(batch)] = n / (time.perf_counter() - t0)
+    from lsgh_ee.model.network import network_cost
+
     return {"class_counts": counts, "cost": network_cost(model.model_),
             "vectors_per_s_by_batch": throughput}  # fmt: skip
 

@@ -231,10 +231,20 @@ class TrainingConfig(Strict):
     validation_fraction: float = Field(
         0.2, ge=0, lt=1, description="share of the training samples used for early stopping"
     )
-    early_stopping: Literal["val_auc", "val_loss"] = Field(
+    early_stopping: Literal["val_auc", "val_loss", "val_brier"] = Field(
         "val_auc",
         description="validation score early stopping watches: ROC AUC of the hard validation "
-        "samples (default) or the validation MSE",
+        "samples (default), their mean squared error (val_brier), or the MSE of every "
+        "validation sample (val_loss)",
+    )
+    smoothing: int = Field(
+        1,
+        ge=1,
+        description="epochs in the moving average early stopping compares (1: the single "
+        "epoch's score); the restored weights are those of the window's middle epoch",
+    )
+    min_epochs: int = Field(
+        0, ge=0, description="epochs trained before early stopping may pick a best epoch"
     )
     rf_grid: dict[str, list[int | float | str | None]] | None = Field(
         None,

@@ -26,11 +26,16 @@ import numpy as np  # noqa: E402
 
 from lsgh_ee.errors import LsghError  # noqa: E402
 from lsgh_ee.model.base import EpochCallback, ModelEstimator, check_positive  # noqa: E402
-from lsgh_ee.model.callbacks import HardValidationAUC, TrainingMonitor, throughput  # noqa: E402
+from lsgh_ee.model.callbacks import (  # noqa: E402
+    HardValidationAUC,
+    SmoothedEarlyStopping,
+    TrainingMonitor,
+    throughput,
+)
 from lsgh_ee.model.data import validation_split  # noqa: E402
 from lsgh_ee.model.network import build_lsgh_net  # noqa: E402
 
-EARLY_STOPPING = ("val_auc", "val_loss")
+EARLY_STOPPING = ("val_auc", "val_loss", "val_brier")
 
 
 class KerasEstimator(ModelEstimator):
@@ -89,6 +94,8 @@ class KerasEstimator(ModelEstimator):
         batch_size: int = 32,
         validation_fraction: float = 0.2,
         early_stopping: str = "val_auc",
+        smoothing: int = 1,
+        min_epochs: int = 0,
         seed: int = 0,
         verbose: int = 0,
         deterministic: bool = True,
@@ -115,6 +122,11 @@ class KerasEstimator(ModelEstimator):
         self._set_training(
             epochs, patience, batch_size, validation_fraction, early_stopping, seed, verbose
         )
+        self.smoothing, self.min_epochs = int(smoothing), int(min_epochs)
+        if self.smoothing < 1 or self.min_epochs < 0:
+            raise LsghError(
+                f"smoothing must be >= 1 and min_epochs >= 0, got {smoothing}, {min_epochs}"
+            )
         self.deterministic = bool(deterministic)
         self.train_only = None if train_only is None else tuple(str(n) for n in train_only)
         self.warm_start = bool(warm_start)
@@ -195,6 +207,7 @@ class KerasEstimator(ModelEstimator):
         )
         monitor = TrainingMonitor(self.on_epoch)
         callbacks: list[keras.callbacks.Callback] = []
+        stopper = None
         val = None
         if x_val is not None:
             val = (
@@ -203,6 +216,7 @@ class KerasEstimator(ModelEstimator):
                 .prefetch(tf.data.AUTOTUNE)
             )
             callbacks += self._early_stopping(x_val, y_val)
+            stopper = callbacks[-1]
         callbacks.append(monitor)
         history = model.fit(
             train,
@@ -220,12 +234,15 @@ class KerasEstimator(ModelEstimator):
         self.history_ = {k: [float(v) for v in values] for k, values in history.history.items()}
         self.samples_per_second_ = throughput(len(x_train), monitor.train_seconds)
         val_loss = self.history_.get("val_loss")
+        best = None if stopper is None else stopper.best_epoch
         self.fit_info_ = {
             "n_train": int(len(x_train)),
             "n_validation": 0 if x_val is None else int(len(x_val)),
             "epochs_run": len(monitor.train_seconds),
-            "best_epoch": None if not val_loss else int(np.argmin(val_loss)),
-            "best_val_loss": None if not val_loss else float(np.min(val_loss)),
+            "best_epoch": best,
+            "early_stopping": None if stopper is None else stopper.monitor,
+            "best_score": None if stopper is None else stopper.best_score,
+            "best_val_loss": None if best is None or not val_loss else float(val_loss[best]),
             "seed": seed,
             "batch_size": batch_size,
             "max_epochs": self.epochs,
@@ -238,18 +255,28 @@ class KerasEstimator(ModelEstimator):
         }
 
     def _early_stopping(self, x_val: np.ndarray, y_val: np.ndarray) -> list:
-        """The callbacks that stop on the validation AUC of the hard samples (when asked and
-        both hard classes are there) or else on the validation loss."""
+        """The callbacks that score the hard validation samples (when both classes are
+        there) and stop on ``early_stopping``'s moving average; the last one is the
+        :class:`SmoothedEarlyStopping`. Without both hard classes only ``val_loss`` (MSE of
+        every validation sample) is left to watch."""
         hard = (y_val == 0) | (y_val == 1)
-        if self.early_stopping == "val_auc" and len(np.unique(y_val[hard])) == 2:
-            stop = keras.callbacks.EarlyStopping(
-                monitor="val_auc", mode="max", patience=self.patience, restore_best_weights=True
+        callbacks: list[keras.callbacks.Callback] = []
+        monitor = self.early_stopping
+        if len(np.unique(y_val[hard])) == 2:
+            callbacks.append(HardValidationAUC(x_val[hard], y_val[hard]))
+        else:
+            monitor = "val_loss"
+        mode = "max" if monitor == "val_auc" else "min"
+        callbacks.append(
+            SmoothedEarlyStopping(
+                monitor,
+                mode,
+                window=self.smoothing,
+                patience=self.patience,
+                min_epochs=self.min_epochs,
             )
-            return [HardValidationAUC(x_val[hard], y_val[hard]), stop]
-        stop = keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=self.patience, restore_best_weights=True
         )
-        return [stop]
+        return callbacks
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         # Chunks through predict_on_batch: no tf.data pipeline per call (mapping calls this

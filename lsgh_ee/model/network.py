@@ -154,3 +154,46 @@ def build_lsgh_net(
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(1, activation="sigmoid", name=OUTPUT_NAME)(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def network_cost(model: keras.Model) -> dict:
+    """Multiply-accumulates and FLOPs per vector of a LSGH-Net, from the layer shapes.
+
+    MACs count the convolutions, the scSE 1×1 products and the dense output; FLOPs are
+    2 × MACs plus about one FLOP per element for one-hot, BN (folded at inference: a
+    scale and a shift, counted 2), ReLU, pooling, the sigmoid gates and the scSE products
+    and sum. Training costs about three times the forward FLOPs per sample (forward,
+    and a backward pass of about twice the forward's work).
+
+    Returns:
+        ``macs_per_vector``, ``macs_by_kind`` (conv, scse, dense), ``flops_per_vector``
+        (forward), ``params``.
+    """
+    macs = {"conv": 0, "scse": 0, "dense": 0}
+    elementwise = 0
+    for layer in model.layers:
+        kind = type(layer).__name__
+        out = [int(d) for d in layer.output.shape[1:]]
+        size = math.prod(out) if out else 0
+        if kind == "Conv2D":
+            kh, kw, cin, cout = (int(d) for d in layer.kernel.shape)
+            macs["conv"] += size * kh * kw * cin
+        elif kind == "Dense":
+            macs["dense"] += math.prod(int(d) for d in layer.kernel.shape)
+            elementwise += size  # sigmoid
+        elif kind == "SCSE":
+            h, w, c = out
+            hidden = max(1, c // layer.reduction)
+            macs["scse"] += 2 * c * hidden + h * w * c  # cSE squeeze/excite, sSE 1×1 conv
+            elementwise += 4 * h * w * c + 2 * c + h * w  # mean, two products, sum, gates
+        elif kind == "BatchNormalization":
+            elementwise += 2 * size
+        elif kind in ("OneHotFactors", "ReLU", "MaxPooling2D"):
+            elementwise += size * (4 if kind == "MaxPooling2D" else 1)
+    total = sum(macs.values())
+    return {
+        "macs_per_vector": total,
+        "macs_by_kind": macs,
+        "flops_per_vector": 2 * total + elementwise,
+        "params": int(model.count_params()),
+    }

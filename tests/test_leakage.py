@@ -8,11 +8,15 @@ landslides' own; held-out sets are whole training blocks or the latest training 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
+import lsgh_ee as lg
+from conftest import edit_config, fast_training
 from lsgh_ee.config import load_config
 from lsgh_ee.factors.stack import FactorStack
 from lsgh_ee.heatmap import gaussian_heatmap
@@ -236,3 +240,75 @@ def test_moving_a_temporal_folds_test_landslides_leaves_its_training_side(
     again = draw_year_fold(stack, moved, config.sampling, diameter, plan, fold, **kwargs)
     assert _same(again.train, part.train) and _same(again.validation, part.validation)
     assert _changed(again.test, part.test)
+
+
+# -- data-driven class breaks per fold -----------------------------------------------------
+def test_quantile_breaks_of_a_fold_come_from_its_training_area_only(region) -> None:
+    from lsgh_ee.factors.classify import classify_breaks, data_breaks
+    from lsgh_ee.factors.reclassify import breaks_within
+
+    config, stack, _ = region
+    grid = stack.grid
+    i = stack.names.index("slope")
+    slope = stack.layers[i]
+    region_breaks = data_breaks(slope.values, "quantile", 4)
+    quantiled = dataclasses.replace(
+        slope, breaks=region_breaks, codes=classify_breaks(slope.values, region_breaks),
+        method={**slope.method, "classify": "quantile", "n_classes_asked": 4})  # fmt: skip
+    layers = list(stack.layers)
+    layers[i] = quantiled
+    whole = FactorStack(grid=grid, layers=layers)
+    plan = plan_folds(whole, region[2], BLOCK, FOLDS, np.random.default_rng(0))
+    train_area = ~plan.test_area(0)
+    fold, names = breaks_within(whole, train_area, seed=0)
+    assert names == ["slope"]
+    # independent: the quartiles of the training area's valid slope values
+    inside = slope.values[train_area]
+    inside = inside[np.isfinite(inside)].astype("float64")
+    expected = tuple(float(f"{q:.6g}") for q in np.quantile(inside, [0.25, 0.5, 0.75]))
+    got = fold.layers[i]
+    assert got.breaks == expected != region_breaks
+    valid = np.isfinite(slope.values)
+    by_hand = (np.searchsorted(expected, slope.values, side="right") + 1) * valid
+    assert np.array_equal(got.codes, by_hand.astype("uint8"))
+    untouched = [a is b for a, b in zip(fold.layers, whole.layers, strict=True)]
+    assert untouched == [j != i for j in range(len(layers))]  # Table 2 factors as they were
+    # no test-fold pixel shapes them: any change of the test fold's values leaves them
+    changed = slope.values.copy()
+    changed[~train_area] = 1e6
+    other = list(layers)
+    other[i] = dataclasses.replace(quantiled, values=changed)
+    other = FactorStack(grid=grid, layers=other)
+    assert breaks_within(other, train_area, seed=0)[0].layers[i].breaks == expected
+    # Table 2 only: nothing recomputed
+    assert breaks_within(stack, train_area, seed=0)[1] == []
+
+
+@pytest.mark.slow
+def test_cv_records_which_folds_recomputed_their_breaks(built_region: Path, tmp_path: Path) -> None:
+    shutil.copytree(built_region.parent, tmp_path / "region")
+    path = tmp_path / "region" / built_region.name
+    written = yaml.safe_load(path.read_text(encoding="utf-8"))["factors"]
+    written["slope"] = {"classify": "quantile", "n_classes": 4}
+    edit_config(path, factors=written, training=fast_training(epochs=1),
+                sampling={"block_size": BLOCK})  # fmt: skip
+    lg.export_factors(path, force=True)
+    result = lg.cv(path, folds=FOLDS, models=["rf"])
+    details = result.summary["fold_details"]
+    assert [d["breaks_recomputed"] for d in details] == [["slope"]] * FOLDS
+    temporal = lg.cv(path, folds=FOLDS, models=["rf"], kind="temporal")
+    assert [d["breaks_recomputed"] for d in temporal.summary["fold_details"]] == [[]] * FOLDS
+
+
+@pytest.mark.slow
+def test_train_under_a_temporal_split_stops_early_on_the_latest_years(
+    built_region: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(built_region.parent, tmp_path / "region")
+    path = tmp_path / "region" / built_region.name
+    edit_config(path, sampling={"split": "temporal", "temporal_cutoff": 2006},
+                training=fast_training(epochs=2, patience=1))  # fmt: skip
+    lg.sample(path)
+    result = lg.train(path, "cnn", epochs=2)
+    assert "hard samples of held-out years" in result.summary["validation"]
+    assert "validation" not in lg.train(path, "rf").summary

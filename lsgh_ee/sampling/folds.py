@@ -199,6 +199,10 @@ class FoldPlan:
     def landslide_fold(self) -> np.ndarray:
         return self.fold_of_block[self.landslide_block]
 
+    def test_area(self, fold: int) -> np.ndarray:
+        """Boolean grid mask of the blocks of ``fold``."""
+        return self.blocks.mask(np.flatnonzero(self.fold_of_block == fold))
+
 
 def plan_folds(
     stack: FactorStack,
@@ -255,7 +259,7 @@ def draw_fold(
     left out of training and validation."""
     blocks = plan.blocks
     is_test_block = plan.fold_of_block == fold
-    test_area = blocks.mask(np.flatnonzero(is_test_block))
+    test_area = plan.test_area(fold)
     train_area = ~test_area
     if buffer > 0:
         train_area &= far_from(test_area, buffer, stack.grid)

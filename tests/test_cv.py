@@ -358,14 +358,14 @@ def test_the_report_shows_the_cv_study_and_which_split_each_number_comes_from(
         auc = group["auc"].to_numpy()
         half = stats.t.ppf(0.975, auc.size - 1) * auc.std(ddof=1) / np.sqrt(auc.size)
         mean = auc.mean()
-        expected = f"{mean:.4f} ({mean - half:.4f}–{mean + half:.4f})"
+        expected = f"{mean:.4f} ± {half:.4f} [{mean - half:.4f}, {mean + half:.4f}]"
         assert cv_table.loc[model, "AUC (95% CI)"] == expected
     pairs = tables[1].set_index(tables[1].columns[0])
     wide = per_fold.pivot_table(index="fold", columns="model", values="auc")
     name = next(iter(pairs.index))
     a, b = name.split(" − ")
     diff = (wide[a] - wide[b]).to_numpy()
-    assert pairs.loc[name, "ΔAUC (95% CI)"].startswith(f"{diff.mean():.4f} (")
+    assert pairs.loc[name, "ΔAUC (95% CI)"].startswith(f"{diff.mean():.4f} ± ")
     folds = tables[2]
     assert list(folds["test landslides"]) == [
         str(d["landslides"]["test"])

@@ -15,6 +15,7 @@ import pandas as pd
 from lsgh_ee import __version__
 from lsgh_ee.atomic import write_text
 from lsgh_ee.config import RegionConfig
+from lsgh_ee.evaluation.crossval import format_ci
 from lsgh_ee.runfolder import RunFolder
 
 _CSS = """
@@ -259,23 +260,16 @@ def _fold_rule(study: dict) -> str:
 
 def _intervals(frame: pd.DataFrame, centre: str, prefix: str = "") -> pd.DataFrame:
     """Columns ``<score>_<centre>``, ``<score>_low``, ``<score>_high`` shown as one column
-    ``<prefix><SCORE> (95% CI)``: "0.8123 (0.7900–0.8346)"; other columns kept."""
+    ``<prefix><SCORE> (95% CI)`` (:func:`~lsgh_ee.evaluation.crossval.format_ci`); other
+    columns kept."""
     shown = pd.DataFrame(index=frame.index)
     for col in frame.columns:
         score = col[: -len(centre) - 1]
         if col.endswith(f"_{centre}") and f"{score}_low" in frame:
             shown[f"{prefix}{score.upper()} (95% CI)"] = [
-                _ci(m, lo, hi) for m, lo, hi in
+                format_ci(m, lo, hi) for m, lo, hi in
                 zip(frame[col], frame[f"{score}_low"], frame[f"{score}_high"], strict=True)
             ]  # fmt: skip
         elif not col.endswith(("_low", "_high")):
             shown[col] = frame[col]
     return shown
-
-
-def _ci(mean: float, low: float, high: float) -> str:
-    if pd.isna(mean):
-        return "–"
-    if pd.isna(low):
-        return f"{mean:.4f}"
-    return f"{mean:.4f} ({low:.4f}–{high:.4f})"

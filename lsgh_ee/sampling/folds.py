@@ -38,6 +38,10 @@ consecutive years balanced by landslide count; each group is tested once while t
 train (leave one period out: a susceptibility model is assumed stationary, so later
 landslides may teach about earlier ones). Early stopping watches the latest training
 years; all sides draw over the whole region with the same exclusions as above.
+
+**The single split's early stopping** (the ``train`` stage): :func:`block_validation`
+holds out whole training blocks of a spatial split, :func:`year_validation` the latest
+training years of a temporal split (:func:`latest_years`, the rule of a temporal fold).
 """
 
 from __future__ import annotations

@@ -327,3 +327,92 @@ def test_a_network_stops_early_on_the_validation_it_is_given() -> None:
     model = make_model("cnn", [3, 3, 3], epochs=2, patience=1, filters=(8, 16))
     model.fit(codes, labels, validation=(val_codes, val_labels))
     assert model.fit_info_["n_train"] == 200 and model.fit_info_["n_validation"] == 37
+
+
+@pytest.mark.slow
+def test_the_report_shows_the_cv_study_and_which_split_each_number_comes_from(
+    built_region: Path, tmp_path: Path
+) -> None:
+    from scipy import stats
+
+    from lsgh_ee.stages.report import report  # lg.report is shadowed by lsgh_ee.report
+
+    config = _cv_region(built_region, tmp_path / "region")
+    run = RunFolder(load_config(config).run_dir)
+    first = report(config)
+    page = run.report.read_text(encoding="utf-8")
+    assert "<h2>Cross-validation</h2>" not in page and not first.skipped
+    lg.cv(config, folds=FOLDS, models=["rf", "lsgh"], epochs=1)
+    again = report(config)
+    assert not again.skipped  # the cv run is one of the report's inputs
+    page = run.report.read_text(encoding="utf-8")
+    section = page[page.index("<h2>Cross-validation</h2>") :]
+    assert "3-fold spatially blocked cross-validation: folds of whole blocks of 450 m" in section
+    assert "<code>sampling.split: random</code>" not in section  # no Table 4 yet
+    assert "data:image/png;base64," in section  # the per-fold AUC figure
+    # each model's AUC mean and t interval, recomputed from the per-fold file
+    per_fold = pd.read_csv(run.cv_file(run.CV_FOLDS_CSV))
+    tables = _html_tables(section)
+    cv_table = tables[0].set_index(tables[0].columns[0])
+    for model, group in per_fold.groupby("model"):
+        auc = group["auc"].to_numpy()
+        half = stats.t.ppf(0.975, auc.size - 1) * auc.std(ddof=1) / np.sqrt(auc.size)
+        mean = auc.mean()
+        expected = f"{mean:.4f} ± {half:.4f} [{mean - half:.4f}, {mean + half:.4f}]"
+        assert cv_table.loc[model, "AUC (95% CI)"] == expected
+    pairs = tables[1].set_index(tables[1].columns[0])
+    wide = per_fold.pivot_table(index="fold", columns="model", values="auc")
+    name = next(iter(pairs.index))
+    a, b = name.split(" − ")
+    diff = (wide[a] - wide[b]).to_numpy()
+    assert pairs.loc[name, "ΔAUC (95% CI)"].startswith(f"{diff.mean():.4f} ± ")
+    folds = tables[2]
+    assert list(folds["test landslides"]) == [
+        str(d["landslides"]["test"])
+        for d in json.loads(run.cv_file(run.CV_JSON).read_text(encoding="utf-8"))["fold_details"]
+    ]
+    # with Table 4 present, the single split is named and a random one called optimistic
+    run.table4_csv.write_text("model,auc\nrf,0.9\n", encoding="utf-8")
+    report(config)
+    page = run.report.read_text(encoding="utf-8")
+    section = page[page.index("<h2>Cross-validation</h2>") :]
+    assert "<b>Table 4</b> comes from the single split named in the config" in section
+    assert "<code>sampling.split: random</code>" in section
+    assert "optimistic under spatial autocorrelation" in section
+
+
+def _html_tables(page: str) -> list[pd.DataFrame]:
+    """The ``<table>`` elements of an HTML page as frames (header row = columns, cells as
+    text; pandas' index-name row dropped), with the standard library's parser (no lxml)."""
+    from html.parser import HTMLParser
+
+    class Tables(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tables: list[list[list[str]]] = []
+            self.cell: list[str] | None = None
+
+        def handle_starttag(self, tag: str, attrs) -> None:
+            if tag == "table":
+                self.tables.append([])
+            elif tag == "tr":
+                self.tables[-1].append([])
+            elif tag in ("td", "th"):
+                self.cell = []
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("td", "th") and self.cell is not None:
+                self.tables[-1][-1].append("".join(self.cell).strip())
+                self.cell = None
+
+        def handle_data(self, data: str) -> None:
+            if self.cell is not None:
+                self.cell.append(data)
+
+    parser = Tables()
+    parser.feed(page)
+    frames = []
+    for table in parser.tables:
+        header, body = table[0], [r for r in table[1:] if any(r[1:])]
+        frames.append(pd.DataFrame(body, columns=header))
+    return frames

@@ -561,8 +561,9 @@ def test_temporal_split_never_puts_a_landslide_pixel_on_both_sides(
     built: Built, positives: str
 ) -> None:
     """A later landslide on the ground of an earlier one (a reactivation) is a test
-    landslide, but the pixels it shares with a training landslide stay training positives:
-    no pixel is a positive of both sets, and none is sampled twice."""
+    landslide, but the pixels it shares with a training landslide stay training positives,
+    and the test side leaves out every pixel of a training landslide's polygon and every
+    training sample: no pixel is a positive of both sets, and none is sampled twice."""
     frame = built.inventory.landslides
     early = frame[frame["year"] == 2000]
     # reactivations in 2009: the same ground, shifted by a pixel, and exactly the same ground
@@ -591,7 +592,12 @@ def test_temporal_split_never_puts_a_landslide_pixel_on_both_sides(
     late = _landslide_pixels(built, landslides[landslides["year"] > 2006], positives) & valid
     assert (early & late).any(), "the reactivations should share pixels with earlier ones"
     assert train == {tuple(p) for p in np.argwhere(early).tolist()}
-    assert test == {tuple(p) for p in np.argwhere(late & ~early).tolist()}
+    early_ground = _landslide_pixels(built, landslides[landslides["year"] <= 2006], "polygon")
+    trained = np.zeros_like(early_ground)
+    trained[samples.train.rows, samples.train.cols] = True
+    expected = late & ~early_ground & ~trained
+    assert (late & early_ground & ~early).any() or positives == "polygon"
+    assert test == {tuple(p) for p in np.argwhere(expected).tolist()}
 
 
 def _landslide_pixels(built: Built, frame: gpd.GeoDataFrame, positives: str) -> np.ndarray:
@@ -670,20 +676,30 @@ def test_a_single_qualifying_pixel_and_a_single_wanted_negative(built: Built) ->
     assert np.count_nonzero(samples.kind == "negative") == 1
 
 
-def test_temporal_split_negatives_outside_the_buffer_of_training_landslides(
+def test_temporal_split_negatives_outside_the_buffer_of_each_sides_landslides(
     built: Built,
 ) -> None:
-    """In a temporal split the buffer rule sees the training landslides only, and no
-    negative is ever a pixel of any landslide."""
+    """In a temporal split each side's buffer rule sees its own landslides only: training
+    negatives lie farther than the buffer from every training landslide (they may lie on
+    ground that slid later: the training side does not know the later landslides); test
+    negatives farther than the buffer from every test landslide, and off the training
+    landslides and the training samples."""
     samples, _ = built.draw(
         split="temporal", negatives="outside_buffer", negative_buffer=300.0, negative_ratio=1000.0
     )
     frame = built.inventory.landslides
     cutoff = samples.meta["temporal_cutoff"]
     train_px = _landslide_pixels(built, frame[frame["year"] <= cutoff], "polygon")
-    expected = _valid(built) & ~_burned(built) & (_grid_distance_to(train_px, built) > 300.0)
+    test_px = _landslide_pixels(built, frame[frame["year"] > cutoff], "polygon")
+    valid = _valid(built)
+    expected = valid & ~train_px & (_grid_distance_to(train_px, built) > 300.0)
     neg = samples.subset(samples.kind == "negative")
-    assert _pairs(neg) == {tuple(p) for p in np.argwhere(expected).tolist()}
+    assert _pairs(neg.train) == {tuple(p) for p in np.argwhere(expected).tolist()}
+    assert (expected & test_px).any(), "some training negatives lie on later landslides"
+    trained = np.zeros_like(valid)
+    trained[samples.train.rows, samples.train.cols] = True
+    expected = valid & ~test_px & (_grid_distance_to(test_px, built) > 300.0) & ~train_px & ~trained
+    assert _pairs(neg.test) == {tuple(p) for p in np.argwhere(expected).tolist()}
 
 
 def _block_of(samples: Samples, built: Built, block: float) -> np.ndarray:
@@ -754,7 +770,10 @@ def test_what_the_draw_records(built: Built, split: str) -> None:
                 f"only {available} of {n_soft} soft samples available in heatmap interval "
                 f"({low}, {high}]"
             )
-    assert meta["notices"] == notices
+    dropped = [n for n in meta["notices"] if n.startswith("test side: ")]
+    assert meta["notices"] == notices + dropped
+    # the test side's positives on an earlier side's ground are dropped with a notice
+    assert all("positive pixel(s) dropped: outside the side's area" in n for n in dropped)
 
 
 @pytest.mark.parametrize(

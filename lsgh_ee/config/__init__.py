@@ -195,9 +195,10 @@ class SamplingConfig(Strict):
     )
     split: Literal["random", "spatial", "temporal"] = Field(
         "random",
-        description="train/test split: random (stratified by kind), spatial (whole square "
-        "blocks of 'block_size' metres) or temporal (by landslide year, "
-        "needs inventory.date_attribute)",
+        description="train/test split: random (stratified by kind, the paper's 7:3), "
+        "spatial (whole square blocks of 'block_size' metres) or temporal (by landslide "
+        "year, needs inventory.date_attribute); spatial and temporal draw each side from "
+        "its own landslides (heatmap, soft samples, negatives' exclusion zones)",
     )
     test_fraction: float = Field(
         0.3, gt=0, lt=1, description="share of the samples held out for testing (paper: 0.3)"

@@ -145,3 +145,10 @@ def plot_fold_auc(
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return Path(path)
+
+
+def format_ci(mean: float, low: float, high: float) -> str:
+    """A value with its 95% interval as every cv table shows it:
+    ``0.8339 ± 0.0720 [0.7618, 0.9059]`` ("–" for no value, the value alone without an
+    interval)."""
+    return _ci(mean, low, high)

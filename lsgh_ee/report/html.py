@@ -1,5 +1,6 @@
 """The run report: one self-contained HTML page (figures embedded) gathering the config,
-the factor report, Table 4, the zoning tables, every figure and the run's timings."""
+the factor report, Table 4, the zoning tables, the cross-validation study (when ``cv/``
+holds one), every figure and the run's timings."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pandas as pd
 from lsgh_ee import __version__
 from lsgh_ee.atomic import write_text
 from lsgh_ee.config import RegionConfig
+from lsgh_ee.evaluation.crossval import format_ci
 from lsgh_ee.runfolder import RunFolder
 
 _CSS = """
@@ -67,6 +69,7 @@ def write_report(config: RegionConfig, run: Path) -> Path:
     parts += _factor_section(folder)
     parts += _evaluation_section(folder, manifest)
     parts += _zoning_section(folder)
+    parts += _cv_section(config, folder)
     parts += _timings_section(manifest)
     source = config.source_file.read_text(encoding="utf-8") if config.source_file else ""
     parts.append(f"<h2>Region config</h2><pre>{html.escape(source)}</pre>")
@@ -171,3 +174,102 @@ def _timings_section(manifest: dict) -> list[str]:
         }  # fmt: skip
     ).T
     return ["<h2>Timings</h2>", _table(frame, digits=2)]
+
+
+_SPLIT_NOTES = {
+    "random": "the paper's 7:3 random pixel split (kept for comparability). A random pixel "
+    "split is optimistic under spatial autocorrelation: neighbouring, alike pixels fall on "
+    "both sides, and the training soft samples around a test landslide are labelled by "
+    "their distance to it, so Table 4 overstates how the models do on new ground.",
+    "spatial": "a spatial split of whole blocks: the training heatmap, soft samples and "
+    "negatives' exclusion zones come from the training landslides only, and the test "
+    "negatives are drawn by the configured rule from the test landslides only.",
+    "temporal": "a temporal split at a cutoff year: the training heatmap, soft samples and "
+    "negatives' exclusion zones come from the earlier landslides only, and the test set is "
+    "the later landslides with negatives drawn from their own rule.",
+}
+
+
+def _cv_section(config: RegionConfig, run: RunFolder) -> list[str]:
+    """Which numbers come from which split, and the cross-validation study of ``cv/``
+    (table with 95% intervals, paired differences, per-fold AUC, the fold rule)."""
+    study = _json(run.cv_file(run.CV_JSON))
+    if not study and not run.table4_csv.exists():
+        return []
+    recorded = _json(run.manifest).get("stages", {}).get("sample", {}).get("notes", {})
+    split = recorded.get("split") or config.sampling.split  # the split Table 4 was drawn with
+    out = ["<h2>Cross-validation</h2>" if study else "<h2>Which split the numbers come from</h2>"]
+    notes = []
+    if run.table4_csv.exists():
+        notes.append(f"<b>Table 4</b> comes from the single split named in the config "
+                     f"(<code>sampling.split: {html.escape(split)}</code>): "
+                     + html.escape(_SPLIT_NOTES[split]))  # fmt: skip
+    if not study:
+        notes.append("No cross-validation run: <code>lsgh-ee cv CONFIG</code> gives "
+                     "blocked folds with 95% intervals.")  # fmt: skip
+        return out + [f"<p>{n}</p>" for n in notes]
+    notes.append("<b>The table below</b> comes from the " + html.escape(_fold_rule(study))
+                 + ". Per fold, everything that learns from landslides (heatmap, soft "
+                 "samples, negatives' exclusion zones, early-stopping set) sees the "
+                 "training landslides only; the test set is hard samples drawn in the test "
+                 "fold from its own landslides. Intervals: "
+                 + html.escape(str(study.get("interval", ""))) + ".")  # fmt: skip
+    out += [f"<p>{n}</p>" for n in notes]
+    table = run.cv_file(run.CV_TABLE_CSV)
+    if table.exists():
+        out.append("<p>Mean and 95% interval over the folds:</p>"
+                   + _table(_intervals(pd.read_csv(table, index_col="model"), "mean")))  # fmt: skip
+    pairs = run.cv_file(run.CV_PAIRS_CSV)
+    if pairs.exists() and pd.read_csv(pairs).shape[0]:
+        frame = pd.read_csv(pairs)
+        frame.index = [f"{a} − {b}" for a, b in zip(frame.model_a, frame.model_b, strict=True)]
+        frame = _intervals(frame.drop(columns=["model_a", "model_b"]), "diff", "Δ")
+        out.append("<p>Paired differences (fold by fold; an interval excluding 0 is a "
+                   "difference the folds support):</p>" + _table(frame))  # fmt: skip
+    out.append(_img(run.cv_file(run.CV_AUC_PNG), "per-fold AUC"))
+    details = study.get("fold_details") or []
+    if details:
+        rows = {f"r{d['repeat']} f{d['fold']}": {
+            "test landslides": d["landslides"]["test"],
+            "training landslides": d["landslides"]["fit"] + d["landslides"]["validation"],
+            "test samples": d["samples"]["test"],
+            **({"test years": "–".join(map(str, d["test_years"]))} if "test_years" in d else {}),
+            **({"breaks recomputed": ", ".join(d["breaks_recomputed"]) or "none"}
+               if "breaks_recomputed" in d else {}),
+        } for d in details}  # fmt: skip
+        out.append("<p>Folds:</p>" + _table(pd.DataFrame(rows).T))
+    return out
+
+
+def _fold_rule(study: dict) -> str:
+    k, kind = study.get("folds"), study.get("kind", "spatial")
+    if kind == "temporal":
+        return (
+            f"{k}-fold temporal cross-validation: folds of consecutive years balanced by "
+            "landslide count, each tested once while the other years train"
+        )
+    repeats = study.get("repeats", 1)
+    rule = (f"{k}-fold spatially blocked cross-validation"
+            + (f", {repeats} repeats" if repeats > 1 else "")
+            + f": folds of whole blocks of {study.get('block_size', 0):g} m balanced by "
+            "landslide count, largest block first to the fold with fewest")  # fmt: skip
+    buffer = study.get("buffer") or 0
+    return rule + (f", {buffer:g} m of training ground left out around each test fold"
+                   if buffer else "")  # fmt: skip
+
+
+def _intervals(frame: pd.DataFrame, centre: str, prefix: str = "") -> pd.DataFrame:
+    """Columns ``<score>_<centre>``, ``<score>_low``, ``<score>_high`` shown as one column
+    ``<prefix><SCORE> (95% CI)`` (:func:`~lsgh_ee.evaluation.crossval.format_ci`); other
+    columns kept."""
+    shown = pd.DataFrame(index=frame.index)
+    for col in frame.columns:
+        score = col[: -len(centre) - 1]
+        if col.endswith(f"_{centre}") and f"{score}_low" in frame:
+            shown[f"{prefix}{score.upper()} (95% CI)"] = [
+                format_ci(m, lo, hi) for m, lo, hi in
+                zip(frame[col], frame[f"{score}_low"], frame[f"{score}_high"], strict=True)
+            ]  # fmt: skip
+        elif not col.endswith(("_low", "_high")):
+            shown[col] = frame[col]
+    return shown

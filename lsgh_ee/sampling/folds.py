@@ -19,7 +19,7 @@ ground, so it stays opt-in.
 landslides only:
 
 * the training samples (positives, negatives by the configured rule, soft samples from the
-  Gaussian heatmap) are drawn by :func:`~lsgh_ee.sampling.draw_samples` from the
+  Gaussian heatmap) are drawn by :func:`~lsgh_ee.sampling.sides.draw_sides` from the
   *fit* landslides only, inside the training blocks minus the validation blocks, so the
   heatmap, the soft labels and the negatives' exclusion zones never see a test landslide;
 * early stopping watches **whole held-out training blocks** (:func:`validation_blocks`):
@@ -27,9 +27,10 @@ landslides only:
 * the test samples are hard samples drawn inside the test fold by the configured rule from
   the test fold's own landslides (their own heatmap / buffer for the negatives' exclusion).
 
-The sides are drawn in that order and a later side leaves out the pixels an earlier one
-sampled or knows as landslide (a training landslide's polygon reaching into the test fold
-is neither a test negative nor a test positive).
+The sides are drawn in that order by :mod:`lsgh_ee.sampling.sides` (as the single spatial
+and temporal splits are): a later side leaves out the pixels an earlier one sampled or
+knows as landslide (a training landslide's polygon reaching into the test fold is neither
+a test negative nor a test positive).
 
 **Temporal folds** (:func:`year_groups`, :func:`draw_year_fold`, where
 ``inventory.date_attribute`` is set): the landslides' years are cut into k groups of
@@ -37,11 +38,14 @@ consecutive years balanced by landslide count; each group is tested once while t
 train (leave one period out: a susceptibility model is assumed stationary, so later
 landslides may teach about earlier ones). Early stopping watches the latest training
 years; all sides draw over the whole region with the same exclusions as above.
+
+**The single split's early stopping** (the ``train`` stage): :func:`block_validation`
+holds out whole training blocks of a spatial split, :func:`year_validation` the latest
+training years of a temporal split (:func:`latest_years`, the rule of a temporal fold).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,10 +55,12 @@ from lsgh_ee.errors import LsghError
 from lsgh_ee.factors.stack import FactorStack
 from lsgh_ee.grid import Grid
 from lsgh_ee.inventory import Inventory
-from lsgh_ee.sampling.draw import draw_samples
+from lsgh_ee.sampling.draw import landslides_on_grid
 from lsgh_ee.sampling.pixels import far_from
 from lsgh_ee.sampling.samples import Samples
-from lsgh_ee.sampling.splits import Blocks
+from lsgh_ee.sampling.sides import Side, draw_sides, subset
+from lsgh_ee.sampling.single import landslide_years
+from lsgh_ee.sampling.splits import Blocks, held_out_blocks
 
 
 def block_folds(
@@ -100,32 +106,16 @@ def block_folds(
 def validation_blocks(
     blocks: np.ndarray, counts: np.ndarray, fraction: float, rng: np.random.Generator
 ) -> np.ndarray:
-    """Training blocks held out for early stopping: blocks with landslides in a seeded
-    random order, each taken while it brings the held-out share of landslides closer to
-    ``fraction`` (at least one block, never all of them), plus that share of the
-    landslide-free blocks for validation negatives.
+    """Training blocks held out for early stopping (:func:`~.splits.held_out_blocks`):
+    about ``fraction`` of the training landslides, at least one block, never all.
 
     Args:
         blocks: the training blocks' ids.
         counts: landslides in each of ``blocks``.
     """
-    blocks, counts = np.asarray(blocks), np.asarray(counts)
-    with_ls, empty = blocks[counts > 0], blocks[counts == 0]
-    if with_ls.size < 2:
-        raise LsghError(
-            "a fold's training side has landslides in fewer than 2 blocks, so no whole "
-            "block can be held out for early stopping; use a smaller sampling.block_size"
-        )
-    n = counts[counts > 0]
-    target, total, taken = fraction * n.sum(), 0, []
-    for i in rng.permutation(with_ls.size):
-        if not taken or abs(total + n[i] - target) < abs(total - target):
-            taken.append(with_ls[i])
-            total += n[i]
-    if len(taken) == with_ls.size:
-        taken.pop()
-    n_empty = round(fraction * empty.size)
-    return np.sort(np.concatenate([taken, rng.permutation(empty)[:n_empty]]).astype(np.int64))
+    return held_out_blocks(blocks, counts, fraction, rng, too_few=(
+        "a fold's training side has landslides in fewer than 2 blocks, so no whole "
+        "block can be held out for early stopping; use a smaller sampling.block_size"))  # fmt: skip
 
 
 def block_validation(
@@ -144,6 +134,59 @@ def block_validation(
     return samples.subset(~in_val), samples.subset(in_val & (samples.kind != "soft"))
 
 
+def latest_years(years: np.ndarray, fraction: float, too_few: str) -> int:
+    """The first of the latest years holding about ``fraction`` of the landslides of
+    ``years`` (at least one year, never all): landslides from it on are held out.
+
+    Raises:
+        LsghError: ``too_few``, when every landslide is from one year.
+    """
+    years = np.asarray(years, dtype=np.int64)
+    distinct = np.unique(years)
+    if distinct.size < 2:
+        raise LsghError(too_few)
+    share = np.array([(years >= y).mean() for y in distinct[1:]])
+    return int(distinct[1:][np.argmin(np.abs(share - fraction))])
+
+
+def year_validation(
+    samples: Samples,
+    inventory: Inventory,
+    grid: Grid,
+    attribute: str | None,
+    positives: str,
+    fraction: float,
+    seed: int,
+) -> tuple[Samples, Samples]:
+    """(fit, validation): the training samples of a temporal split with the latest training
+    years held out for early stopping (:func:`latest_years`, as a temporal fold does). The
+    validation set is the positives on those years' landslides (``positives``: their
+    centre pixels or polygons) and ``fraction`` of the training negatives at random;
+    the soft samples stay in fit.
+
+    Args:
+        samples: the training samples; ``meta["temporal_cutoff"]`` names the last training
+            year.
+        inventory: the whole inventory; ``attribute`` its date/year attribute.
+
+    Raises:
+        LsghError: the training landslides are all from one year.
+    """
+    positions, _, _ = landslides_on_grid(inventory, grid)
+    years = landslide_years(inventory, attribute, positions)
+    train = years <= int(samples.meta["temporal_cutoff"])
+    first_val = latest_years(years[train], fraction, too_few=(
+        "the training landslides are all from one year: no later year can be held out "
+        "for early stopping"))  # fmt: skip
+    val_ls = subset(inventory, positions[train & (years >= first_val)])
+    on_val = val_ls.mask(grid, positives)[samples.rows, samples.cols]  # type: ignore[arg-type]
+    in_val = (samples.kind == "positive") & on_val
+    negatives = np.flatnonzero(samples.kind == "negative")
+    rng = np.random.default_rng(seed)
+    in_val[rng.permutation(negatives)[: round(fraction * negatives.size)]] = True
+    return samples.subset(~in_val), samples.subset(in_val)
+
+
 @dataclass(frozen=True)
 class FoldPlan:
     """Where the landslides lie and which fold each block belongs to, for one repeat."""
@@ -159,6 +202,10 @@ class FoldPlan:
 
     def landslide_fold(self) -> np.ndarray:
         return self.fold_of_block[self.landslide_block]
+
+    def test_area(self, fold: int) -> np.ndarray:
+        """Boolean grid mask of the blocks of ``fold``."""
+        return self.blocks.mask(np.flatnonzero(self.fold_of_block == fold))
 
 
 def plan_folds(
@@ -216,7 +263,7 @@ def draw_fold(
     left out of training and validation."""
     blocks = plan.blocks
     is_test_block = plan.fold_of_block == fold
-    test_area = blocks.mask(np.flatnonzero(is_test_block))
+    test_area = plan.test_area(fold)
     train_area = ~test_area
     if buffer > 0:
         train_area &= far_from(test_area, buffer, stack.grid)
@@ -309,14 +356,9 @@ def draw_year_fold(
     landslides (at least one year, never all). Every side draws over the whole region; a
     later side leaves out the pixels sampled by, or of the landslides of, an earlier one."""
     train = plan.group != fold
-    train_years = np.unique(plan.years[train])
-    if train_years.size < 2:
-        raise LsghError(
-            f"fold {fold + 1}'s training landslides are all from {train_years[0]}: no later "
-            "year can be held out for early stopping; use fewer --folds"
-        )
-    share = np.array([(plan.years[train] >= y).mean() for y in train_years[1:]])
-    first_val = train_years[1:][np.argmin(np.abs(share - validation_fraction))]
+    first_val = latest_years(plan.years[train], validation_fraction, too_few=(
+        f"fold {fold + 1}'s training landslides are all from one year: no later year can be "
+        "held out for early stopping; use fewer --folds"))  # fmt: skip
     in_val = train & (plan.years >= first_val)
     fit_ls = plan.landslide_index[train & ~in_val]
     val_ls = plan.landslide_index[in_val]
@@ -336,24 +378,16 @@ def _draw_sides(
     landslides: tuple[np.ndarray, np.ndarray, np.ndarray],
     areas: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> FoldSamples:
-    """Draw the training, validation and test sides in that order, each from its own
-    landslides in its area minus what an earlier side sampled or knows as landslide."""
-    grid = stack.grid
-    taken = np.zeros(grid.shape, dtype=bool)
-    drawn = []
-    for part, (positions, area) in enumerate(zip(landslides, areas, strict=True)):
-        side = subset(inventory, positions)
-        try:
-            samples, heatmap = draw_samples(stack, side, cfg, heatmap_diameter,
-                                            seed=seed * 1000 + fold * 10 + part,
-                                            area=area & ~taken, hold_out=False)  # fmt: skip
-        except LsghError as exc:
-            name = ("training", "validation", "test")[part]
-            raise LsghError(f"fold {fold + 1}, {name} side: {exc}") from exc
-        taken[samples.rows, samples.cols] = True
-        taken |= side.mask(grid, "polygon")
-        drawn.append((samples, heatmap))
-    (train, heatmap), (validation, _), (test, _) = drawn
+    """The fold's training, validation and test sides (:func:`~.sides.draw_sides`)."""
+    names = ("training", "validation", "test")
+    sides = [
+        Side(names[part], landslides[part], areas[part], seed * 1000 + fold * 10 + part,
+             soft=part == 0)
+        for part in range(3)
+    ]  # fmt: skip
+    (train, heatmap), (validation, _), (test, _) = draw_sides(
+        stack, inventory, cfg, heatmap_diameter, sides, context=f"fold {fold + 1}, "
+    )
     return FoldSamples(
         fold=fold,
         train=train,
@@ -366,9 +400,3 @@ def _draw_sides(
         validation_landslides=landslides[1],
         test_landslides=landslides[2],
     )
-
-
-def subset(inventory: Inventory, positions: np.ndarray) -> Inventory:
-    """The inventory with only the landslides at ``positions`` (of ``landslides``)."""
-    rows = inventory.landslides.iloc[np.asarray(positions, dtype=np.int64)]
-    return dataclasses.replace(inventory, landslides=rows.reset_index(drop=True))

@@ -100,6 +100,13 @@ class Samples:
             meta=dict(self.meta),
         )
 
+    @classmethod
+    def join(cls, parts: list[Samples], meta: dict[str, Any]) -> Samples:
+        """The samples of ``parts`` one after the other (same factors), with ``meta``."""
+        fields = ("rows", "cols", "x", "y", "codes", "label", "kind", "split")
+        joined = {f: np.concatenate([getattr(p, f) for p in parts]) for f in fields}
+        return cls(**joined, factor_names=parts[0].factor_names, meta=meta)
+
     @property
     def train(self) -> Samples:
         return self.subset(self.split == "train")
@@ -147,12 +154,14 @@ class Samples:
     def write_gpkg(self, path: str | os.PathLike, crs: Any) -> Path:
         """Write the samples as a GeoPackage point layer ``samples`` (atomically); the layer
         metadata keeps the factor names and the heatmap diameter of the soft samples (and a
-        spatial split's block size)."""
+        spatial split's block size, a temporal split's cutoff year)."""
         frame = self.to_geodataframe(crs)
         stored = {"factor_names": list(self.factor_names),
                   "heatmap_diameter": self.meta.get("heatmap_diameter")}  # fmt: skip
         if self.meta.get("block_size") is not None:  # spatial split: train holds out blocks
             stored |= {"split": "spatial", "block_size": self.meta["block_size"]}
+        if self.meta.get("temporal_cutoff") is not None:  # temporal: early stopping by years
+            stored |= {"split": "temporal", "temporal_cutoff": self.meta["temporal_cutoff"]}
         metadata = {_METADATA_KEY: json.dumps(stored)}
         with atomic_path(path) as tmp:
             pyogrio.write_dataframe(
@@ -202,7 +211,7 @@ class Samples:
             factor_names=tuple(names),
             meta={
                 k: stored[k]
-                for k in ("heatmap_diameter", "split", "block_size")
+                for k in ("heatmap_diameter", "split", "block_size", "temporal_cutoff")
                 if stored.get(k) is not None
             },  # fmt: skip
         )

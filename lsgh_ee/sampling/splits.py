@@ -11,8 +11,6 @@ from lsgh_ee.config import SamplingConfig
 from lsgh_ee.errors import LsghError
 from lsgh_ee.grid import Grid
 
-_SPATIAL_TRIES = 50
-
 
 def temporal_cutoff(years: np.ndarray, cfg: SamplingConfig) -> int:
     span = f"the landslides span {years.min()}–{years.max()}"
@@ -89,35 +87,37 @@ class Blocks:
         return chosen.reshape(-1, self.n_cols)[self.of_row][:, self.of_col]
 
 
-def spatial_test_blocks(
-    hard_blocks: np.ndarray,
-    n_pos: int,
-    n_blocks: int,
-    cfg: SamplingConfig,
+def held_out_blocks(
+    blocks: np.ndarray,
+    counts: np.ndarray,
+    fraction: float,
     rng: np.random.Generator,
+    too_few: str,
 ) -> np.ndarray:
-    """Blocks held out for testing: blocks in random order, each taken while it brings the
-    test share of the hard samples closer to ``test_fraction``; re-drawn until train and
-    test both hold a positive."""
-    blocks, counts = np.unique(hard_blocks, return_counts=True)
-    pos_blocks = np.unique(hard_blocks[:n_pos])
-    target = cfg.test_fraction * hard_blocks.size
-    for _ in range(_SPATIAL_TRIES):
-        order = rng.permutation(blocks.size)
-        taken, total = [], 0
-        for i in order:
-            if abs(total + counts[i] - target) < abs(total - target):
-                taken.append(blocks[i])
-                total += counts[i]
-        test = np.sort(np.asarray(taken, dtype=np.int64))
-        has_test = np.isin(pos_blocks, test)
-        if has_test.any() and not has_test.all():
-            return test
-    raise LsghError(
-        f"the spatial split cannot put positive samples in both train and test (the "
-        f"{n_pos} positives lie in {pos_blocks.size} of {n_blocks} blocks of "
-        f"{cfg.block_size} m); use a smaller sampling.block_size or sampling.split: random"
-    )
+    """Blocks held out (for testing, or for early stopping): blocks with landslides in a
+    seeded random order, each taken while it brings the held-out share of landslides closer
+    to ``fraction`` (at least one block, never all of them), plus that share of the
+    landslide-free blocks (ground for the held-out negatives). Sorted block ids.
+
+    Args:
+        blocks: the candidate blocks' ids.
+        counts: landslides in each of ``blocks``.
+        too_few: the message of the error raised when fewer than 2 blocks hold landslides.
+    """
+    blocks, counts = np.asarray(blocks), np.asarray(counts)
+    with_ls, empty = blocks[counts > 0], blocks[counts == 0]
+    if with_ls.size < 2:
+        raise LsghError(too_few)
+    n = counts[counts > 0]
+    target, total, taken = fraction * n.sum(), 0, []
+    for i in rng.permutation(with_ls.size):
+        if not taken or abs(total + n[i] - target) < abs(total - target):
+            taken.append(with_ls[i])
+            total += n[i]
+    if len(taken) == with_ls.size:
+        taken.pop()
+    n_empty = round(fraction * empty.size)
+    return np.sort(np.concatenate([taken, rng.permutation(empty)[:n_empty]]).astype(np.int64))
 
 
 def check_positive_split(pos_is_test: np.ndarray, cfg: SamplingConfig) -> None:

@@ -5,6 +5,11 @@ Folds are sets of whole blocks balanced by landslide count; per fold the heatmap
 samples, the negatives' exclusion zones and the early-stopping validation set (whole
 training blocks) come from the training landslides only, and the test samples are hard
 samples drawn in the test fold from its own landslides (see :mod:`lsgh_ee.sampling.folds`).
+Factors with data-driven classes (``classify: quantile | natural``) get their breaks
+recomputed per spatial fold from the pixels outside the test fold
+(:mod:`lsgh_ee.factors.reclassify`; they use no labels, so this is strictness rather than a
+leak closed); ``cv.json`` lists them per fold (``breaks_recomputed``). Temporal folds share
+the ground of every period and keep the region-wide breaks.
 Intervals: :mod:`lsgh_ee.evaluation.crossval`.
 """
 
@@ -94,6 +99,7 @@ def cv(
 
         from lsgh_ee.evaluation import average_precision, roc_auc
         from lsgh_ee.evaluation import crossval as cvs
+        from lsgh_ee.factors.reclassify import breaks_within
         from lsgh_ee.factors.stack import FactorStack
         from lsgh_ee.inventory import read_inventory
         from lsgh_ee.model import make_model
@@ -103,7 +109,6 @@ def cv(
         start = time.perf_counter()
         stack = FactorStack.read(run.path)
         inventory = read_inventory(config.inventory, Region.from_config(config))
-        counts = [len(layer.classes) for layer in stack.layers]
         seed = config.sampling.seed
         rows, fold_info = [], []
         for r in range(repeats):
@@ -113,14 +118,18 @@ def cv(
                 plan = plan_folds(stack, inventory, config.sampling.block_size, folds,
                                   np.random.default_rng([seed, r]))  # fmt: skip
             for k in range(folds):
+                fold_stack, recomputed = stack, []
+                if kind == "spatial":  # data-driven breaks from outside the test fold only
+                    fold_stack, recomputed = breaks_within(stack, ~plan.test_area(k), seed=seed)
                 if kind == "temporal":
-                    part = draw_year_fold(stack, inventory, config.sampling,
+                    part = draw_year_fold(fold_stack, inventory, config.sampling,
                                           config.heatmap.diameter, years, k,
                                           validation_fraction=training.validation_fraction,
                                           seed=seed)  # fmt: skip
                 else:
-                    part = draw_fold(stack, inventory, config.sampling, config.heatmap.diameter,
-                                     plan, k, validation_fraction=training.validation_fraction,
+                    part = draw_fold(fold_stack, inventory, config.sampling,
+                                     config.heatmap.diameter, plan, k,
+                                     validation_fraction=training.validation_fraction,
                                      seed=seed + 7919 * r, buffer=buffer)  # fmt: skip
                 test, val = part.test, part.validation
                 fold_info.append({"repeat": r + 1, "fold": k + 1,
@@ -128,7 +137,9 @@ def cv(
                                                  "validation": int(part.validation_landslides.size),
                                                  "test": int(part.test_landslides.size)},
                                   "samples": {"train": len(part.train), "validation": len(val),
-                                              "test": len(test)}})  # fmt: skip
+                                              "test": len(test)},
+                                  "breaks_recomputed": recomputed})  # fmt: skip
+                counts = [len(layer.classes) for layer in fold_stack.layers]
                 if kind == "temporal":
                     span = years.years[years.group == k]
                     fold_info[-1]["test_years"] = [int(span.min()), int(span.max())]

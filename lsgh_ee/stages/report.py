@@ -42,11 +42,12 @@ def report(
     force: bool = False,
 ) -> StageResult:
     """Stage ``report``: one self-contained HTML page (``report.html``) with the config,
-    the factor report, Table 4, the zoning tables, every figure and the run's timings."""
+    the factor report, Table 4, the zoning tables, the cross-validation study (``cv/``),
+    every figure and the run's timings. It re-runs when a cv run appears or changes."""
     config = as_config(config)
     run = run_folder(config, run_dir)
     require(run, [run.factor_schema], "export-factors")
-    named = {run.evaluation.name, run.zoning.name, run.preview.name}
+    named = {run.evaluation.name, run.zoning.name, run.preview.name, run.CV_JSON}
     inputs = sorted(p for p in run.path.rglob("*")
                     if p.suffix in (".png", ".md", ".csv") or p.name in named)  # fmt: skip
     if config.source_file is not None:

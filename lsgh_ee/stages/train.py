@@ -87,7 +87,7 @@ def train(
                                training=training, on_epoch=on_epoch)  # fmt: skip
         if not model.uses_soft_samples:
             samples = samples.subset(samples.kind != "soft")
-        validation = _validation_by_split(samples, variant, training, run)
+        validation = _validation_by_split(samples, variant, training, run, config)
         if validation is not None:
             samples, held_out = validation
             validation = (held_out.codes, held_out.label)
@@ -102,7 +102,8 @@ def train(
             "samples_per_second": round(model.samples_per_second_ or 0, 1),
         }
         if validation is not None:
-            summary["validation"] = f"{len(validation[1])} hard samples of held-out blocks"
+            held = "blocks" if samples.meta.get("split") == "spatial" else "years"
+            summary["validation"] = f"{len(validation[1])} hard samples of held-out {held}"
         if init_from is not None:
             summary["fine_tuned_from"] = str(init_from)
         save_bundle(folder, model, factor_schema,
@@ -113,26 +114,38 @@ def train(
     return run_stage(f"train:{variant}", run, params, inputs, work, force)
 
 
-def _validation_by_split(samples: Any, variant: str, training: Any, run: RunFolder) -> tuple | None:
-    """Under a spatial split a network's early-stopping set is whole training blocks, as
-    far from its training samples as the test blocks are ((fit, validation) samples);
-    otherwise None: the network draws its validation share itself (random split), and the
-    forest does not stop early."""
+def _validation_by_split(
+    samples: Any, variant: str, training: Any, run: RunFolder, config: Any
+) -> tuple | None:
+    """A network's early-stopping set that follows the split's kind ((fit, validation)
+    samples): under a spatial split whole training blocks, as far from its training
+    samples as the test blocks are; under a temporal split the latest training years'
+    landslides (and a share of the negatives), as a temporal fold does. Otherwise None:
+    the network draws its validation share itself (random split), and the forest does
+    not stop early."""
     from lsgh_ee.model.variants import keras_variants
 
-    meta = samples.meta
-    if meta.get("split") != "spatial" or variant not in keras_variants():
+    split = samples.meta.get("split")
+    if split not in ("spatial", "temporal") or variant not in keras_variants():
         return None
     if not training.validation_fraction:
         return None
     from lsgh_ee.rasters import read_stack
-    from lsgh_ee.sampling.folds import block_validation
+    from lsgh_ee.sampling.folds import block_validation, year_validation
 
     _, grid, _ = read_stack(run.codes)
     try:
-        return block_validation(samples, grid, float(meta["block_size"]),
-                                training.validation_fraction, training.seed)  # fmt: skip
-    except LsghError as exc:  # too few blocks: the network's own random validation share
+        if split == "spatial":
+            return block_validation(samples, grid, float(samples.meta["block_size"]),
+                                    training.validation_fraction, training.seed)  # fmt: skip
+        from lsgh_ee.inventory import read_inventory
+        from lsgh_ee.region import Region
+
+        inventory = read_inventory(config.inventory, Region.from_config(config))
+        return year_validation(samples, inventory, grid, config.inventory.date_attribute,
+                               config.sampling.positives, training.validation_fraction,
+                               training.seed)  # fmt: skip
+    except LsghError as exc:  # too few blocks or years: the network's own random share
         logging.getLogger(__name__).warning("%s; early stopping on a random share instead", exc)
         return None
 

@@ -219,6 +219,7 @@ def draw_samples(
         x=x,
         y=y,
         codes=codes[:, rows, cols].T,
+        values=np.stack([layer.values[rows, cols] for layer in stack.layers], axis=1),
         label=label,
         kind=kind,
         split=split,

@@ -279,3 +279,25 @@ def test_cv_runs_rf_raw_beside_rf(sampled: Path, tmp_path: Path) -> None:
     # same test samples per fold, other scores: the two models saw different inputs
     both = per_fold.pivot(index="fold", columns="model", values="n_test")
     assert (both["rf"] == both["rf-raw"]).all()
+
+
+def test_a_values_model_needs_units_and_categories_not_breaks() -> None:
+    from lsgh_ee.model import check_schema
+
+    def schema(breaks: list[float], units: str, classes: list[str]) -> dict:
+        return {"factors": [
+            {"name": "slope", "kind": "continuous", "units": units, "breaks": breaks,
+             "classes": [f"c{i}" for i in range(len(breaks) + 1)]},
+            {"name": "land_use", "kind": "categorical", "units": "class", "breaks": [],
+             "classes": classes},
+        ]}  # fmt: skip
+
+    model = schema([10.0, 20.0], "degree", ["forest", "grass"])
+    other_breaks = schema([5.0, 15.0, 30.0], "degree", ["forest", "grass"])
+    check_schema(model, other_breaks, "values")  # the values are the same quantity
+    with pytest.raises(LsghError, match="slope breaks"):
+        check_schema(model, other_breaks)  # a codes model's classes would differ
+    with pytest.raises(LsghError, match="slope in 'degree' but this region has 'percent'"):
+        check_schema(model, schema([10.0, 20.0], "percent", ["forest", "grass"]), "values")
+    with pytest.raises(LsghError, match=r"land_use classes \[forest, grass\].*\[grass, forest\]"):
+        check_schema(model, schema([10.0, 20.0], "degree", ["grass", "forest"]), "values")

@@ -76,7 +76,10 @@ class RawForest(ModelEstimator):
     ``n_estimators=500`` (enough trees that the ranking no longer changes with the seed;
     the usual choice in susceptibility studies) and ``min_samples_leaf=5`` (on continuous
     inputs a leaf of one sample memorises single pixels; five smooth the probabilities
-    and the map, and keep the saved model a few MB; it is a point of ``rf``'s own grid).
+    and the map and keep the saved model small; it is a point of ``rf``'s own grid). On
+    the demo region, 5-fold spatially blocked CV: AUC 0.875 with leaves of 5, 0.866 with
+    leaves of 1; the random 7:3 split prefers 1 (0.898 vs 0.885), as it rewards memorising
+    the test pixels' neighbours; AUC against the demo's true susceptibility: 0.798 vs 0.796.
 
     Saved with joblib like ``rf`` (a pickle, loaded only when its SHA-256 matches:
     load it only from a source you trust). It cannot be hosted on Vertex AI and cannot

@@ -1,10 +1,14 @@
-"""Whole-region prediction: a susceptibility GeoTIFF from the class-code stack.
+"""Whole-region prediction: a susceptibility GeoTIFF from the class-code stack (or, for a
+values model such as ``rf-raw``, from the factor-value stack).
 
-The model's input is the per-pixel class-code vector, so pixels that share a vector share
-a prediction. :func:`predict_codes` predicts each distinct vector once (exactly: the same
-numbers as predicting every pixel), and :func:`predict_map` streams the class-code stack
-window by window, keeping a cache of the vectors already predicted, so peak memory is
-bounded by the window size and the number of distinct vectors, not by the region.
+A codes model's input is the per-pixel class-code vector, so pixels that share a vector
+share a prediction. :func:`predict_codes` predicts each distinct vector once (exactly: the
+same numbers as predicting every pixel), and :func:`predict_map` streams the class-code
+stack window by window, keeping a cache of the vectors already predicted, so peak memory is
+bounded by the window size and the number of distinct vectors, not by the region. A values
+model's vectors are continuous, nearly all distinct: :func:`predict_values` predicts every
+valid pixel, streamed through the same windows (:func:`input_raster` names the file each
+kind reads).
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ from rasterio.windows import Window
 from lsgh_ee.atomic import atomic_path
 from lsgh_ee.errors import LsghError
 from lsgh_ee.rasters import open_raster, to_cog
+from lsgh_ee.runfolder import RunFolder
+from lsgh_ee.sampling.samples import InputKind
 
 GDAL_CACHE_MB = 128
 
 
 class Predictor(Protocol):
-    """Anything with ``predict(codes (N, F) uint8) -> (N,) float in [0, 1]``."""
+    """Anything with ``predict(codes (N, F) uint8) -> (N,) float in [0, 1]`` (or, for a
+    values model, ``predict(values (N, F) float32)``)."""
 
     def predict(self, codes: np.ndarray) -> np.ndarray: ...
 
@@ -103,6 +110,32 @@ def predict_codes(
     return out
 
 
+def predict_values(model: Predictor, values: np.ndarray, batch_size: int = 65536) -> np.ndarray:
+    """Susceptibility of every row of factor ``values`` (``(N, F)`` float32) by a values
+    model; rows with any NaN (nodata) get NaN, as rows with a code 0 do in
+    :func:`predict_codes`.
+
+    Returns:
+        ``(N,)`` float32.
+    """
+    out = np.full(values.shape[0], np.nan, dtype=np.float32)
+    valid = np.isfinite(values).all(axis=1)
+    rows = values[valid]
+    if rows.shape[0]:
+        out[valid] = np.concatenate(
+            [np.asarray(model.predict(rows[i : i + batch_size]), dtype=np.float32).ravel()
+             for i in range(0, len(rows), batch_size)]
+        )  # fmt: skip
+    return out
+
+
+def input_raster(run_dir: str | os.PathLike, input_kind: InputKind) -> Path:
+    """The stack a model of ``input_kind`` maps from: ``class_codes.tif`` (codes) or
+    ``factors.tif`` (values) of the run folder."""
+    run = RunFolder(run_dir)
+    return run.factors if input_kind == "values" else run.codes
+
+
 def windows(height: int, width: int, rows_per_window: int) -> list[Window]:
     """Full-width row strips of at most ``rows_per_window`` rows."""
     return [
@@ -117,23 +150,30 @@ def predict_map(
     out_path: str | os.PathLike,
     class_counts: list[int] | np.ndarray,
     *,
+    input_kind: InputKind = "codes",
     rows_per_window: int = 256,
     progress: Callable[[int, int], None] | None = None,
     tags: dict[str, str] | None = None,
-) -> dict[str, float]:
-    """Predict the susceptibility of every pixel of a class-code stack GeoTIFF and write it
-    as a cloud-optimised GeoTIFF (float32 0–1, NaN nodata, overviews), atomically.
+) -> dict[str, float | None]:
+    """Predict the susceptibility of every pixel of a class-code stack GeoTIFF (or of a
+    factor-value stack, for a values model) and write it as a cloud-optimised GeoTIFF
+    (float32 0–1, NaN nodata, overviews), atomically.
 
     Args:
         model: the predictor.
-        codes_path: ``class_codes.tif`` (uint8, one band per factor).
+        codes_path: ``class_codes.tif`` (uint8, one band per factor), or with
+            ``input_kind="values"`` ``factors.tif`` (float32, NaN nodata); see
+            :func:`input_raster`.
         out_path: the susceptibility GeoTIFF to write.
         class_counts: classes per factor, in band order.
+        input_kind: the model's ``input_kind``: ``codes`` (distinct vectors predicted
+            once) or ``values`` (every valid pixel predicted).
         rows_per_window: strip height; memory grows with it, not with the region.
         progress: called with (windows done, windows in all).
 
     Returns:
-        Statistics: pixels, valid pixels, distinct vectors predicted.
+        Statistics: pixels, valid pixels, distinct vectors predicted (None for values:
+        every valid pixel is predicted).
     """
     counts = np.asarray(class_counts)
     cache = VectorCache()
@@ -161,7 +201,10 @@ def predict_map(
                     for i, window in enumerate(strips):
                         block = src.read(window=window)  # (F, rows, cols)
                         flat = block.reshape(block.shape[0], -1).T
-                        index = predict_codes(model, flat, counts, cache)
+                        if input_kind == "values":
+                            index = predict_values(model, flat.astype(np.float32, copy=False))
+                        else:
+                            index = predict_codes(model, flat, counts, cache)
                         dst.write(index.reshape(1, window.height, window.width), window=window)
                         pixels += flat.shape[0]
                         valid_pixels += int(np.isfinite(index).sum())
@@ -175,15 +218,20 @@ def predict_map(
                 to_cog(strips_path, cog_tmp, categorical=False)
             finally:
                 strips_path.unlink(missing_ok=True)
-    return {"pixels": pixels, "valid_pixels": valid_pixels, "distinct_vectors": cache.predicted}
+    predicted = None if input_kind == "values" else cache.predicted
+    return {"pixels": pixels, "valid_pixels": valid_pixels, "distinct_vectors": predicted}
 
 
 def predict_stack(model: Predictor, run_dir: str | os.PathLike) -> np.ndarray:
-    """In-memory susceptibility of a run's class-code stack, ``(rows, cols)`` float32 (for
-    evaluation on small regions; :func:`predict_map` streams and writes the map)."""
+    """In-memory susceptibility of a run's class-code stack (of its factor values for a
+    model whose ``input_kind`` is ``values``), ``(rows, cols)`` float32 (for evaluation
+    on small regions; :func:`predict_map` streams and writes the map)."""
     from lsgh_ee.factors.stack import FactorStack
 
     stack = FactorStack.read(run_dir)
+    if getattr(model, "input_kind", "codes") == "values":
+        values = stack.values.reshape(len(stack.layers), -1).T
+        return predict_values(model, values).reshape(stack.grid.shape)
     codes = stack.codes.reshape(len(stack.layers), -1).T
     counts = np.array([len(layer.classes) for layer in stack.layers])
     return predict_codes(model, codes, counts).reshape(stack.grid.shape)

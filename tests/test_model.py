@@ -35,6 +35,7 @@ COUNTS = [6, 4, 5, 3]
 NAMES = ["slope", "aspect", "ndvi", "land_use"]
 SMALL = {"filters": (8, 16, 16, 32), "learning_rate": 1e-2}
 RF_SMALL = {"param_grid": {"n_estimators": [30]}, "n_jobs": 1}  # one grid point: fast tests
+RAW_SMALL = {"n_estimators": 30, "n_jobs": 1}  # rf-raw takes the codes as values here
 
 
 def sigmoid(x):
@@ -72,7 +73,7 @@ def factor_schema(counts=COUNTS, names=NAMES):
 
 
 def params_for(variant):
-    return RF_SMALL if variant == "rf" else SMALL
+    return {"rf": RF_SMALL, "rf-raw": RAW_SMALL}.get(variant, SMALL)
 
 
 @pytest.fixture(scope="module")

@@ -45,8 +45,8 @@ def test_run_writes_every_stage(trained_run: Path) -> None:
                  "index_histogram.png", "landslide_density.png", "success_rate.png",
                  "preview.html"):  # fmt: skip
         assert (run / name).exists(), name
-    files = {"rf": "model.joblib", "cnn": "model.keras", "lsgh-noscse": "model.keras",
-             "lsgh": "model.keras"}  # fmt: skip
+    files = {"rf-raw": "model.joblib", "rf": "model.joblib", "cnn": "model.keras",
+             "lsgh-noscse": "model.keras", "lsgh": "model.keras"}  # fmt: skip
     for variant, model_file in files.items():
         assert (run / "models" / variant / model_file).exists()
         schema = json.loads((run / "models" / variant / "schema.json").read_text())
@@ -56,7 +56,7 @@ def test_run_writes_every_stage(trained_run: Path) -> None:
     with rasterio.open(run / "heatmap.tif") as src:
         assert src.read(1).max() == pytest.approx(1.0)
     table = pd.read_csv(run / "table4.csv", index_col="model")
-    assert list(table.index) == ["rf", "cnn", "lsgh-noscse", "lsgh"]
+    assert list(table.index) == ["rf-raw", "rf", "cnn", "lsgh-noscse", "lsgh"]
     assert (
         ((table[["accuracy", "auc", "ap"]] >= 0) & (table[["accuracy", "auc", "ap"]] <= 1))
         .all()
@@ -84,8 +84,8 @@ def test_every_model_is_scored_on_the_same_hard_test_samples(trained_run: Path) 
 @pytest.mark.slow
 def test_rerun_does_no_work(trained_run: Path) -> None:
     proc = run_cli("run", str(trained_run))
-    # factors, samples, 4 models, evaluation, 4 maps, zoning, preview, report
-    assert proc.stdout.count(": up to date ->") == 14, proc.stdout
+    # factors, samples, 5 models, evaluation, 5 maps, zoning, preview, report
+    assert proc.stdout.count(": up to date ->") == 16, proc.stdout
     assert "done in" not in proc.stdout
 
 
@@ -102,7 +102,7 @@ def test_maps_zones_and_tables(trained_run: Path) -> None:
     with rasterio.open(run / "class_codes.tif") as src:
         valid = (src.read() > 0).all(axis=0)
         grid_transform = src.transform
-    for model in ("rf", "cnn", "lsgh-noscse", "lsgh"):
+    for model in ("rf-raw", "rf", "cnn", "lsgh-noscse", "lsgh"):
         folder = run / "maps" / model
         with rasterio.open(folder / "susceptibility.tif") as src:
             index = src.read(1)

@@ -24,7 +24,7 @@ from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "demo"
-MODELS = ("rf", "cnn", "lsgh-noscse", "lsgh")
+MODELS = ("rf-raw", "rf", "cnn", "lsgh-noscse", "lsgh")
 SEED = 1
 
 

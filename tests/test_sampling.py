@@ -164,6 +164,7 @@ def test_gpkg_round_trip(tmp_path: Path, built: Built, default_draw) -> None:
         "row",
         "col",
         *built.stack.names,
+        *(f"value_{name}" for name in built.stack.names),
         "geometry",
     ]
     assert frame.crs == crs
@@ -173,7 +174,7 @@ def test_gpkg_round_trip(tmp_path: Path, built: Built, default_draw) -> None:
     }
     assert (frame.geometry.geom_type == "Point").all()
     back = Samples.read_gpkg(path)
-    for name in ("rows", "cols", "x", "y", "codes", "label", "kind", "split"):
+    for name in ("rows", "cols", "x", "y", "codes", "values", "label", "kind", "split"):
         assert np.array_equal(getattr(back, name), getattr(samples, name)), name
         assert getattr(back, name).dtype == getattr(samples, name).dtype, name
     assert back.factor_names == samples.factor_names
@@ -420,6 +421,7 @@ def test_digest_changes_with_content(default_draw) -> None:
         x=samples.x.astype(">f8"),  # big-endian: the same numbers
         y=np.asfortranarray(samples.y.copy()),
         codes=np.asfortranarray(samples.codes),
+        values=samples.values.astype(">f4"),
         label=samples.label.copy(),
         kind=samples.kind.tolist(),
         split=samples.split.tolist(),
@@ -429,7 +431,7 @@ def test_digest_changes_with_content(default_draw) -> None:
     assert same.digest() == digest
     i = len(samples) // 2
     changes: dict[str, object] = {}
-    for name in ("rows", "cols", "x", "y", "label"):
+    for name in ("rows", "cols", "x", "y", "label", "values"):
         values = getattr(samples, name).copy()
         values[i] += 1
         changes[name] = values
@@ -844,9 +846,11 @@ def test_samples_container_edges(tmp_path: Path, built: Built, default_draw) -> 
             ValueError, match=rf"factor names \['{name}'\] clash with sample columns"
         ):
             clash.to_geodataframe(built.stack.grid.crs)
-    bare = dataclasses.replace(samples, codes=np.zeros((len(samples), 0)), factor_names=())
+    bare = dataclasses.replace(samples, codes=np.zeros((len(samples), 0)),
+                               values=np.zeros((len(samples), 0)), factor_names=())  # fmt: skip
     back = Samples.read_gpkg(bare.write_gpkg(tmp_path / "bare.gpkg", built.stack.grid.crs))
-    assert back.codes.shape == (len(samples), 0) and back.factor_names == ()
+    assert back.codes.shape == back.values.shape == (len(samples), 0)
+    assert back.factor_names == ()
     frame = samples.to_geodataframe(built.stack.grid.crs).drop(columns=["split"])
     frame.to_file(tmp_path / "lacking.gpkg", layer="samples", driver="GPKG")
     with pytest.raises(LsghError, match="lacks columns split"):

@@ -348,6 +348,6 @@ def test_transfer_on_the_demo_region_west_to_east(tmp_path: Path) -> None:
     proc = run_cli("transfer-eval", "--train", str(configs["west"]), "--test", str(configs["east"]))
     table = pd.read_csv(tmp_path / "run-west" / "transfer" / "west_to_east" / "table.csv",
                         index_col="model")  # fmt: skip
-    assert list(table.index) == ["rf", "cnn", "lsgh-noscse", "lsgh"]
+    assert list(table.index) == ["rf-raw", "rf", "cnn", "lsgh-noscse", "lsgh"]
     assert table.loc["rf", "auc"] > 0.65 and table.loc["rf", "success_auc"] > 0.65
     assert "| lsgh |" in proc.stdout

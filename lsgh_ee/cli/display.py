@@ -83,9 +83,11 @@ def print_result(result: StageResult) -> None:
             f"{summary['seconds']} s" + (f" ({rate:.0f} samples/s)" if rate else "")
         )
     if summary.get("pixels_per_second"):
+        vectors = summary.get("distinct_vectors")  # None: a values model predicts every pixel
+        detail = f", {vectors} distinct class-code vectors predicted" if vectors is not None else ""
         typer.echo(
-            f"  {summary['valid_pixels']} pixels mapped, {summary['distinct_vectors']} "
-            f"distinct class-code vectors predicted ({summary['pixels_per_second']} px/s)"
+            f"  {summary['valid_pixels']} pixels mapped{detail} "
+            f"({summary['pixels_per_second']} px/s)"
         )
     if summary.get("inventory"):
         inv = summary["inventory"]

@@ -87,8 +87,9 @@ def train(
 ) -> None:
     """Train one model on the training samples and save its bundle in models/<variant>/.
 
-    lsgh and lsgh-noscse learn from hard and soft samples; cnn (the same network) and rf
-    (random forest on the factor vector, GridSearchCV) from hard samples only.
+    lsgh and lsgh-noscse learn from hard and soft samples; cnn (the same network), rf
+    (random forest on the factor vector, GridSearchCV) and rf-raw (the reference: a random
+    forest on the factors' own values, categorical ones one-hot) from hard samples only.
     """
     from lsgh_ee.stages import train as stage
 

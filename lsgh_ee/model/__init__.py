@@ -11,6 +11,8 @@ module                   holds                                               Ten
 ``bundle``               ``save_bundle`` / ``load_bundle`` / ``update_bundle``  no (loading
                                                                              a network: yes)
 ``forest``               ``RandomForest`` (rf)                               no
+``raw_forest``           ``RawForest`` (rf-raw: factor values, the           no
+                         reference every change is compared with)
 ``encoding``, ``layers``  ``OneHotFactors``, scSE layers (Keras 3 public API)  yes
 ``network``              ``build_lsgh_net``, ``HEAD_LAYERS``                 yes
 ``keras_estimators``     LSGH-Net, its ablation and the CNN baseline         yes

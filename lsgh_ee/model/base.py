@@ -28,6 +28,7 @@ from lsgh_ee.errors import LsghError
 from lsgh_ee.model.data import check_class_counts, check_codes, check_labels, check_training_set
 from lsgh_ee.model.files import SCHEMA_JSON, atomic_folder, read_schema, sha256_file, write_json
 from lsgh_ee.model.variants import variant_class, variant_names
+from lsgh_ee.sampling.samples import InputKind
 
 #: ``on_epoch(epoch, logs)``: epoch from 0; logs ``loss``, ``mae``, ``val_loss``, ...
 EpochCallback = Callable[[int, dict], Any]
@@ -60,6 +61,9 @@ class ModelEstimator:
 
     Attributes:
         variant: the variant name (``make_model``'s first argument).
+        input_kind: what ``fit`` and ``predict`` take per sample: ``codes`` (class codes,
+            uint8 ``(N, F)``, 0 = nodata) or ``values`` (factor values, float ``(N, F)``,
+            NaN = nodata); callers pick it with ``samples.inputs(model.input_kind)``.
         uses_soft_samples: whether the caller should train it on the soft samples too.
         unsaved_params: constructor parameters left out of :meth:`get_params` (callbacks).
         class_counts: classes per factor, in input column order.
@@ -70,6 +74,7 @@ class ModelEstimator:
     """
 
     variant: ClassVar[str] = ""
+    input_kind: ClassVar[InputKind] = "codes"
     uses_soft_samples: ClassVar[bool] = False
     model_file: ClassVar[str] = ""
     unsaved_params: ClassVar[tuple[str, ...]] = ("on_epoch",)
@@ -139,8 +144,9 @@ class ModelEstimator:
     def fit(
         self, codes: Any, labels: Any, *, validation: tuple[Any, Any] | None = None
     ) -> ModelEstimator:
-        """Train on class codes ``(N, F)`` (0 = nodata, 1..k) and labels ``(N,)`` in
-        [0, 1] with the constructor's settings. Returns ``self``.
+        """Train on class codes ``(N, F)`` (0 = nodata, 1..k; factor values for a model
+        whose :attr:`input_kind` is ``values``) and labels ``(N,)`` in [0, 1] with the
+        constructor's settings. Returns ``self``.
 
         ``validation``: optional ``(codes, labels)`` for early stopping, used instead of a
         split drawn from the training samples (e.g. whole held-out blocks, so that the
@@ -148,7 +154,7 @@ class ModelEstimator:
         without early stopping (the forest) ignore it."""
         x, y = self._check_data(codes, labels)
         if validation is not None:
-            x_val = check_codes(validation[0], self.class_counts, self.factor_names)
+            x_val = self._check_inputs(validation[0])
             validation = (x_val, check_labels(validation[1], x_val.shape[0]))
         self._fit(x, y, validation)
         return self
@@ -159,9 +165,10 @@ class ModelEstimator:
         raise NotImplementedError
 
     def predict(self, codes: Any) -> np.ndarray:
-        """Susceptibility index ``(N,)`` float32 in [0, 1] for class codes ``(N, F)``."""
+        """Susceptibility index ``(N,)`` float32 in [0, 1] for class codes ``(N, F)`` (or
+        factor values, see :attr:`input_kind`)."""
         self._check_fitted()
-        x = check_codes(codes, self.class_counts, self.factor_names)
+        x = self._check_inputs(codes)
         if x.shape[0] == 0:
             return np.empty(0, dtype="float32")
         return np.clip(self._predict(x), 0.0, 1.0).astype("float32")
@@ -180,8 +187,13 @@ class ModelEstimator:
         if self.model_ is None:
             raise LsghError(f"the {self.variant} model is not trained yet; call fit() first")
 
+    def _check_inputs(self, inputs: Any) -> np.ndarray:
+        """The checked ``(N, F)`` input of this model's :attr:`input_kind` (class codes
+        here; a values model overrides it)."""
+        return check_codes(inputs, self.class_counts, self.factor_names)
+
     def _check_data(self, codes: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
-        x = check_codes(codes, self.class_counts, self.factor_names)
+        x = self._check_inputs(codes)
         y = check_labels(labels, x.shape[0])
         check_training_set(y)
         return x, y
@@ -202,6 +214,7 @@ class ModelEstimator:
             "format": SCHEMA_FORMAT,
             "format_version": SCHEMA_VERSION,
             "variant": self.variant,
+            "input_kind": self.input_kind,
             "uses_soft_samples": self.uses_soft_samples,
             "class_counts": list(self.class_counts),
             "factor_names": self.factor_names,

@@ -1,12 +1,15 @@
 """What a model bundle's schema says about its factors, checked without TensorFlow.
 
-A model's input is class codes, so a model may be applied to a region only when each
+A codes model's input is class codes, so it may be applied to a region only when each
 factor's codes mean the same thing in both: same factors in the same order, same units,
-class breaks and classes. This module reads the per-factor part of a bundle's
-``schema.json`` (:func:`bundle_factors`), names every difference (:func:`check_schema`),
-reconciles continuous breaks that differ by re-classifying the region's values with the
-model's breaks (:func:`reclassify_for_model`, :func:`model_class_codes`; the rule is in
-``docs/transfer.md``), and says which variants Vertex AI can host (:func:`check_hostable`).
+class breaks and classes. A values model (``rf-raw``) reads the factors' values, so for it
+continuous and distance factors need the same units only, their breaks do not matter;
+categorical factors still need the same classes (their codes are the values). This
+module reads the per-factor part of a bundle's ``schema.json`` (:func:`bundle_factors`),
+names every difference (:func:`check_schema`), reconciles continuous breaks that differ by
+re-classifying the region's values with the model's breaks (:func:`reclassify_for_model`,
+:func:`model_class_codes`; the rule is in ``docs/transfer.md``), and says which variants
+Vertex AI can host (:func:`check_hostable`).
 
 Nothing here imports TensorFlow or Keras: ``lsgh-ee check``, the Earth Engine hosted path
 and schema checks stay light (see :mod:`lsgh_ee.model`).
@@ -31,6 +34,7 @@ import numpy as np
 
 from lsgh_ee.errors import LsghError
 from lsgh_ee.model.variants import keras_variants
+from lsgh_ee.sampling.samples import InputKind
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +84,10 @@ def bundle_factors(factor_schema: dict) -> list[dict]:
     return entries
 
 
-def check_schema(bundle_schema: dict, factor_schema: dict) -> None:
+def check_schema(bundle_schema: dict, factor_schema: dict, input_kind: InputKind = "codes") -> None:
     """Raise :class:`LsghError` naming every way the region's factors differ from the
-    model's: missing or extra factors, another order, other units, breaks or classes."""
+    model's: missing or extra factors, another order, other units, breaks or classes
+    (for a ``values`` model, breaks and classes of categorical factors only)."""
     model = bundle_factors(bundle_schema)
     region = bundle_factors(factor_schema)
     problems, fixes = _factor_set_problems([f["name"] for f in model], [f["name"] for f in region])
@@ -91,7 +96,7 @@ def check_schema(bundle_schema: dict, factor_schema: dict) -> None:
         problem
         for want in model
         if want["name"] in by_name
-        for problem in _class_problems(want, by_name[want["name"]])
+        for problem in _class_problems(want, by_name[want["name"]], input_kind)
     ]
     if class_problems:
         problems += class_problems
@@ -118,8 +123,9 @@ def _factor_set_problems(model: list[str], region: list[str]) -> tuple[list[str]
     return problems, fixes
 
 
-def _class_problems(want: dict, have: dict) -> list[str]:
-    """How one factor's units, breaks or classes differ between model and region."""
+def _class_problems(want: dict, have: dict, input_kind: InputKind = "codes") -> list[str]:
+    """How one factor's units, breaks or classes differ between model and region (for a
+    values model: units, kind, and the classes of a categorical factor)."""
     name = want["name"]
     problems = []
     if want["units"] and have["units"] and want["units"] != have["units"]:
@@ -127,6 +133,18 @@ def _class_problems(want: dict, have: dict) -> list[str]:
             f"model was trained with {name} in {want['units']!r} but this region has "
             f"{have['units']!r}"
         )
+    if input_kind == "values":
+        if want["kind"] and have["kind"] and want["kind"] != have["kind"]:
+            problems.append(
+                f"model was trained with {name} {want['kind']} but this region has it "
+                f"{have['kind']}"
+            )
+        elif want["kind"] == "categorical" and want["classes"] != have["classes"]:
+            problems.append(
+                f"model was trained with {name} classes {_fmt(want['classes'])} but this "
+                f"region has {_fmt(have['classes'])}"
+            )
+        return problems
     if not same_numbers(want["breaks"], have["breaks"]):
         problems.append(
             f"model was trained with {name} breaks {_fmt(want['breaks'])} but this region "

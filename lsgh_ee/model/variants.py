@@ -5,6 +5,8 @@ and :func:`make_model`, which builds an untrained estimator from a name and the 
 =================  ===========================================  =================
 variant            model                                        training samples
 =================  ===========================================  =================
+``rf-raw``         random forest on the factor values (the      hard only
+                   reference; categorical factors one-hot)
 ``lsgh``           LSGH-Net (with scSE)                         hard + soft
 ``lsgh-noscse``    LSGH-Net without scSE (the paper's ablation) hard + soft
 ``cnn``            the same network as ``lsgh``, scSE included  hard only
@@ -15,7 +17,11 @@ The paper's CNN baseline is "consistent with the proposed network" and differs o
 using the Gaussian-heatmap (soft) samples, so ``cnn`` is LSGH-Net itself, scSE included;
 ``lsgh`` vs ``cnn`` isolates the effect of the soft samples, ``lsgh`` vs ``lsgh-noscse`` the
 effect of scSE. Estimators never filter samples themselves: each class says in
-``uses_soft_samples`` whether the caller should pass the soft (0 < label < 1) samples.
+``uses_soft_samples`` whether the caller should pass the soft (0 < label < 1) samples, and
+in ``input_kind`` whether it takes class codes or factor values (``rf-raw``): callers pass
+``samples.inputs(model.input_kind)`` (:meth:`lsgh_ee.sampling.Samples.inputs`) and map
+from ``factors.tif`` instead of ``class_codes.tif`` (:func:`lsgh_ee.mapping.predict_map`).
+``rf-raw`` is the reference every change is compared with: the first row of Table 4.
 
 The names are owned by :data:`lsgh_ee.config.MODEL_VARIANTS` (config is the lowest layer);
 this module only maps them to classes. Classes are imported on first use, so importing this
@@ -27,6 +33,9 @@ Usage::
     model = make_model("lsgh", class_counts, factor_names=names, training=config.training)
     model.fit(codes, labels)                 # codes (N, F) uint8, labels (N,) in [0, 1]
     index = model.predict(codes)             # (N,) float32 in [0, 1]
+
+    reference = make_model("rf-raw", class_counts, factor_names=names, factor_kinds=kinds)
+    reference.fit(samples.inputs(reference.input_kind), samples.label)   # factor values
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ ModelEstimator = Any
 
 KERAS_MODULE = "lsgh_ee.model.keras_estimators"
 FOREST_MODULE = "lsgh_ee.model.forest"
+RAW_FOREST_MODULE = "lsgh_ee.model.raw_forest"
 
 # name -> (module, class), in the order messages list them
 _CLASSES: dict[str, tuple[str, str]] = {
@@ -54,6 +64,7 @@ _CLASSES: dict[str, tuple[str, str]] = {
     "lsgh-noscse": (KERAS_MODULE, "LsghNetNoScse"),
     "cnn": (KERAS_MODULE, "CnnBaseline"),
     "rf": (FOREST_MODULE, "RandomForest"),
+    "rf-raw": (RAW_FOREST_MODULE, "RawForest"),
 }
 if set(_CLASSES) != set(MODEL_VARIANTS):  # pragma: no cover - a developer's mistake
     raise RuntimeError(
@@ -105,15 +116,20 @@ def make_model(
     class_counts: Sequence[int],
     *,
     factor_names: Sequence[str] | None = None,
+    factor_kinds: Sequence[str] | None = None,
     training: TrainingConfig | None = None,
     **params: Any,
 ) -> ModelEstimator:
     """A new, untrained model of ``variant`` (a name of ``config.MODEL_VARIANTS``).
 
     Args:
-        variant: ``lsgh``, ``lsgh-noscse``, ``cnn`` or ``rf``.
+        variant: ``lsgh``, ``lsgh-noscse``, ``cnn``, ``rf`` or ``rf-raw``.
         class_counts: classes per factor, in input column order (``F`` values, 1..255).
         factor_names: optional factor names (``F``), for messages and saved schemas.
+        factor_kinds: optional factor kinds (``F``: ``continuous``, ``distance``,
+            ``categorical``, as in ``factor_schema.json``); a values model (``rf-raw``)
+            one-hots the categorical ones (its ``categorical`` parameter), the others
+            ignore it. Without it ``rf-raw`` treats every factor as continuous.
         training: a config's ``training`` section; the settings the variant's constructor
             takes are filled from it (:func:`training_params`), the rest are ignored.
         params: constructor parameters, overriding ``training``. Keras variants:
@@ -122,7 +138,8 @@ def make_model(
             ``validation_fraction``, ``early_stopping``, ``seed``, ``verbose``,
             ``deterministic``, ``train_only``, ``warm_start``, ``on_epoch``; rf:
             ``param_grid``, ``cv``, ``n_jobs``, ``seed``, ``verbose``, ``on_epoch`` (never
-            called: a forest has no epochs).
+            called: a forest has no epochs); rf-raw: ``categorical``, ``n_estimators``,
+            ``min_samples_leaf``, ``max_features``, ``n_jobs``, ``seed``, ``on_epoch``.
 
     Raises:
         LsghError: an unknown variant or parameter, or an invalid value.
@@ -130,4 +147,12 @@ def make_model(
     klass = variant_class(variant)
     klass.check_param_names(params)
     merged = {**training_params(klass, training), **params}
+    if factor_kinds is not None and "categorical" in klass.param_names():
+        kinds = list(factor_kinds)
+        if len(kinds) != len(class_counts):
+            raise LsghError(
+                f"{len(kinds)} factor kinds for {len(class_counts)} factors; pass one kind "
+                "per factor (the 'kind' of each factor in factor_schema.json)"
+            )
+        merged.setdefault("categorical", [f for f, k in enumerate(kinds) if k == "categorical"])
     return klass(class_counts, factor_names=factor_names, **merged)

@@ -181,12 +181,14 @@ def draw_set(
 def pixel_samples(
     stack: FactorStack, flat: np.ndarray, label: np.ndarray, kind: np.ndarray, split: np.ndarray
 ) -> Samples:
-    """Samples at flat pixel indices ``flat`` of the stack's grid, with their codes."""
+    """Samples at flat pixel indices ``flat`` of the stack's grid, with their class codes
+    and factor values."""
     grid = stack.grid
     rows, cols = np.divmod(flat, grid.width)
     x, y = grid.xy(rows, cols)
+    values = np.stack([layer.values[rows, cols] for layer in stack.layers], axis=1)
     return Samples(rows=rows, cols=cols, x=x, y=y, codes=stack.codes[:, rows, cols].T,
-                   label=label, kind=kind, split=split,
+                   values=values, label=label, kind=kind, split=split,
                    factor_names=tuple(stack.names))  # fmt: skip
 
 

@@ -1,5 +1,11 @@
-"""The samples of a run: one row per sample pixel with its class codes, label, kind and
-split, read from and written to ``samples.gpkg``."""
+"""The samples of a run: one row per sample pixel with its class codes, factor values,
+label, kind and split, read from and written to ``samples.gpkg``.
+
+A model takes one of two inputs (:data:`InputKind`, a model's ``input_kind``): ``codes``,
+the Table 2 class codes every LSGH-Net variant and ``rf`` take, or ``values``, the factors'
+own values (units of each factor; categorical factors: their class codes) that ``rf-raw``
+takes. :meth:`Samples.inputs` hands out either.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -23,6 +29,13 @@ SPLITS = ("train", "test")
 GPKG_LAYER = "samples"
 _FIXED_COLUMNS = ("label", "kind", "split", "row", "col")
 _METADATA_KEY = "lsgh_ee_samples"
+VALUE_PREFIX = "value_"
+"""``samples.gpkg`` column of factor ``f``'s value: ``value_<f>`` (its code column: ``<f>``)."""
+
+InputKind = Literal["codes", "values"]
+"""What a model takes per sample: class codes (uint8, 0 = nodata) or factor values
+(float32 in each factor's units, NaN = nodata)."""
+INPUT_KINDS: tuple[str, ...] = ("codes", "values")
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +50,9 @@ class Samples:
         kind: ``positive`` / ``negative`` / ``soft``.
         split: ``train`` / ``test``.
         factor_names: the F factor names, in the column order of ``codes``.
+        values: float32 ``(N, F)`` factor values at each sample, in each factor's units
+            (categorical factors: their class codes), NaN = nodata; None for samples
+            written before lsgh-ee recorded them.
         meta: how they were drawn (rule, split, cutoff, counts, notices); not part of
             :meth:`digest`.
     """
@@ -50,6 +66,7 @@ class Samples:
     kind: np.ndarray
     split: np.ndarray
     factor_names: tuple[str, ...]
+    values: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -69,10 +86,15 @@ class Samples:
             )
         object.__setattr__(self, "factor_names", tuple(self.factor_names))
         n = self.rows.shape[0]
-        if self.codes.ndim != 2 or self.codes.shape != (n, len(self.factor_names)):
-            raise ValueError(
-                f"codes must be (N={n}, F={len(self.factor_names)}), got {self.codes.shape}"
-            )
+        if self.values is not None:
+            values = np.ascontiguousarray(np.asarray(self.values, dtype=np.float32))
+            object.__setattr__(self, "values", values)
+        for name in ("codes", "values"):
+            array = getattr(self, name)
+            if array is not None and array.shape != (n, len(self.factor_names)):
+                raise ValueError(
+                    f"{name} must be (N={n}, F={len(self.factor_names)}), got {array.shape}"
+                )
         for name in ("cols", "x", "y", "label", "kind", "split"):
             if getattr(self, name).shape != (n,):
                 raise ValueError(f"{name} has shape {getattr(self, name).shape}, expected ({n},)")
@@ -94,6 +116,7 @@ class Samples:
             x=self.x[pick],
             y=self.y[pick],
             codes=self.codes[pick],
+            values=None if self.values is None else self.values[pick],
             label=self.label[pick],
             kind=self.kind[pick],
             split=self.split[pick],
@@ -115,6 +138,24 @@ class Samples:
     def test(self) -> Samples:
         return self.subset(self.split == "test")
 
+    def inputs(self, kind: InputKind) -> np.ndarray:
+        """What a model of input ``kind`` takes: ``codes`` (uint8 ``(N, F)``) or ``values``
+        (float32 ``(N, F)``); pass a model's ``input_kind``.
+
+        Raises:
+            LsghError: ``values`` of samples written before lsgh-ee recorded them.
+        """
+        if kind == "codes":
+            return self.codes
+        if kind != "values":
+            raise ValueError(f"input kind must be one of {INPUT_KINDS}, got {kind!r}")
+        if self.values is None:
+            raise LsghError(
+                "the samples carry no factor values (samples.gpkg was written by an older "
+                "lsgh-ee); re-run 'lsgh-ee sample CONFIG --force'"
+            )
+        return self.values
+
     def counts(self) -> dict[str, dict[str, int]]:
         """``{split: {kind: n}}`` for reports and manifests."""
         return {
@@ -124,10 +165,12 @@ class Samples:
 
     def digest(self) -> str:
         """sha256 (hex) of the sample arrays and factor names: the training-data hash of a
-        model bundle. Equal samples give equal digests on any machine."""
+        model bundle. Equal samples give equal digests on any machine; the factor values
+        count when present (samples without them keep the digest they always had)."""
         h = hashlib.sha256(b"lsgh-ee samples v1\0")
         h.update(json.dumps(list(self.factor_names)).encode("utf-8"))
-        for name in ("rows", "cols", "x", "y", "codes", "label", "kind", "split"):
+        fields = ["rows", "cols", "x", "y", "codes", "label", "kind", "split"]
+        for name in fields + (["values"] if self.values is not None else []):
             arr = getattr(self, name)
             little = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
             h.update(f"\0{name}:{little.dtype.str}:{arr.shape}\0".encode())
@@ -135,9 +178,11 @@ class Samples:
         return h.hexdigest()
 
     def to_geodataframe(self, crs: Any) -> gpd.GeoDataFrame:
-        """One point per sample (pixel centre) with columns label, kind, split, row, col and
-        one class-code column per factor (named after the factor)."""
-        clash = set(self.factor_names) & {*_FIXED_COLUMNS, "geometry"}
+        """One point per sample (pixel centre) with columns label, kind, split, row, col,
+        one class-code column per factor (named after the factor) and, when the samples
+        carry them, one value column per factor (``value_<factor>``)."""
+        value_columns = [VALUE_PREFIX + name for name in self.factor_names]
+        clash = set(self.factor_names) & {*_FIXED_COLUMNS, "geometry", *value_columns}
         if clash:
             raise ValueError(f"factor names {sorted(clash)} clash with sample columns")
         columns: dict[str, Any] = {
@@ -149,6 +194,9 @@ class Samples:
         }
         for i, name in enumerate(self.factor_names):
             columns[name] = self.codes[:, i]
+        if self.values is not None:
+            for i, name in enumerate(value_columns):
+                columns[name] = self.values[:, i]
         return gpd.GeoDataFrame(columns, geometry=gpd.points_from_xy(self.x, self.y), crs=crs)
 
     def write_gpkg(self, path: str | os.PathLike, crs: Any) -> Path:
@@ -186,7 +234,9 @@ class Samples:
         stored = (info.get("layer_metadata") or {}).get(_METADATA_KEY)
         stored = json.loads(stored) if stored else {}
         names = stored.get("factor_names") or [
-            c for c in frame.columns if c not in (*_FIXED_COLUMNS, "geometry")
+            c
+            for c in frame.columns
+            if c not in (*_FIXED_COLUMNS, "geometry") and not c.startswith(VALUE_PREFIX)
         ]
         missing = [c for c in (*_FIXED_COLUMNS, *names) if c not in frame.columns]
         if missing:
@@ -199,6 +249,14 @@ class Samples:
             if names
             else np.zeros((len(frame), 0))
         )
+        value_columns = [VALUE_PREFIX + n for n in names]
+        values = None  # written before lsgh-ee recorded them: codes models still work
+        if all(c in frame.columns for c in value_columns):
+            values = np.zeros((len(frame), 0), dtype=np.float32)
+            if names:
+                values = np.column_stack(
+                    [frame[c].to_numpy(dtype=np.float32, na_value=np.nan) for c in value_columns]
+                )
         return cls(
             rows=frame["row"].to_numpy(),
             cols=frame["col"].to_numpy(),
@@ -209,6 +267,7 @@ class Samples:
             kind=frame["kind"].to_numpy().astype(str),
             split=frame["split"].to_numpy().astype(str),
             factor_names=tuple(names),
+            values=values,
             meta={
                 k: stored[k]
                 for k in ("heatmap_diameter", "split", "block_size", "temporal_cutoff")

@@ -91,7 +91,7 @@ def cv(
               "sampling": config.sampling.model_dump(mode="json"),
               "heatmap": config.heatmap.model_dump(mode="json"),
               "date_attribute": config.inventory.date_attribute}  # fmt: skip
-    inputs = [run.codes, run.factor_schema, *config.inventory.paths]
+    inputs = [run.codes, run.factors, run.factor_schema, *config.inventory.paths]
 
     def work() -> tuple[list[Path], dict]:
         import numpy as np
@@ -149,12 +149,15 @@ def cv(
                     if on_epoch is not None:
                         hook = lambda e, logs, lb=label: on_epoch(lb, e, logs)  # noqa: E731
                     model = make_model(variant, counts, factor_names=stack.names,
+                                       factor_kinds=[layer.kind for layer in stack.layers],
                                        training=training, on_epoch=hook)  # fmt: skip
                     train = part.train
                     if not model.uses_soft_samples:
                         train = train.subset(train.kind != "soft")
-                    model.fit(train.codes, train.label, validation=(val.codes, val.label))
-                    score = model.predict(test.codes)
+                    takes = model.input_kind  # codes, or values (rf-raw)
+                    model.fit(train.inputs(takes), train.label,
+                              validation=(val.inputs(takes), val.label))  # fmt: skip
+                    score = model.predict(test.inputs(takes))
                     rows.append({"repeat": r + 1, "fold": k + 1, "model": variant,
                                  "auc": roc_auc(test.label, score),
                                  "ap": average_precision(test.label, score),

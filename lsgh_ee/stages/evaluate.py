@@ -55,7 +55,8 @@ def evaluate(
         truth_scores: dict[str, dict] = {}
         for variant in models:
             model, _ = load_bundle(run.model_dir(variant))
-            scores.append(ModelScores(variant, test.label, model.predict(test.codes)))
+            score = model.predict(test.inputs(model.input_kind))
+            scores.append(ModelScores(variant, test.label, score))
             if config.evaluation.truth is not None:
                 truth_scores[variant] = truth_agreement(
                     predict_stack(model, run.path), read_onto_grid(config.evaluation.truth, grid)

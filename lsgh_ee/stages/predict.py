@@ -31,7 +31,8 @@ def predict(
     to_asset: bool = False,
 ) -> StageResult:
     """Stage ``predict:<variant>``: ``maps/<variant>/susceptibility.tif`` (COG, float32 0–1,
-    NaN nodata), streamed window by window, each distinct class-code vector predicted once.
+    NaN nodata), streamed window by window, each distinct class-code vector predicted once
+    (a values model such as ``rf-raw`` maps from ``factors.tif``, every valid pixel).
 
     Args:
         variant: a model trained in this run (``models/<variant>``), or the name to file
@@ -73,7 +74,7 @@ def predict(
         )  # fmt: skip
 
     def work() -> tuple[list[Path], dict]:
-        from lsgh_ee.mapping import predict_map
+        from lsgh_ee.mapping import input_raster, predict_map
         from lsgh_ee.model import load_bundle
         from lsgh_ee.model.schema import check_schema, model_class_codes
 
@@ -81,14 +82,20 @@ def predict(
         factor_schema = json.loads(run.factor_schema.read_text(encoding="utf-8"))
         start = time.perf_counter()
         tags = {"model": variant, "bundle": str(folder)}
-        with model_class_codes(schema, factor_schema, run.path) as (codes, adjusted, notes):
-            check_schema(schema, adjusted)
-            if notes:
-                tags["reclassified"] = "; ".join(notes)
-            stats = predict_map(model, codes, out, schema["class_counts"],
+        if model.input_kind == "values":  # class breaks do not matter: nothing to reclassify
+            check_schema(schema, factor_schema, model.input_kind)
+            stats = predict_map(model, input_raster(run.path, model.input_kind), out,
+                                schema["class_counts"], input_kind=model.input_kind,
                                 progress=progress, tags=tags)  # fmt: skip
-        if notes:
-            stats["reclassified"] = notes
+        else:
+            with model_class_codes(schema, factor_schema, run.path) as (codes, adjusted, notes):
+                check_schema(schema, adjusted)
+                if notes:
+                    tags["reclassified"] = "; ".join(notes)
+                stats = predict_map(model, codes, out, schema["class_counts"],
+                                    progress=progress, tags=tags)  # fmt: skip
+            if notes:
+                stats["reclassified"] = notes
         seconds = time.perf_counter() - start
         stats["pixels_per_second"] = round(stats["pixels"] / max(seconds, 1e-9))
         return [out], stats

@@ -30,7 +30,7 @@ def sample(
         "heatmap": config.heatmap.model_dump(mode="json"),
         "date_attribute": config.inventory.date_attribute,
     }
-    inputs = [run.codes, run.factor_schema, *config.inventory.paths]
+    inputs = [run.codes, run.factors, run.factor_schema, *config.inventory.paths]
 
     def work() -> tuple[list[Path], dict]:
         stack = FactorStack.read(run.path)

@@ -49,9 +49,11 @@ def train(
     )
     if init_from is not None:
         init_from = Path(init_from)
-        if variant == "rf":
-            raise LsghError("--init-from fine-tunes a network; rf cannot be fine-tuned")
         from lsgh_ee.model.files import require_bundle
+        from lsgh_ee.model.variants import keras_variants
+
+        if variant not in keras_variants():
+            raise LsghError(f"--init-from fine-tunes a network; {variant} cannot be fine-tuned")
 
         require_bundle(init_from)
     from lsgh_ee.model.variants import training_params, variant_class
@@ -83,16 +85,18 @@ def train(
                                     on_epoch=on_epoch)  # fmt: skip
         else:
             counts = [f["n_classes"] for f in factor_schema["factors"]]
+            kinds = [f["kind"] for f in factor_schema["factors"]]
             model = make_model(variant, counts, factor_names=samples.factor_names,
-                               training=training, on_epoch=on_epoch)  # fmt: skip
+                               factor_kinds=kinds, training=training,
+                               on_epoch=on_epoch)  # fmt: skip
         if not model.uses_soft_samples:
             samples = samples.subset(samples.kind != "soft")
         validation = _validation_by_split(samples, variant, training, run, config)
         if validation is not None:
             samples, held_out = validation
-            validation = (held_out.codes, held_out.label)
+            validation = (held_out.inputs(model.input_kind), held_out.label)
         start = time.perf_counter()
-        model.fit(samples.codes, samples.label, validation=validation)
+        model.fit(samples.inputs(model.input_kind), samples.label, validation=validation)
         summary = {
             "variant": variant,
             "training_samples": len(samples),

@@ -72,7 +72,7 @@ def _transfer_work(cfg_a, cfg_b, models: list[str], folder: Path) -> tuple[list[
     from lsgh_ee.evaluation import ModelScores, binary_metrics
     from lsgh_ee.factors.stack import FactorStack
     from lsgh_ee.inventory import read_inventory
-    from lsgh_ee.mapping import predict_codes
+    from lsgh_ee.mapping import predict_codes, predict_values
     from lsgh_ee.model import load_bundle
     from lsgh_ee.model.schema import check_schema, reclassify_for_model
     from lsgh_ee.region import Region
@@ -91,12 +91,20 @@ def _transfer_work(cfg_a, cfg_b, models: list[str], folder: Path) -> tuple[list[
     outputs: list[Path] = []
     for variant in models:
         model, schema = load_bundle(run_a.model_dir(variant))
-        codes, adjusted, notices = reclassify_for_model(schema, factor_schema, run_b.path)
-        check_schema(schema, adjusted)
-        codes = stack.codes if codes is None else codes
-        scores = ModelScores(variant, hard.label, model.predict(codes[:, hard.rows, hard.cols].T))
-        flat = codes.reshape(codes.shape[0], -1).T
-        index = predict_codes(model, flat, np.asarray(schema["class_counts"]))
+        if model.input_kind == "values":  # B's own values: class breaks do not matter
+            check_schema(schema, factor_schema, model.input_kind)
+            inputs, notices = stack.values, []
+        else:
+            codes, adjusted, notices = reclassify_for_model(schema, factor_schema, run_b.path)
+            check_schema(schema, adjusted)
+            inputs = stack.codes if codes is None else codes
+        sampled = inputs[:, hard.rows, hard.cols].T
+        scores = ModelScores(variant, hard.label, model.predict(sampled))
+        flat = inputs.reshape(inputs.shape[0], -1).T
+        if model.input_kind == "values":
+            index = predict_values(model, flat)
+        else:
+            index = predict_codes(model, flat, np.asarray(schema["class_counts"]))
         index = index.reshape(stack.grid.shape)
         zoning = zone_map(index, landslides, seed=cfg_b.sampling.seed)
         curve = zoning.curve

@@ -196,7 +196,8 @@ def test_custom_factors(region_config: Path) -> None:
             {"land_use": {"path": "landcover.tif", "remap": {10: "forest"}}},
             "maps to unknown classes \\['forest'\\]",
         ),
-        ({"twi": {"kind": "continuous", "path": "dem.tif"}}, "needs class breaks"),
+        ({"wetness": {"kind": "continuous", "path": "dem.tif"}}, "needs class breaks"),
+        ({"twi": {"kind": "continuous", "path": "dem.tif"}}, "'twi' is computed from the DEM"),
         ({"slope": {"source": "ee"}}, "'factors.slope.source' is 'ee' but the local backend"),
         (
             {"lithology": {"path": "geology.gpkg", "attribute": "age"}},

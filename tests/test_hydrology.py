@@ -257,3 +257,24 @@ def test_czech_integer_dem_with_nodata(shared_data: Path) -> None:
     area = hydrology.upstream_area(dem, cell)
     assert np.array_equal(np.isnan(area), np.isnan(dem))
     assert np.nanmax(area) <= np.isfinite(dem).sum() * cell_area * (1 + 1e-6)
+
+
+def test_init_proposes_the_field_factors(tmp_path: Path) -> None:
+    import yaml
+
+    from lsgh_ee.factors.catalogue import CATALOGUE, FIELD_FACTORS
+    from lsgh_ee.regions.init import init_region
+
+    assert FIELD_FACTORS == (
+        "elevation", "plan_curvature", "profile_curvature", "tri", "flow_accumulation", "twi",
+        "spi", "distance_to_drainage",
+    )  # fmt: skip
+    written = init_region(tmp_path / "valley", bbox=(103.71, 33.11, 103.9, 33.33))
+    for path in written:
+        factors = yaml.safe_load(path.read_text())["factors"]
+        assert set(FIELD_FACTORS) <= set(factors), path.name
+        assert all(CATALOGUE[n].classify == "quantile" for n in FIELD_FACTORS)
+        if path.name == "region.yaml":
+            assert all(factors[n] == {"source": "ee"} for n in FIELD_FACTORS)
+        else:
+            assert all(factors[n] == {} for n in FIELD_FACTORS)

@@ -306,3 +306,11 @@ def test_export_factors_with_the_field_factors(tmp_path: Path) -> None:
     importance = pd.read_csv(run / "factor_importance.csv", index_col="factor")
     assert sorted(importance.index) == sorted(config["factors"])
     assert importance["permutation"].is_monotonic_decreasing  # ranked, best first
+    assert list(importance["rank"]) == list(range(1, len(importance) + 1))
+    corr = pd.read_csv(run / "factor_correlation.csv", index_col=0)
+    for name, row in importance.iterrows():
+        others = corr.loc[name].drop(name).abs()
+        assert row["most_correlated"] == others.idxmax()
+        assert row["max_abs_r"] == pytest.approx(others.max(), abs=1e-4)
+    # TWI and SPI share the upstream area: the table shows the pair a selection weighs
+    assert importance.loc["twi", "max_abs_r"] > 0.5

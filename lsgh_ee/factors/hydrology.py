@@ -1,6 +1,6 @@
 """DEM hydrology: D8 flow routing, upstream area, TWI, SPI and a drainage network.
 
-The flow routing is pyflwdir's (Eilander et al. 2023, MIT licence, maintained by Deltares):
+The flow routing is pyflwdir's (Deltares, Eilander et al. 2021; MIT licence):
 depressions are filled by priority flood (Wang & Liu 2006, ``pyflwdir.dem.fill_depressions``)
 and the upstream areas accumulate along pyflwdir's D8 network. The D8 direction of a cell
 is the steepest descent on the filled surface (drop / distance, diagonals at √2 cell

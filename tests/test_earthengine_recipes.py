@@ -583,3 +583,106 @@ def test_an_ee_factor_missing_its_source_is_one_line(fake: FakeEarthEngine, tmp_
     assert len(errors) == 1 and "'factors.distance_to_roads.asset'" in errors[0]
     assert not (config.parent / "run" / "factors.tif").exists()
     # (a raster factor with source: ee, which has no recipe, is refused in test_cli.py)
+
+
+# -- the field's DEM factors (elevation, curvatures, TRI, hydrology from MERIT Hydro) ----------
+
+FIELD_DEM = ["elevation", "plan_curvature", "profile_curvature", "tri"]
+HYDROLOGY = ["flow_accumulation", "twi", "spi", "distance_to_drainage"]
+
+
+def _merit_upa() -> np.ndarray:
+    """A stand-in for MERIT Hydro's ``upa`` (km²) on the DEM's cells: the local D8 upstream
+    area of the same DEM, so the recipes can be checked against the local formulas."""
+    from lsgh_ee.factors.hydrology import upstream_area
+
+    return upstream_area(DEM, (RES, RES)).astype("float64") / 1e6
+
+
+@pytest.fixture
+def merit_fake(dem_fake: FakeEarthEngine) -> FakeEarthEngine:
+    upa = _merit_upa()
+    dem_fake.add_asset("MERIT/Hydro/v1_0_1", np.stack([DEM, upa]), CRS_CODE, DEM_ORIGIN,
+                       ["elv", "upa"])  # fmt: skip
+    return dem_fake
+
+
+def test_log_and_fast_distance_transform_of_the_fake_equal_numpy(
+    session: EarthEngineSession, fake: FakeEarthEngine, tmp_path: Path
+) -> None:
+    fake.add_asset("test/ab", BANDS, CRS_CODE, ORIGIN, ["a", "b", "ints"], nodata=-9999.0)
+    a, b, _ = _image()
+    got = pixels(a.log().addBands(b.abs().add(1).log()), tmp_path)
+    with np.errstate(invalid="ignore"):
+        want_a = np.where(A > 0, np.log(A), np.nan)  # log of <= 0 and masked: masked
+    np.testing.assert_allclose(got[0], want_a, rtol=1e-12)
+    np.testing.assert_allclose(got[1], np.log(np.abs(B) + 1), rtol=1e-12)
+    # squared pixel distance to the nearest non-zero pixel, masked beyond the neighbourhood
+    features = np.zeros(SHAPE)
+    features[[3, 30, 31], [4, 40, 2]] = 1.0
+    fake.add_asset("test/features", features[None], CRS_CODE, ORIGIN, ["f"])
+    image = ee.Image("test/features")
+    near = pixels(image.fastDistanceTransform(6, "pixels", "squared_euclidean"), tmp_path)[0]
+    rows, cols = np.indices(SHAPE)
+    fr, fc = np.nonzero(features)
+    brute = np.min((rows[..., None] - fr) ** 2 + (cols[..., None] - fc) ** 2, axis=-1)
+    np.testing.assert_array_equal(near, np.where(brute <= 36, brute, np.nan))
+    assert np.isnan(near).any() and (near == 0).sum() == 3
+    with pytest.raises(ee.EEException, match="UNIMPLEMENTED|emulates fastDistanceTransform"):
+        pixels(image.fastDistanceTransform(6, "meters", "squared_euclidean"), tmp_path)
+
+
+@pytest.mark.parametrize("method", ["zevenbergen_thorne", "horn"])
+def test_field_dem_recipes_equal_the_local_definitions(
+    session: EarthEngineSession, merit_fake: FakeEarthEngine, tmp_path: Path, method: str
+) -> None:
+    from lsgh_ee.factors import hydrology
+
+    config = _config(tmp_path, method)
+    names = FIELD_DEM + HYDROLOGY
+    image = ee.Image.cat([terrain_factor_image(n, GRID, config) for n in names])
+    merit_fake.max_request_bytes = 20 * 25 * 8 * 4  # tiles: neighbourhoods must cross seams
+    got = download_image(image, GRID, tmp_path / "field.tif", band_names=names,
+                         max_bytes=merit_fake.max_request_bytes, workers=2)  # fmt: skip
+    assert len(merit_fake.requests("computePixels")) >= 4
+    with rasterio.open(got) as src:
+        data = dict(zip(names, src.read().astype("float64"), strict=True))
+    dem, cell = DEM.astype("float64"), (RES, RES)
+    inner = (slice(DEM_PAD, -DEM_PAD), slice(DEM_PAD, -DEM_PAD))
+    plan, profile = terrain.plan_profile_curvature(dem, cell)
+    np.testing.assert_allclose(data["elevation"], DEM[inner], rtol=1e-7)
+    np.testing.assert_allclose(data["plan_curvature"], plan[inner], rtol=1e-4, atol=1e-8)
+    np.testing.assert_allclose(data["profile_curvature"], profile[inner], rtol=1e-4, atol=1e-8)
+    np.testing.assert_allclose(data["tri"], terrain.terrain_ruggedness_index(dem)[inner], rtol=1e-5)
+    area = (_merit_upa() * 1e6).astype("float32")  # the MERIT stand-in, in m²
+    slope = terrain.slope(dem, cell, method=method)
+    t = config.terrain
+    np.testing.assert_allclose(data["flow_accumulation"], area[inner], rtol=1e-6)
+    twi = hydrology.topographic_wetness_index(area, slope, cell, t.min_slope)
+    spi = hydrology.stream_power_index(area, slope, cell, t.min_slope)
+    np.testing.assert_allclose(data["twi"], twi[inner], rtol=1e-5)
+    np.testing.assert_allclose(data["spi"], spi[inner], rtol=1e-5)
+    channels = hydrology.drainage_network(area, t.drainage_area)
+    distance = hydrology.distance_to_drainage(channels, cell)
+    assert channels[inner].any() and (distance[inner] > 0).any()
+    np.testing.assert_allclose(data["distance_to_drainage"], distance[inner], rtol=1e-6)
+
+
+def test_every_field_recipe_passes_the_signature_check(
+    session: EarthEngineSession, merit_fake: FakeEarthEngine, tmp_path: Path
+) -> None:
+    config = RegionConfig.model_validate(
+        {
+            **_config(tmp_path, "horn").model_dump(exclude={"factors", "source_file"}),
+            "factors": {name: {"source": "ee"} for name in FIELD_DEM + HYDROLOGY},
+        }
+    )
+    factors = resolve_factors(config, backend="ee")
+    assert [f.name for f in factors] == FIELD_DEM + HYDROLOGY
+    for factor in factors:
+        assert factor.classify == "quantile" and factor.n_classes == 10
+        image = factor_image(factor, GRID, config)
+        merit_fake.evaluator.validate(ee.serializer.encode(image, True))
+        assert image.bandNames().getInfo() == [factor.name]
+    serialized = json.dumps(ee.serializer.encode(factor_image(factors[-1], GRID, config)))
+    assert "MERIT/Hydro/v1_0_1" in serialized and '"upa"' in serialized

@@ -196,7 +196,8 @@ def test_custom_factors(region_config: Path) -> None:
             {"land_use": {"path": "landcover.tif", "remap": {10: "forest"}}},
             "maps to unknown classes \\['forest'\\]",
         ),
-        ({"twi": {"kind": "continuous", "path": "dem.tif"}}, "needs class breaks"),
+        ({"wetness": {"kind": "continuous", "path": "dem.tif"}}, "needs class breaks"),
+        ({"twi": {"kind": "continuous", "path": "dem.tif"}}, "'twi' is computed from the DEM"),
         ({"slope": {"source": "ee"}}, "'factors.slope.source' is 'ee' but the local backend"),
         (
             {"lithology": {"path": "geology.gpkg", "attribute": "age"}},
@@ -220,3 +221,96 @@ def test_unmapped_land_cover_values_are_reported(region_config: Path, caplog) ->
         stack = _stack(region_config)
     assert "raster values 30, 40 are not in the remap table" in caplog.text
     assert set(np.unique(stack.codes)) == {0, 2}
+
+
+FIELD = ["elevation", "plan_curvature", "profile_curvature", "tri", "flow_accumulation", "twi",
+         "spi", "distance_to_drainage"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def field_stack(tmp_path_factory: pytest.TempPathFactory) -> FactorStack:
+    from conftest import make_region
+
+    path = make_region(tmp_path_factory.mktemp("field") / "region")
+    config = _config(path)
+    config["factors"] = {"slope": {}, **{name: {} for name in FIELD}}
+    config["terrain"]["drainage_area"] = 0.1
+    write_config(path, config)
+    return _stack(path)
+
+
+def test_field_factors_are_classified_by_quantiles(field_stack: FactorStack) -> None:
+    from conftest import synthetic_dem
+
+    assert field_stack.names == ["slope", *FIELD]
+    elevation = _layer(field_stack, "elevation")
+    x, y = _pixel_xy(field_stack)
+    cols = np.rint((x - ORIGIN[0]) / RES - 0.5).astype(int)
+    rows = np.rint((ORIGIN[1] - y) / RES - 0.5).astype(int)
+    valid = ~np.isnan(elevation.values)
+    np.testing.assert_allclose(
+        elevation.values[valid], synthetic_dem()[rows, cols][valid], atol=1e-3
+    )
+    for name in FIELD:
+        layer = _layer(field_stack, name)
+        inside = layer.codes > 0
+        assert np.array_equal(inside, ~np.isnan(layer.values)), name
+        assert layer.method["classify"] == "quantile" and layer.method["n_classes_asked"] == 10
+        assert 5 <= len(layer.classes) <= 10, name  # ties (e.g. one-cell areas) merge classes
+        counts = np.bincount(layer.codes[inside])[1:]
+        if name not in ("flow_accumulation", "spi", "twi", "distance_to_drainage"):
+            assert counts.min() >= 0.5 * counts.mean(), name  # roughly equal-count classes
+    assert _layer(field_stack, "distance_to_drainage").method["drainage_area_km2"] == 0.1
+    assert _layer(field_stack, "flow_accumulation").units == "m²"
+
+
+def test_the_dem_drainage_follows_the_valley(field_stack: FactorStack) -> None:
+    # the synthetic valley runs north-south; its floor is each row's lowest cell
+    area = _layer(field_stack, "flow_accumulation").values
+    rows = np.flatnonzero(np.isfinite(area).any(axis=1))[1:-1]
+    peak = np.nanargmax(area[rows], axis=1)  # the column draining most, row by row
+    floor = np.nanargmin(_layer(field_stack, "elevation").values[rows], axis=1)
+    assert np.mean(np.abs(peak - floor) <= 2) > 0.9  # a shallow floor: parallel flow lines
+    distance = _layer(field_stack, "distance_to_drainage").values
+    assert np.median(distance[rows, peak]) == 0.0  # the drainage network runs there
+    twi = _layer(field_stack, "twi").values
+    assert np.median(twi[rows, peak]) > np.nanmedian(twi) + 2.0  # wetter on the floor
+
+
+def test_export_factors_with_the_field_factors(tmp_path: Path) -> None:
+    import json
+
+    import pandas as pd
+    import rasterio
+
+    from conftest import make_region, run_cli
+
+    path = make_region(tmp_path / "region")
+    config = _config(path)
+    config["factors"] = {
+        "slope": {},
+        "curvature": {},
+        **{name: {} for name in FIELD},
+        "distance_to_rivers": {"path": "rivers.gpkg"},
+    }
+    write_config(path, config)
+    run_cli("export-factors", str(path))
+    run = path.parent / "run"
+    with rasterio.open(run / "class_codes.tif") as src:
+        assert list(src.descriptions) == list(config["factors"])
+        codes = src.read()
+    schema = json.loads((run / "factor_schema.json").read_text())
+    by_name = {f["name"]: f for f in schema["factors"]}
+    assert by_name["twi"]["units"] == "ln(m)" and len(by_name["twi"]["breaks"]) >= 4
+    assert codes[list(config["factors"]).index("twi")].max() == by_name["twi"]["n_classes"]
+    importance = pd.read_csv(run / "factor_importance.csv", index_col="factor")
+    assert sorted(importance.index) == sorted(config["factors"])
+    assert importance["permutation"].is_monotonic_decreasing  # ranked, best first
+    assert list(importance["rank"]) == list(range(1, len(importance) + 1))
+    corr = pd.read_csv(run / "factor_correlation.csv", index_col=0)
+    for name, row in importance.iterrows():
+        others = corr.loc[name].drop(name).abs()
+        assert row["most_correlated"] == others.idxmax()
+        assert row["max_abs_r"] == pytest.approx(others.max(), abs=1e-4)
+    # TWI and SPI share the upstream area: the table shows the pair a selection weighs
+    assert importance.loc["twi", "max_abs_r"] > 0.5

@@ -54,6 +54,24 @@ class TerrainConfig(Strict):
         500.0, gt=0, description="radius (metres) of the topographic position index neighbourhood"
     )
     relief_radius: float = Field(500.0, gt=0, description="radius (metres) of local relief")
+    drainage_area: float = Field(
+        0.5,
+        gt=0,
+        description="upstream area (km²) from which a cell is part of the drainage network "
+        "that distance_to_drainage measures to",
+    )
+    hydrology_halo: float = Field(
+        1000.0,
+        ge=0,
+        description="metres of DEM read around the region for the flow routing of "
+        "flow_accumulation, twi, spi, distance_to_drainage (catchments crossing it are cut)",
+    )
+    min_slope: float = Field(
+        0.1,
+        gt=0,
+        lt=90,
+        description="slope floor (degrees) of twi and spi: flatter cells count as this slope",
+    )
 
 
 class FactorConfig(Strict):

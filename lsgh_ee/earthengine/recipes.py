@@ -50,6 +50,9 @@ local_relief    max − min over a disk of radius             ``reduceNeighborho
                 ``terrain.relief_radius`` (centre in)       the same disk as a fixed kernel
 ==============  ==========================================  =====================================
 
+The field's DEM factors (elevation, plan / profile curvature, TRI, flow accumulation, TWI,
+SPI, distance to drainage) are in :mod:`lsgh_ee.earthengine.dem_factors`, with their table.
+
 The disks are the local footprint (:func:`lsgh_ee.factors.terrain.disk`) sent as fixed
 kernels, not ``ee.Kernel.circle``, so both backends use exactly the same cells.
 """
@@ -63,8 +66,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lsgh_ee.earthengine import dem_factors, kernels
 from lsgh_ee.earthengine.geometry import crs_code, crs_transform, grid_region, on_grid
 from lsgh_ee.errors import LsghError
+from lsgh_ee.factors.catalogue import HYDROLOGY_FACTORS
 from lsgh_ee.factors.terrain import disk
 from lsgh_ee.grid import Grid
 
@@ -138,23 +143,6 @@ def terrain_image(dem_asset: str, grid: Grid) -> Any:
 # --- terrain factors ---------------------------------------------------------------------
 
 
-def _fixed(weights: Any) -> Any:
-    import ee
-
-    rows = [[float(w) for w in row] for row in weights]
-    return ee.Kernel.fixed(len(rows[0]), len(rows), rows, -1, -1, False)
-
-
-def _gradient(dem: Any, grid: Grid, method: str) -> tuple[Any, Any]:
-    """(dz/dx east, dz/dy north) by Horn's stencil, as ``terrain.gradient`` computes it."""
-    if method != "horn":
-        raise ValueError(f"only the horn gradient is built from kernels, not {method!r}")
-    scale = 1.0 / (8.0 * grid.resolution)
-    east = _fixed([[-scale, 0, scale], [-2 * scale, 0, 2 * scale], [-scale, 0, scale]])
-    north = _fixed([[scale, 2 * scale, scale], [0, 0, 0], [-scale, -2 * scale, -scale]])
-    return dem.convolve(east), dem.convolve(north)
-
-
 def slope_aspect_images(dem: Any, grid: Grid, method: str, flat_slope: float) -> tuple[Any, Any]:
     """Slope (degrees) and aspect (degrees clockwise from north, -1 where the slope is
     below ``flat_slope`` degrees) of a DEM image on the grid, both float32."""
@@ -164,7 +152,7 @@ def slope_aspect_images(dem: Any, grid: Grid, method: str, flat_slope: float) ->
         slope = ee.Terrain.slope(dem)
         aspect = ee.Terrain.aspect(dem)
     else:
-        gx, gy = _gradient(dem, grid, method)
+        gx, gy = kernels.gradient(dem, grid, method)
         slope = gx.hypot(gy).atan().multiply(180.0 / math.pi)
         # downslope azimuth atan2(gx, gy) + 180°, in [0, 360)
         aspect = gx.atan2(gy).multiply(180.0 / math.pi).add(180.0)
@@ -178,7 +166,7 @@ def curvature_image(dem: Any, grid: Grid) -> Any:
     """ArcGIS curvature ``-200 (D + E)`` (1/100 m) as one 3×3 stencil; float32."""
     inv = 1.0 / (grid.resolution * grid.resolution)
     side, centre = -100.0 * inv, 400.0 * inv  # -200 × (½ neighbour, −1 centre) per axis
-    stencil = _fixed([[0, side, 0], [side, centre, side], [0, side, 0]])
+    stencil = kernels.fixed([[0, side, 0], [side, centre, side], [0, side, 0]])
     return dem.convolve(stencil).toFloat().rename(["curvature"])
 
 
@@ -187,7 +175,7 @@ def _disk_kernel(radius_cells: float, centre: bool) -> Any:
     if not centre:
         k = footprint.shape[0] // 2
         footprint[k, k] = 0.0
-    return _fixed(footprint.tolist())
+    return kernels.fixed(footprint.tolist())
 
 
 def tpi_image(dem: Any, radius_cells: float) -> Any:
@@ -246,14 +234,24 @@ def local_relief_image(dem: Any, radius_cells: float) -> Any:
 
 def terrain_factor_image(name: str, grid: Grid, config: RegionConfig) -> Any:
     """One terrain factor (``slope``, ``aspect``, ``curvature``, ``slope_position``,
-    ``local_relief``) from ``dem.ee_asset`` on the grid, with the region's
-    ``terrain`` settings; one float32 band named ``name``."""
+    ``local_relief``, and the field's DEM factors of :mod:`lsgh_ee.earthengine.dem_factors`)
+    from ``dem.ee_asset`` on the grid (the hydrology factors from MERIT Hydro), with the
+    region's ``terrain`` settings; one float32 band named ``name``."""
     if config.dem is None:
         raise LsghError(f"factor {name} comes from the DEM: add a 'dem' section with 'source: ee'")
     settings = config.terrain
     dem = dem_image(config.dem.ee_asset, grid, config.dem.ee_band)
     if name == "curvature":
         image = curvature_image(dem, grid)
+    elif name == "elevation":
+        image = dem
+    elif name in ("plan_curvature", "profile_curvature"):
+        plan, profile = dem_factors.plan_profile_curvature_images(dem, grid)
+        image = plan if name == "plan_curvature" else profile
+    elif name == "tri":
+        image = dem_factors.tri_image(dem)
+    elif name in HYDROLOGY_FACTORS:
+        image = dem_factors.hydrology_image(name, dem, grid, settings)
     elif name == "local_relief":
         image = local_relief_image(dem, grid.cells_for(settings.relief_radius))
     else:

@@ -15,11 +15,10 @@ from collections.abc import Callable
 import numpy as np
 from scipy.ndimage import distance_transform_edt
 
-from lsgh_ee.config import RegionConfig
 from lsgh_ee.errors import LsghError
-from lsgh_ee.factors import terrain
 from lsgh_ee.factors.catalogue import interval_labels
 from lsgh_ee.factors.classify import classify_aspect, classify_breaks, codes_from_float
+from lsgh_ee.factors.dem_layers import DemReader, terrain_layers, terrain_method
 from lsgh_ee.factors.resolve import ResolvedFactor
 from lsgh_ee.factors.stack import FactorLayer, FactorStack
 from lsgh_ee.grid import Grid
@@ -36,7 +35,6 @@ Progress = Callable[[str, int, int], None]
 _MAX_DISTANCE_PAD_CELLS = 1000
 
 
-DemReader = Callable[[Grid, float], np.ndarray]
 #: ``read_factor(factor) -> (values, classes, method)``: a factor's raw values on the region's
 #: grid (float32 ``(rows, cols)``, NaN nodata; class codes 1..k for categorical factors), its
 #: class names in code order (categorical) and how it was computed.
@@ -76,9 +74,11 @@ def compute_local_factors(
             layer = _read_layer(factor, read_factor)
         elif factor.recipe == "terrain":
             if not terrain_cache:
-                terrain_cache.update(_terrain_layers(region, read_dem or _local_dem(region)))
+                dem_names = [f.name for f in factors if f.recipe == "terrain"]
+                reader = read_dem or _local_dem(region)
+                terrain_cache.update(terrain_layers(region, reader, dem_names))
             values = terrain_cache[factor.name]
-            layer = _layer(factor, values, method=_terrain_method(region.config, factor.name))
+            layer = _layer(factor, values, method=terrain_method(region.config, factor.name))
         elif factor.recipe == "ndvi":
             layer = _layer(factor, _ndvi(factor, region.grid), method={"recipe": "ndvi"})
         elif factor.recipe == "distance":
@@ -95,7 +95,7 @@ def compute_local_factors(
         else:
             layer = _polygon_layer(factor, region.grid)
         _apply_mask(layer, region.aoi_mask)
-        if factor.spec.classify != "table2" and factor.kind != "categorical":
+        if factor.classify != "table2" and factor.kind != "categorical":
             _classify_from_data(layer, factor, seed=region.config.sampling.seed)
         _check_not_empty(layer)
         layers.append(layer)
@@ -110,55 +110,6 @@ def _local_dem(region: Region) -> DemReader:
         return read_onto_grid(region.config.dem.path, grid, min_coverage=min_coverage)
 
     return read
-
-
-def _terrain_layers(region: Region, read_dem: DemReader) -> dict[str, np.ndarray]:
-    config, grid = region.config, region.grid
-    settings = config.terrain
-    tpi_cells = grid.cells_for(settings.tpi_radius)
-    relief_cells = grid.cells_for(settings.relief_radius)
-    pad = int(math.ceil(max(tpi_cells, relief_cells))) + 1
-    padded = grid.padded(pad)
-    # The DEM must cover the AOI; the pad beyond it is a bonus where the DEM extends further.
-    dem = read_dem(padded, _coverage_needed(grid, pad))
-    cellsize = (grid.resolution, grid.resolution)
-    slope, aspect = terrain.slope_aspect(dem, cellsize, method=settings.method)
-    aspect = np.where(slope < settings.flat_slope, np.float32(-1), aspect)
-    aspect[np.isnan(slope)] = np.nan
-    tpi = terrain.topographic_position_index(dem, tpi_cells)
-    inner = (slice(pad, -pad), slice(pad, -pad))
-    position = terrain.slope_position(tpi[inner], slope[inner]).astype("float32")
-    position[position == 0] = np.nan
-    return {
-        "slope": slope[inner],
-        "aspect": aspect[inner],
-        "curvature": terrain.curvature(dem, cellsize)[inner],
-        "slope_position": position,
-        "local_relief": terrain.local_relief(dem, relief_cells)[inner],
-    }
-
-
-def _coverage_needed(grid: Grid, pad: int) -> float:
-    inner = grid.height * grid.width
-    outer = (grid.height + 2 * pad) * (grid.width + 2 * pad)
-    return 0.999 * inner / outer
-
-
-def _terrain_method(config: RegionConfig, name: str) -> dict:
-    t = config.terrain
-    dem = config.dem.path if config.dem.source == "local" else f"earthengine:{config.dem.ee_asset}"
-    method = {"recipe": "terrain", "dem": str(dem)}
-    if name in ("slope", "aspect"):
-        method["gradient"] = t.method
-    if name == "aspect":
-        method["flat_slope_deg"] = t.flat_slope
-    if name == "curvature":
-        method["definition"] = "ArcGIS curvature, -200 (D + E), Zevenbergen & Thorne"
-    if name == "slope_position":
-        method.update(tpi_radius_m=t.tpi_radius, rule="Weiss 2001, standardised TPI, 10 classes")
-    if name == "local_relief":
-        method["radius_m"] = t.relief_radius
-    return method
 
 
 # --- NDVI, rasters, polygons, distances ----------------------------------------------------
@@ -313,23 +264,20 @@ def _layer(factor: ResolvedFactor, values: np.ndarray, method: dict) -> FactorLa
 def _classify_from_data(layer: FactorLayer, factor: ResolvedFactor, *, seed: int) -> None:
     """Classify a layer with breaks computed on its own values inside the AOI
     (``classify: quantile | natural``); the breaks go into the schema like Table 2's."""
-    from lsgh_ee.factors.catalogue import CATALOGUE
     from lsgh_ee.factors.classify import data_breaks
 
-    spec = factor.spec
-    known = CATALOGUE.get(factor.name)
-    n_classes = spec.n_classes or (len(known.breaks) + 1 if known and known.breaks else 5)
+    n_classes = factor.n_classes
     try:
-        breaks = data_breaks(layer.values, spec.classify, n_classes, seed=seed)
+        breaks = data_breaks(layer.values, factor.classify, n_classes, seed=seed)
     except ValueError as exc:
         raise LsghError(
-            f"factor {factor.name}: cannot compute {spec.classify} class breaks ({exc}); "
+            f"factor {factor.name}: cannot compute {factor.classify} class breaks ({exc}); "
             f"set 'factors.{factor.name}.breaks' instead"
         ) from exc
     layer.breaks = breaks
     layer.classes = interval_labels(breaks)
     layer.codes = classify_breaks(layer.values, breaks)
-    layer.method = {**layer.method, "classify": spec.classify, "n_classes_asked": n_classes,
+    layer.method = {**layer.method, "classify": factor.classify, "n_classes_asked": n_classes,
                     "breaks_from": "this region's values inside the AOI"}  # fmt: skip
 
 

@@ -25,7 +25,9 @@ COLLINEAR = 0.7
 @dataclass(frozen=True)
 class FactorReport:
     """Correlation matrix (factors × factors) and importance table (one row per factor,
-    best first: ``mdi``, ``mdi_std``, ``permutation``, ``permutation_std``)."""
+    best first: ``rank`` (1 = most important), ``permutation``, ``permutation_std``,
+    ``mdi``, ``mdi_std``, and the factor's strongest correlation with another one,
+    ``most_correlated`` and ``max_abs_r``: the two numbers a factor selection weighs)."""
 
     correlation: pd.DataFrame
     importance: pd.DataFrame
@@ -100,7 +102,24 @@ def factor_report(
             },
             index=pd.Index(names, name="factor"),
         ).sort_values("permutation", ascending=False)
-    return FactorReport(correlation, importance, len(positives), len(others))
+    return FactorReport(correlation, _ranked(importance, correlation), len(positives), len(others))
+
+
+def _ranked(importance: pd.DataFrame, correlation: pd.DataFrame) -> pd.DataFrame:
+    """The importance table with its rank and each factor's strongest correlation."""
+    table = importance[["permutation", "permutation_std", "mdi", "mdi_std"]].copy()
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    names = list(correlation.columns)
+    strength = np.abs(correlation.to_numpy(dtype="float64"))
+    np.fill_diagonal(strength, np.nan)
+    partner, highest = {}, {}
+    for name, row in zip(names, strength, strict=True):
+        if np.isfinite(row).any():  # a constant factor has no correlation at all
+            j = int(np.nanargmax(row))
+            partner[name], highest[name] = names[j], float(row[j])
+    table["most_correlated"] = [partner.get(n, "") for n in table.index]
+    table["max_abs_r"] = [highest.get(n, np.nan) for n in table.index]
+    return table
 
 
 def write_factor_report(report: FactorReport, run_dir: str | os.PathLike) -> list[Path]:
@@ -115,9 +134,11 @@ def write_factor_report(report: FactorReport, run_dir: str | os.PathLike) -> lis
     write_text(run_dir / RunFolder.IMPORTANCE_CSV, report.importance.round(5).to_csv())
 
     names = list(report.correlation.columns)
+    side = max(5.5, 0.42 * len(names))  # inches: cells stay legible with many factors
     fig, (ax1, ax2) = plt.subplots(
-        1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [1.1, 1]}, layout="constrained"
-    )
+        1, 2, figsize=(2.35 * side, side), gridspec_kw={"width_ratios": [1.1, 1]},
+        layout="constrained",
+    )  # fmt: skip
     image = ax1.imshow(report.correlation.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
     ax1.set_xticks(range(len(names)), names, rotation=45, ha="right")
     ax1.set_yticks(range(len(names)), names)

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from lsgh_ee.config import FactorConfig, RegionConfig
 from lsgh_ee.errors import LsghError
-from lsgh_ee.factors.catalogue import CATALOGUE, LAND_USE_CLASSES, Kind, Recipe
+from lsgh_ee.factors.catalogue import (
+    CATALOGUE,
+    LAND_USE_CLASSES,
+    Classify,
+    FactorDef,
+    Kind,
+    Recipe,
+)
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +25,10 @@ class ResolvedFactor:
 
     ``classes`` is empty for categorical factors whose classes come from the data
     (lithology units, unmapped categorical rasters); the recipe fills them in.
+    ``classify`` is the classification in force: the config's, or the catalogue's
+    default (``quantile`` for the factors Table 2 does not cover) when the config names
+    neither ``classify`` nor ``breaks``; ``n_classes`` the classes it asks for (0 for
+    ``table2``).
     """
 
     name: str
@@ -27,6 +38,8 @@ class ResolvedFactor:
     spec: FactorConfig
     breaks: tuple[float, ...] = ()
     classes: tuple[str, ...] = ()
+    classify: Classify = "table2"
+    n_classes: int = 0
 
 
 def resolve_factors(config: RegionConfig, backend: str = "local") -> list[ResolvedFactor]:
@@ -83,15 +96,27 @@ def _merge(name: str, spec: FactorConfig, key: str) -> ResolvedFactor:
         )
         default_breaks: tuple[float, ...] = ()
         default_classes: tuple[str, ...] = ()
+        classify: Classify = spec.classify
     else:
         if spec.kind is not None and spec.kind != known.kind:
             raise LsghError(
                 f"key '{key}.kind' is {spec.kind!r} but {name} is {known.kind!r}; remove the key"
             )
+        if known.classify != "table2" and spec.path is not None:
+            # a name that was free before the field's DEM factors joined the catalogue
+            raise LsghError(
+                f"factor '{name}' is computed from the DEM; remove '{key}.path', or give your "
+                f"raster another factor name (e.g. '{name}_map') with 'kind'"
+            )
         kind, units, recipe = known.kind, spec.units or known.units, known.recipe
         default_breaks, default_classes = known.breaks, known.classes
+        classify = spec.classify
+        if classify == "table2" and spec.breaks is None and not known.breaks:
+            classify = known.classify  # no Table 2 breaks: the catalogue's data-driven default
     breaks = tuple(spec.breaks) if spec.breaks is not None else default_breaks
-    if spec.classify != "table2":
+    n_classes = 0
+    if classify != "table2":
+        n_classes = spec.n_classes or _default_n_classes(known)
         if kind == "categorical":
             raise LsghError(
                 f"factor '{name}' is categorical; remove '{key}.classify' (its classes are "
@@ -121,7 +146,17 @@ def _merge(name: str, spec: FactorConfig, key: str) -> ResolvedFactor:
         classes = tuple(dict.fromkeys(spec.remap.values()))
     if len(classes) > 255:
         raise LsghError(f"factor '{name}' has {len(classes)} classes; at most 255 fit uint8 codes")
-    return ResolvedFactor(name, kind, units, recipe, spec, breaks, classes)
+    return ResolvedFactor(name, kind, units, recipe, spec, breaks, classes, classify, n_classes)
+
+
+def _default_n_classes(known: FactorDef | None) -> int:
+    """Classes of a data-driven classification the config leaves unsized: the catalogue's
+    number, else as many as Table 2 has, else 5."""
+    if known is not None and known.n_classes:
+        return known.n_classes
+    if known is not None and known.breaks:
+        return len(known.breaks) + 1
+    return 5
 
 
 def has_earth_engine_recipe(factor: ResolvedFactor) -> bool:

@@ -44,8 +44,10 @@ __all__ = [
     "aspect",
     "curvature",
     "gradient",
+    "plan_profile_curvature",
     "slope",
     "slope_aspect",
+    "terrain_ruggedness_index",
 ]
 
 GRADIENT_METHODS = ("horn", "zevenbergen_thorne")
@@ -315,4 +317,91 @@ def curvature(dem: np.ndarray, cellsize: tuple[float, float]) -> np.ndarray:
     d *= -200.0
     _mask_nan_windows(z, d)
     out[1:-1, 1:-1] = d
+    return out
+
+
+def plan_profile_curvature(
+    dem: np.ndarray, cellsize: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Plan and profile curvature in 1/m, as SAGA's "Slope, Aspect, Curvature" computes them.
+
+    The partial derivatives come from the 3×3 window by Zevenbergen & Thorne's (1987)
+    coefficients (x east, y north; Z1..Z9 row-major, Z5 centre):
+    ``p = (Z6 - Z4) / 2Lx``, ``q = (Z2 - Z8) / 2Ly``, ``r = (Z4 - 2 Z5 + Z6) / Lx²``,
+    ``t = (Z2 - 2 Z5 + Z8) / Ly²``, ``s = (-Z1 + Z3 + Z7 - Z9) / 4 Lx Ly``; the curvatures
+    are the full normal-section forms of Evans (1979) / Young (1978) (Florinsky 2016, as
+    SAGA writes them)::
+
+        profile = -(r p² + t q² + 2 s p q) / ((p² + q²) (1 + p² + q²)^1.5)
+        plan    = -(t p² + r q² - 2 s p q) / (p² + q²)^1.5
+
+    Profile curvature is the curvature of the surface along the steepest slope (flow
+    acceleration), plan curvature the curvature of the contour line through the cell (flow
+    convergence). Sign (SAGA's): positive = convex (profile: shoulders, where the slope
+    steepens downhill and flow accelerates; plan: spurs and ridges, where flow diverges),
+    negative = concave (profile: footslopes, where the slope eases and flow decelerates;
+    plan: hollows and valleys, where flow converges). Units 1/m (SAGA's; the ArcGIS-style
+    ``curvature`` factor is in 1/100 m). Both are 0 where the gradient is exactly 0
+    (undefined there). NaN on the outer ring and where the 3×3 window touches a NaN, as
+    for :func:`curvature`.
+
+    Returns:
+        ``(plan, profile)``: float32 ``(rows, cols)`` arrays in 1/m.
+
+    Raises:
+        ValueError: a DEM that is not 2-D, or a bad ``cellsize``.
+    """
+    z = as_dem(dem).astype(np.float64)
+    lx, ly = _check_cellsize(cellsize)
+    plan, profile = _nan_frame(z.shape), _nan_frame(z.shape)
+    if z.shape[0] < 3 or z.shape[1] < 3:
+        return plan, profile
+    c = z[1:-1, 1:-1]
+    west, east, north, south = z[1:-1, :-2], z[1:-1, 2:], z[:-2, 1:-1], z[2:, 1:-1]
+    p = (east - west) / (2.0 * lx)
+    q = (north - south) / (2.0 * ly)
+    r = (west - 2.0 * c + east) / (lx * lx)
+    t = (north - 2.0 * c + south) / (ly * ly)
+    s = (-z[:-2, :-2] + z[:-2, 2:] + z[2:, :-2] - z[2:, 2:]) / (4.0 * lx * ly)
+    p2, q2, pq = p * p, q * q, p * q
+    g2 = p2 + q2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prof = -(r * p2 + t * q2 + 2.0 * s * pq) / (g2 * (1.0 + g2) ** 1.5)
+        plan_c = -(t * p2 + r * q2 - 2.0 * s * pq) / g2**1.5
+    flat = g2 == 0
+    prof[flat] = 0.0
+    plan_c[flat] = 0.0
+    _mask_nan_windows(z, prof, plan_c)
+    plan[1:-1, 1:-1] = plan_c
+    profile[1:-1, 1:-1] = prof
+    return plan, profile
+
+
+def terrain_ruggedness_index(dem: np.ndarray) -> np.ndarray:
+    """Terrain ruggedness index (Riley, DeGloria & Elliot 1999) in metres.
+
+    ``TRI = sqrt(Σ (z_i - z_0)²)`` over the 8 neighbours ``z_i`` of each cell ``z_0``:
+    the square root of the summed squared elevation differences (Riley's definition, not
+    gdaldem's mean absolute difference). 0 on a flat, growing with local relief and
+    slope (about ``2 · cell size · tan(slope) · sqrt(1.5)`` on a uniform plane). float32
+    of the DEM's shape; NaN on the outer ring and where the 3×3 window touches a NaN.
+
+    Raises:
+        ValueError: a DEM that is not 2-D.
+    """
+    z = as_dem(dem).astype(np.float64)
+    out = _nan_frame(z.shape)
+    rows, cols = z.shape
+    if rows < 3 or cols < 3:
+        return out
+    centre = z[1:-1, 1:-1]
+    total = np.zeros(centre.shape)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                diff = z[1 + dy : rows - 1 + dy, 1 + dx : cols - 1 + dx] - centre
+                total += diff * diff
+    tri = np.sqrt(total)
+    _mask_nan_windows(z, tri)
+    out[1:-1, 1:-1] = tri
     return out

@@ -137,8 +137,8 @@ def check_config(path: str | os.PathLike) -> CheckReport:
     for factor in factors:
         spec = factor.spec
         how = f"{factor.kind}, " + (
-            f"classify: {spec.classify}"
-            if spec.classify != "table2"
+            f"classify: {factor.classify}"
+            if factor.classify != "table2"
             else f"{len(factor.breaks) + 1} classes"
             if factor.breaks
             else f"{len(factor.classes)} classes"

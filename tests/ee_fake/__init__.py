@@ -4,6 +4,7 @@
 from . import (  # noqa: F401
     emulate_collections,  # before emulate_terrain: it owns the geometries
     emulate_features,
+    emulate_hydrology,
     emulate_image_math,
     emulate_model,
     emulate_tables,

@@ -1,0 +1,135 @@
+"""The DEM factors of a region: every terrain and hydrology factor from one padded DEM.
+
+The DEM is read onto the region's grid grown by a halo, so that neighbourhood operators
+(3×3 derivatives, TPI and relief disks) see real terrain beyond the AOI edge and the flow
+routing sees the catchments upstream of it; the factors are then cut back to the grid.
+The halo is the largest TPI / relief radius (+1 cell), and, when a hydrology factor is
+asked for, at least ``terrain.hydrology_halo`` metres: an upstream area is only complete
+when its whole catchment lies in the halo (catchments crossing the halo's edge are
+truncated there, see :mod:`lsgh_ee.factors.hydrology`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection
+
+import numpy as np
+
+from lsgh_ee.config import RegionConfig, TerrainConfig
+from lsgh_ee.factors import hydrology, terrain
+from lsgh_ee.factors.catalogue import HYDROLOGY_FACTORS
+from lsgh_ee.grid import Grid
+from lsgh_ee.region import Region
+
+#: ``read_dem(grid, min_coverage) -> elevations`` on ``grid`` (float32, NaN nodata).
+DemReader = Callable[[Grid, float], np.ndarray]
+
+
+def dem_halo(grid: Grid, settings: TerrainConfig, names: Collection[str]) -> int:
+    """Cells of DEM read around the grid for the terrain factors ``names``."""
+    cells = max(grid.cells_for(settings.tpi_radius), grid.cells_for(settings.relief_radius))
+    if any(name in HYDROLOGY_FACTORS for name in names):
+        cells = max(cells, grid.cells_for(settings.hydrology_halo))
+    return int(math.ceil(cells)) + 1
+
+
+def terrain_layers(
+    region: Region, read_dem: DemReader, names: Collection[str]
+) -> dict[str, np.ndarray]:
+    """Raw values of the DEM factors on the region's grid (float32, NaN nodata), keyed by
+    factor name: the paper's terrain factors and the field's DEM factors always (cheap),
+    the hydrology factors when ``names`` asks for one (flow routing)."""
+    config, grid = region.config, region.grid
+    settings = config.terrain
+    pad = dem_halo(grid, settings, names)
+    padded = grid.padded(pad)
+    # The DEM must cover the AOI; the pad beyond it is a bonus where the DEM extends further.
+    dem = read_dem(padded, _coverage_needed(grid, pad))
+    cellsize = (grid.resolution, grid.resolution)
+    slope, aspect = terrain.slope_aspect(dem, cellsize, method=settings.method)
+    aspect = np.where(slope < settings.flat_slope, np.float32(-1), aspect)
+    aspect[np.isnan(slope)] = np.nan
+    tpi = terrain.topographic_position_index(dem, grid.cells_for(settings.tpi_radius))
+    inner = (slice(pad, -pad), slice(pad, -pad))
+    position = terrain.slope_position(tpi[inner], slope[inner]).astype("float32")
+    position[position == 0] = np.nan
+    plan, profile = terrain.plan_profile_curvature(dem, cellsize)
+    layers = {
+        "slope": slope,
+        "aspect": aspect,
+        "curvature": terrain.curvature(dem, cellsize),
+        "local_relief": terrain.local_relief(dem, grid.cells_for(settings.relief_radius)),
+        "elevation": np.asarray(dem, dtype=np.float32),
+        "plan_curvature": plan,
+        "profile_curvature": profile,
+        "tri": terrain.terrain_ruggedness_index(dem),
+    }
+    if any(name in HYDROLOGY_FACTORS for name in names):
+        layers.update(hydrology_layers(dem, slope, cellsize, settings))
+    out = {name: values[inner] for name, values in layers.items()}
+    out["slope_position"] = position
+    return out
+
+
+def hydrology_layers(
+    dem: np.ndarray, slope_deg: np.ndarray, cellsize: tuple[float, float], settings: TerrainConfig
+) -> dict[str, np.ndarray]:
+    """``flow_accumulation`` (m²), ``twi``, ``spi`` and ``distance_to_drainage`` (m) of a
+    DEM, all float32 of its shape, NaN where the DEM (for TWI/SPI: the slope) is NaN."""
+    area = hydrology.upstream_area(dem, cellsize)
+    channels = hydrology.drainage_network(area, settings.drainage_area)
+    return {
+        "flow_accumulation": area,
+        "twi": hydrology.topographic_wetness_index(area, slope_deg, cellsize, settings.min_slope),
+        "spi": hydrology.stream_power_index(area, slope_deg, cellsize, settings.min_slope),
+        "distance_to_drainage": hydrology.distance_to_drainage(
+            channels, cellsize, valid=~np.isnan(area)
+        ),
+    }
+
+
+def _coverage_needed(grid: Grid, pad: int) -> float:
+    inner = grid.height * grid.width
+    outer = (grid.height + 2 * pad) * (grid.width + 2 * pad)
+    return 0.999 * inner / outer
+
+
+_DEFINITIONS = {
+    "curvature": "ArcGIS curvature, -200 (D + E), Zevenbergen & Thorne",
+    "elevation": "the DEM resampled bilinearly onto the grid",
+    "plan_curvature": "SAGA plan curvature (Zevenbergen-Thorne derivatives, Evans-Young "
+    "form), 1/m, + = convex",
+    "profile_curvature": "SAGA profile curvature (Zevenbergen-Thorne derivatives, "
+    "Evans-Young form), 1/m, + = convex",
+    "tri": "Riley et al. 1999: sqrt(sum of squared differences to the 8 neighbours)",
+    "flow_accumulation": "upstream area (m², cell included), D8 steepest descent on the "
+    "depression-filled DEM (pyflwdir)",
+    "twi": "ln(a / tan(slope)), a = upstream area / cell size",
+    "spi": "a * tan(slope), a = upstream area / cell size",
+    "distance_to_drainage": "Euclidean distance to cells with upstream area >= drainage_area",
+}
+
+
+def terrain_method(config: RegionConfig, name: str) -> dict:
+    """How a terrain factor was computed, for the stack's metadata."""
+    t = config.terrain
+    dem = config.dem.path if config.dem.source == "local" else f"earthengine:{config.dem.ee_asset}"
+    method = {"recipe": "terrain", "dem": str(dem)}
+    if name in ("slope", "aspect", "twi", "spi"):
+        method["gradient"] = t.method
+    if name == "aspect":
+        method["flat_slope_deg"] = t.flat_slope
+    if name in _DEFINITIONS:
+        method["definition"] = _DEFINITIONS[name]
+    if name == "slope_position":
+        method.update(tpi_radius_m=t.tpi_radius, rule="Weiss 2001, standardised TPI, 10 classes")
+    if name == "local_relief":
+        method["radius_m"] = t.relief_radius
+    if name in HYDROLOGY_FACTORS:
+        method["halo_m"] = t.hydrology_halo
+    if name in ("twi", "spi"):
+        method["min_slope_deg"] = t.min_slope
+    if name == "distance_to_drainage":
+        method["drainage_area_km2"] = t.drainage_area
+    return method

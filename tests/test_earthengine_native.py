@@ -19,13 +19,21 @@ from pyproj import CRS
 from scipy import ndimage
 from shapely.geometry import Point
 
+from lsgh_ee.config import SamplingConfig
 from lsgh_ee.earthengine.download import download_image
-from lsgh_ee.earthengine.geometry import grid_projection, grid_region
+from lsgh_ee.earthengine.exports import ExportSettings
 from lsgh_ee.earthengine.native_heatmap import heatmap_image, landslide_image
+from lsgh_ee.earthengine.native_samples import NativeSources, draw_native_samples
 from lsgh_ee.earthengine.session import EarthEngineSession, open_session
+from lsgh_ee.errors import LsghError
+from lsgh_ee.factors.stack import FactorLayer, FactorStack
 from lsgh_ee.grid import Grid
 from lsgh_ee.heatmap import gaussian_heatmap
 from lsgh_ee.inventory import Inventory, InventoryReport
+from lsgh_ee.sampling.draw import SOFT_INTERVALS, draw_samples
+from lsgh_ee.sampling.pixels import far_from
+from lsgh_ee.sampling.samples import Samples
+from lsgh_ee.sampling.splits import Blocks
 
 PROJECT = "lsgh-test"
 BUCKET = "lsgh-bucket"
@@ -129,3 +137,128 @@ def test_fake_distance_transform_matches_scipy(
     dist = ndimage.distance_transform_edt(~mask)
     expected = np.where(dist <= reach, np.rint(dist**2), reach**2 + 1)
     np.testing.assert_array_equal(remote, expected)
+
+
+# -- samples ------------------------------------------------------------------------------------
+
+FACTORS = ("slope", "lithology", "ndvi")
+
+
+def codes_array(grid: Grid, seed: int = 9) -> np.ndarray:
+    """uint8 class codes of three factors; a nodata (0) block in the first."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(1, 6, (3, *grid.shape)).astype(np.uint8)
+    codes[0, 2:6, 30:40] = 0
+    return codes
+
+
+def local_stack(codes: np.ndarray, grid: Grid) -> FactorStack:
+    layers = [
+        FactorLayer(name, "continuous", "", codes[i].astype(np.float32), codes[i],
+                    tuple(str(c) for c in range(1, 6)))  # fmt: skip
+        for i, name in enumerate(FACTORS)
+    ]
+    return FactorStack(grid, layers)
+
+
+@pytest.fixture
+def region(session: EarthEngineSession, fake: FakeEarthEngine) -> dict:
+    codes = codes_array(GRID)
+    fake.add_asset("test/codes", codes, CRS_CODE, ORIGIN, list(FACTORS), nodata=0)
+    return {"codes": codes, "inventory": polygon_inventory(GRID),
+            "src": NativeSources(ee.Image("test/codes"), FACTORS, GRID)}  # fmt: skip
+
+
+def settings_for(fake: FakeEarthEngine, prefix: str = "runs/test") -> ExportSettings:
+    return ExportSettings(project=PROJECT, bucket=BUCKET, prefix=prefix,
+                          storage_url=fake.url, poll_s=0.0)  # fmt: skip
+
+
+def flat_of(samples: Samples, kind: str, split: str | None = None) -> np.ndarray:
+    pick = samples.kind == kind
+    if split is not None:
+        pick &= samples.split == split
+    return samples.rows[pick] * GRID.width + samples.cols[pick]
+
+
+@pytest.mark.parametrize("positives", ["polygon", "centroid"])
+def test_native_samples_follow_the_local_rules(
+    fake: FakeEarthEngine, region: dict, tmp_path: Path, positives: str
+) -> None:
+    cfg = SamplingConfig(positives=positives, negatives="outside_heatmap", split="random")
+    inventory, codes = region["inventory"], region["codes"]
+    samples, heat = draw_native_samples(region["src"], inventory, cfg, 7, settings_for(fake),
+                                        seed=4)  # fmt: skip
+    local, local_heat = draw_samples(local_stack(codes, GRID), inventory, cfg, 7, seed=4)
+    # the same counts per split and kind; the same positive pixels
+    assert samples.counts() == local.counts()
+    assert set(flat_of(samples, "positive")) == set(flat_of(local, "positive"))
+    # negatives: distinct, valid, off the landslides, outside the heatmap
+    valid = (codes > 0).all(axis=0)
+    neg = flat_of(samples, "negative")
+    assert np.unique(neg).size == neg.size
+    slides = inventory.mask(GRID, "polygon")
+    assert valid.ravel()[neg].all() and not slides.ravel()[neg].any()
+    assert (local_heat.ravel()[neg] == 0).all()
+    # soft samples: labels are the local heatmap's values, in their intervals
+    soft = samples.kind == "soft"
+    np.testing.assert_array_equal(samples.label[soft],
+                                  local_heat[samples.rows[soft], samples.cols[soft]])  # fmt: skip
+    local_soft = local.label[local.kind == "soft"]
+    for low, high in SOFT_INTERVALS:  # as many per interval as locally
+        def count(labels: np.ndarray) -> int:
+            return int(((labels > np.float32(low)) & (labels <= np.float32(high))).sum())
+
+        assert count(samples.label[soft]) == count(local_soft)
+    assert soft.sum() > 0
+    # class codes are the codes at the sampled pixels; the heatmap image is the local one
+    np.testing.assert_array_equal(samples.codes, codes[:, samples.rows, samples.cols].T)
+    np.testing.assert_array_equal(pixels(heat, tmp_path)[0].astype(np.float32), local_heat)
+    # the samples file of a run holds them as the local path writes it
+    back = Samples.read_gpkg(samples.write_gpkg(tmp_path / "samples.gpkg", GRID.crs))
+    assert back.digest() == samples.digest()
+
+
+def test_native_samples_are_seeded_and_spread(fake: FakeEarthEngine, region: dict) -> None:
+    cfg = SamplingConfig(negatives="outside_heatmap", split="random")
+    draw = [draw_native_samples(region["src"], region["inventory"], cfg, 7,
+                                settings_for(fake, f"runs/{i}"), seed=s)[0]
+            for i, s in enumerate((4, 4, 5))]  # fmt: skip
+    assert draw[0].digest() == draw[1].digest()
+    assert draw[0].digest() != draw[2].digest()
+    assert set(flat_of(draw[0], "negative")) != set(flat_of(draw[2], "negative"))
+
+
+def test_native_samples_outside_buffer(fake: FakeEarthEngine, region: dict) -> None:
+    cfg = SamplingConfig(negatives="outside_buffer", negative_buffer=100.0, split="random")
+    samples, _ = draw_native_samples(region["src"], region["inventory"], cfg, 7,
+                                     settings_for(fake), seed=2)  # fmt: skip
+    far = far_from(region["inventory"].mask(GRID, "polygon"), 100.0, GRID)
+    neg = flat_of(samples, "negative")
+    assert neg.size == round(cfg.negative_ratio * (samples.kind == "positive").sum())
+    assert far.ravel()[neg].all()
+
+
+def test_native_spatial_split_keeps_test_blocks_out_of_training(
+    fake: FakeEarthEngine, region: dict
+) -> None:
+    cfg = SamplingConfig(negatives="outside_heatmap", split="spatial", block_size=300.0)
+    samples, _ = draw_native_samples(region["src"], region["inventory"], cfg, 7,
+                                     settings_for(fake), seed=1)  # fmt: skip
+    blocks = Blocks.on(GRID, cfg.block_size)
+    block_of = blocks.of(samples.rows * GRID.width + samples.cols, GRID.width)
+    test_blocks = np.unique(block_of[samples.split == "test"])
+    assert test_blocks.size == samples.meta["test_blocks"]
+    hard = samples.kind != "soft"
+    assert not np.isin(block_of[hard & (samples.split == "train")], test_blocks).any()
+    assert not np.isin(block_of[samples.kind == "soft"], test_blocks).any()
+    counts = samples.counts()
+    assert counts["test"]["positive"] > 0 and counts["train"]["positive"] > 0
+    assert counts["train"]["soft"] > 0 and counts["test"]["soft"] == 0
+
+
+def test_native_samples_refuse_a_temporal_split(fake: FakeEarthEngine, region: dict) -> None:
+    cfg = SamplingConfig(split="temporal")
+    with pytest.raises(LsghError, match="temporal.*not offered.*random or spatial"):
+        draw_native_samples(region["src"], region["inventory"], cfg, 7, settings_for(fake),
+                            seed=1)  # fmt: skip

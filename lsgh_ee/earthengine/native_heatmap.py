@@ -81,7 +81,9 @@ def landslide_image(inventory: Inventory, grid: Grid, mode: str = "polygon") -> 
     rows, cols = inventory.centroid_pixels(grid)
     image = centres_image(rows, cols, grid)
     if mode == "polygon" and inventory.kind == "polygon":
-        polygons = [g for g in inventory.landslides.geometry.values
+        xy = inventory.centroids()  # landslides whose centre is on the grid, as locally
+        on = grid.contains(*grid.rowcol(xy[:, 0], xy[:, 1]))
+        polygons = [g for g in inventory.landslides.geometry.values[on]
                     if g is not None and not g.is_empty and g.geom_type.endswith("Polygon")]  # fmt: skip
         if polygons:
             union = mapping(shapely.union_all(polygons))

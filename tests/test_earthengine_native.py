@@ -124,9 +124,7 @@ def test_landslide_image_equals_the_inventory_mask(
         np.testing.assert_array_equal(remote.astype(bool), inventory.mask(GRID, mode))
 
 
-def test_fake_distance_transform_matches_scipy(
-    session: EarthEngineSession, tmp_path: Path
-) -> None:
+def test_fake_distance_transform_matches_scipy(session: EarthEngineSession, tmp_path: Path) -> None:
     from lsgh_ee.earthengine.native_heatmap import centres_image, squared_distance
 
     rows, cols = centre_pixels(1, 5)
@@ -154,8 +152,14 @@ def codes_array(grid: Grid, seed: int = 9) -> np.ndarray:
 
 def local_stack(codes: np.ndarray, grid: Grid) -> FactorStack:
     layers = [
-        FactorLayer(name, "continuous", "", codes[i].astype(np.float32), codes[i],
-                    tuple(str(c) for c in range(1, 6)))  # fmt: skip
+        FactorLayer(
+            name,
+            "continuous",
+            "",
+            codes[i].astype(np.float32),
+            codes[i],
+            tuple(str(c) for c in range(1, 6)),
+        )  # fmt: skip
         for i, name in enumerate(FACTORS)
     ]
     return FactorStack(grid, layers)
@@ -206,10 +210,11 @@ def test_native_samples_follow_the_local_rules(
                                   local_heat[samples.rows[soft], samples.cols[soft]])  # fmt: skip
     local_soft = local.label[local.kind == "soft"]
     for low, high in SOFT_INTERVALS:  # as many per interval as locally
-        def count(labels: np.ndarray) -> int:
-            return int(((labels > np.float32(low)) & (labels <= np.float32(high))).sum())
-
-        assert count(samples.label[soft]) == count(local_soft)
+        lo, hi = np.float32(low), np.float32(high)
+        remote_soft = samples.label[soft]
+        assert ((remote_soft > lo) & (remote_soft <= hi)).sum() == (
+            (local_soft > lo) & (local_soft <= hi)
+        ).sum()
     assert soft.sum() > 0
     # class codes are the codes at the sampled pixels; the heatmap image is the local one
     np.testing.assert_array_equal(samples.codes, codes[:, samples.rows, samples.cols].T)

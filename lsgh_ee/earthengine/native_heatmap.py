@@ -83,8 +83,11 @@ def landslide_image(inventory: Inventory, grid: Grid, mode: str = "polygon") -> 
     if mode == "polygon" and inventory.kind == "polygon":
         xy = inventory.centroids()  # landslides whose centre is on the grid, as locally
         on = grid.contains(*grid.rowcol(xy[:, 0], xy[:, 1]))
-        polygons = [g for g in inventory.landslides.geometry.values[on]
-                    if g is not None and not g.is_empty and g.geom_type.endswith("Polygon")]  # fmt: skip
+        polygons = [
+            g
+            for g in inventory.landslides.geometry.values[on]
+            if g is not None and not g.is_empty and g.geom_type.endswith("Polygon")
+        ]
         if polygons:
             union = mapping(shapely.union_all(polygons))
             shape = ee.Geometry(union, crs_code(grid), False)

@@ -69,7 +69,11 @@ class Tally:
 
 @emulates("Reducer.fixedHistogram")
 def _fixed_histogram(
-    ev: Evaluator, min: float, max: float, steps: int, cumulative: Any = False  # noqa: A002
+    ev: Evaluator,
+    min: float,
+    max: float,
+    steps: int,
+    cumulative: Any = False,  # noqa: A002
 ) -> FixedHistogram:
     if cumulative:
         raise ExpressionError(
@@ -127,8 +131,10 @@ def _valid(data: np.ndarray, drop_nulls: Any) -> np.ndarray:
     if data.size == 0:
         return np.zeros(0, dtype=bool)
     flat = data.reshape(data.shape[0], -1)
-    return ~np.isnan(flat).any(axis=0) if drop_nulls in (None, True) else np.ones(
-        flat.shape[1], dtype=bool
+    return (
+        ~np.isnan(flat).any(axis=0)
+        if drop_nulls in (None, True)
+        else np.ones(flat.shape[1], dtype=bool)
     )
 
 

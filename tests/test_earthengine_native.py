@@ -11,6 +11,7 @@ from pathlib import Path
 import ee
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 from affine import Affine
@@ -20,10 +21,14 @@ from scipy import ndimage
 from shapely.geometry import Point
 
 from lsgh_ee.config import SamplingConfig
+from lsgh_ee.earthengine import native_zoning
 from lsgh_ee.earthengine.download import download_image
 from lsgh_ee.earthengine.exports import ExportSettings
+from lsgh_ee.earthengine.geometry import grid_projection, grid_region
 from lsgh_ee.earthengine.native_heatmap import heatmap_image, landslide_image
 from lsgh_ee.earthengine.native_samples import NativeSources, draw_native_samples
+from lsgh_ee.earthengine.native_tables import histogram_counts, reduce_grid
+from lsgh_ee.earthengine.native_zoning import curve_auc_bound, zoning_statistics
 from lsgh_ee.earthengine.session import EarthEngineSession, open_session
 from lsgh_ee.errors import LsghError
 from lsgh_ee.factors.stack import FactorLayer, FactorStack
@@ -34,6 +39,7 @@ from lsgh_ee.sampling.draw import SOFT_INTERVALS, draw_samples
 from lsgh_ee.sampling.pixels import far_from
 from lsgh_ee.sampling.samples import Samples
 from lsgh_ee.sampling.splits import Blocks
+from lsgh_ee.zoning import interval_table, jenks_breaks, zone_map
 
 PROJECT = "lsgh-test"
 BUCKET = "lsgh-bucket"
@@ -267,3 +273,74 @@ def test_native_samples_refuse_a_temporal_split(fake: FakeEarthEngine, region: d
     with pytest.raises(LsghError, match="temporal.*not offered.*random or spatial"):
         draw_native_samples(region["src"], region["inventory"], cfg, 7, settings_for(fake),
                             seed=1)  # fmt: skip
+
+
+# -- zoning statistics --------------------------------------------------------------------------
+
+
+def index_array(grid: Grid, seed: int = 11) -> np.ndarray:
+    """A float32 susceptibility index with nodata (NaN), ties, and the values 0, 0.2, 1."""
+    rng = np.random.default_rng(seed)
+    index = rng.beta(0.8, 1.6, grid.shape).astype(np.float32)
+    index[rng.random(grid.shape) < 0.05] = np.nan
+    index[:3, :4] = np.float32(0.6)
+    index[5, 5], index[6, 6], index[7, 7] = 1.0, 0.0, np.float32(0.2)
+    return index
+
+
+def add_index(fake: FakeEarthEngine, asset: str, index: np.ndarray) -> ee.Image:
+    fake.add_asset(asset, np.nan_to_num(index, nan=-1.0), CRS_CODE, ORIGIN, ["index"],
+                   nodata=-1.0)  # fmt: skip
+    return ee.Image(asset)
+
+
+def test_zoning_statistics_equal_the_local_tables(
+    session: EarthEngineSession, fake: FakeEarthEngine
+) -> None:
+    index = index_array(GRID)
+    inventory = polygon_inventory(GRID)
+    mask = inventory.mask(GRID, "polygon")
+    native = zoning_statistics(add_index(fake, "test/index", index),
+                               landslide_image(inventory, GRID), GRID, seed=3)  # fmt: skip
+    local = zone_map(index, mask, seed=3)
+    assert native.zoning.breaks == local.breaks and native.zoning.used == local.used
+    pd.testing.assert_frame_equal(native.zoning.zones_table, local.zones_table)
+    pd.testing.assert_frame_equal(native.intervals.table, interval_table(index, mask).table)
+    assert native.zoning.high_very_high_area_share == local.high_very_high_area_share
+    # the curve: exact at the bucket edges, its area within the documented bound
+    bound = curve_auc_bound(native.curve_buckets)
+    assert abs(native.zoning.curve[2] - local.curve[2]) <= bound
+    assert 0 < bound < 0.01
+    area, found, _ = native.zoning.curve
+    assert area[0] == found[0] == 0 and area[-1] == found[-1] == 1
+
+
+def test_zoning_statistics_sample_large_maps_for_jenks(
+    session: EarthEngineSession, fake: FakeEarthEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(native_zoning, "JENKS_SAMPLE", 600)
+    index = index_array(GRID, seed=12)
+    inventory = polygon_inventory(GRID)
+    native = zoning_statistics(add_index(fake, "test/index2", index),
+                               landslide_image(inventory, GRID), GRID, seed=3)  # fmt: skip
+    local_breaks, _ = jenks_breaks(index, sample=600, seed=3)
+    assert native.zoning.used == 602  # the sample plus the minimum and maximum
+    breaks = np.asarray(native.zoning.breaks)
+    assert breaks[0] == np.nanmin(index) and breaks[-1] == np.nanmax(index)
+    assert np.abs(breaks - local_breaks).max() < 0.08  # two samples of the same map
+    assert native.zoning.zones_table["pixels"].sum() == np.isfinite(index).sum()
+
+
+def test_fake_histogram_and_sample_match_numpy(
+    session: EarthEngineSession, fake: FakeEarthEngine
+) -> None:
+    index = index_array(GRID, seed=13)
+    image = add_index(fake, "test/index3", index)
+    counts = histogram_counts(image, GRID, 0.0, 1.0, 10)["index"]
+    valid = index[np.isfinite(index)].astype("float64")
+    expected, _ = np.histogram(valid[valid < 1.0], bins=10, range=(0.0, 1.0))
+    np.testing.assert_array_equal(counts, expected)
+    total = reduce_grid(image.gte(0), ee.Reducer.count(), GRID)["index"]
+    assert total == valid.size
+    everything = image.sample(region=grid_region(GRID), projection=grid_projection(GRID))
+    assert sorted(everything.aggregate_array("index").getInfo()) == sorted(valid.tolist())

@@ -344,3 +344,47 @@ def test_fake_histogram_and_sample_match_numpy(
     assert total == valid.size
     everything = image.sample(region=grid_region(GRID), projection=grid_projection(GRID))
     assert sorted(everything.aggregate_array("index").getInfo()) == sorted(valid.tolist())
+
+
+# -- what leaves Earth Engine -------------------------------------------------------------------
+
+#: Answers that set the session up (discovery document, algorithm list, tokens): a fixed cost.
+SETUP_KINDS = {"discovery", "algorithms", "token", "metadata"}
+
+
+def native_run_bytes(fake: FakeEarthEngine, grid: Grid, tag: str) -> dict[str, int]:
+    """Bytes served per kind for the samples and zoning statistics of the region on
+    ``grid`` (same landslides, same class-code pattern at the top left)."""
+    codes = np.zeros((3, *grid.shape), dtype=np.uint8)
+    codes[:] = np.tile(codes_array(GRID), (1, grid.height // GRID.height, grid.width // GRID.width))
+    fake.add_asset(f"test/codes_{tag}", codes, CRS_CODE, ORIGIN, list(FACTORS), nodata=0)
+    index = np.tile(index_array(GRID), (grid.height // GRID.height, grid.width // GRID.width))
+    image = add_index(fake, f"test/index_{tag}", index)
+    inventory = polygon_inventory(GRID)
+    src = NativeSources(ee.Image(f"test/codes_{tag}"), FACTORS, grid)
+    cfg = SamplingConfig(negatives="outside_heatmap", split="random")
+    fake.served.clear()
+    samples, _ = draw_native_samples(src, inventory, cfg, 7, settings_for(fake, f"runs/{tag}"),
+                                     seed=4)  # fmt: skip
+    zoning_statistics(image, landslide_image(inventory, grid), grid, seed=3)
+    served = {k: v for k, v in fake.served.items() if k not in SETUP_KINDS}
+    served["samples"] = len(samples)
+    return served
+
+
+def test_downloads_do_not_grow_with_the_region(
+    session: EarthEngineSession, fake: FakeEarthEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(native_zoning, "JENKS_SAMPLE", 500)  # both regions sample for Jenks
+    small = native_run_bytes(fake, GRID, "small")
+    large = native_run_bytes(fake, make_grid(4 * GRID.height, 4 * GRID.width), "large")
+    assert small["samples"] == large["samples"]  # same landslides: same sample counts
+    assert "computePixels" not in small and "computePixels" not in large  # no pixels
+    total_small = sum(v for k, v in small.items() if k != "samples")
+    total_large = sum(v for k, v in large.items() if k != "samples")
+    # 16 times the pixels, the same bytes give or take the digits of other numbers
+    assert abs(total_large - total_small) <= 0.05 * total_small
+    # and small: under 100 bytes per sample plus the Jenks sample and the histograms
+    assert total_large < 100 * large["samples"] + 40 * 500 + 60_000
+    print(f"bytes served: {GRID.height * GRID.width} px {small}; "
+          f"{16 * GRID.height * GRID.width} px {large}")  # fmt: skip

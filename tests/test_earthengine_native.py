@@ -5,6 +5,7 @@ statistics computed in Earth Engine, only tables and numbers downloaded; through
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,11 +21,13 @@ from pyproj import CRS
 from scipy import ndimage
 from shapely.geometry import Point
 
-from lsgh_ee.config import SamplingConfig
+from conftest import edit_config, make_region, synthetic_dem, write_raster
+from lsgh_ee.atomic import write_text
+from lsgh_ee.config import SamplingConfig, load_config
 from lsgh_ee.earthengine import native_zoning
 from lsgh_ee.earthengine.download import download_image
 from lsgh_ee.earthengine.exports import ExportSettings
-from lsgh_ee.earthengine.geometry import grid_projection, grid_region
+from lsgh_ee.earthengine.geometry import crs_code, grid_projection, grid_region
 from lsgh_ee.earthengine.native_heatmap import heatmap_image, landslide_image
 from lsgh_ee.earthengine.native_samples import NativeSources, draw_native_samples
 from lsgh_ee.earthengine.native_tables import histogram_counts, reduce_grid
@@ -35,10 +38,15 @@ from lsgh_ee.factors.stack import FactorLayer, FactorStack
 from lsgh_ee.grid import Grid
 from lsgh_ee.heatmap import gaussian_heatmap
 from lsgh_ee.inventory import Inventory, InventoryReport
+from lsgh_ee.rasters import write_geotiff
+from lsgh_ee.region import Region
+from lsgh_ee.runfolder import RunFolder
 from lsgh_ee.sampling.draw import SOFT_INTERVALS, draw_samples
 from lsgh_ee.sampling.pixels import far_from
 from lsgh_ee.sampling.samples import Samples
 from lsgh_ee.sampling.splits import Blocks
+from lsgh_ee.stages import export_factors, sample, zone
+from lsgh_ee.stages.native import sample_in_ee, zone_in_ee
 from lsgh_ee.zoning import interval_table, jenks_breaks, zone_map
 
 PROJECT = "lsgh-test"
@@ -388,3 +396,91 @@ def test_downloads_do_not_grow_with_the_region(
     assert total_large < 100 * large["samples"] + 40 * 500 + 60_000
     print(f"bytes served: {GRID.height * GRID.width} px {small}; "
           f"{16 * GRID.height * GRID.width} px {large}")  # fmt: skip
+
+
+# -- the stages ---------------------------------------------------------------------------------
+
+TERRAIN = ["slope", "aspect", "curvature", "slope_position", "local_relief"]
+DEM_TRANSFORM = Affine(RES, 0, 300_000.0, 0, -RES, 4_999_980.0)  # the region's lattice
+
+
+def terrain_region(folder: Path, **changes) -> Path:
+    config = make_region(folder)
+    write_raster(folder / "dem.tif", synthetic_dem(), transform=DEM_TRANSFORM)
+    return edit_config(config, factors={name: {} for name in TERRAIN}, **changes)
+
+
+def test_sample_stage_in_earth_engine_matches_the_local_stage(
+    fake: FakeEarthEngine, tmp_path: Path
+) -> None:
+    fake.add_asset("USGS/SRTMGL1_003", synthetic_dem(), "EPSG:32633", DEM_TRANSFORM,
+                   ["elevation"])  # fmt: skip
+    key = make_service_account_key(tmp_path / "key.json", token_uri=fake.token_uri)
+    fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+    remote = terrain_region(
+        tmp_path / "ee", dem={"source": "ee"},
+        earthengine={"project": PROJECT, "api_url": fake.url, "key_file": str(key.path),
+                     "bucket": BUCKET, "storage_url": fake.url, "poll_seconds": 0.01},
+    )  # fmt: skip
+    fake.served.clear()
+    result = sample_in_ee(remote)
+    local = terrain_region(tmp_path / "local")
+    export_factors(local)
+    sample(local)
+
+    assert "computePixels" not in fake.served  # no pixel left Earth Engine
+    ee_run, local_run = RunFolder(remote.parent / "run"), RunFolder(local.parent / "run")
+    ours, theirs = Samples.read_gpkg(ee_run.samples), Samples.read_gpkg(local_run.samples)
+    assert result.summary["counts"] == ours.counts() == theirs.counts()
+    pos = ours.kind == "positive"
+    assert set(ours.rows[pos] * 1000 + ours.cols[pos]) == set(
+        theirs.rows[theirs.kind == "positive"] * 1000 + theirs.cols[theirs.kind == "positive"]
+    )
+    with rasterio.open(local_run.codes) as src:
+        codes = src.read()
+    np.testing.assert_array_equal(ours.codes, codes[:, ours.rows, ours.cols].T)
+    schema = json.loads(ee_run.factor_schema.read_text())
+    local_schema = json.loads(local_run.factor_schema.read_text())
+    assert schema["grid"] == local_schema["grid"]
+    for a, b in zip(schema["factors"], local_schema["factors"], strict=True):
+        assert (a["name"], a["breaks"], a["classes"]) == (b["name"], b["breaks"], b["classes"])
+
+
+def test_zone_stage_in_earth_engine_writes_the_local_tables(
+    fake: FakeEarthEngine, tmp_path: Path
+) -> None:
+    key = make_service_account_key(tmp_path / "key.json", token_uri=fake.token_uri)
+    fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+    config = load_config(terrain_region(
+        tmp_path / "r", earthengine={"project": PROJECT, "api_url": fake.url,
+                                     "key_file": str(key.path)},
+    ))  # fmt: skip
+    region = Region.from_config(config)
+    grid = region.grid
+    rng = np.random.default_rng(2)
+    index = rng.beta(0.8, 1.6, grid.shape).astype(np.float32)
+    index[:2] = np.nan
+    index[~region.aoi_mask] = np.nan  # as the local maps are; the asset keeps values there
+    asset = np.nan_to_num(np.where(region.aoi_mask, index, 0.5), nan=-1.0)
+    run = RunFolder(config.run_dir)
+    (run.path / "maps" / "lsgh").mkdir(parents=True)
+    write_geotiff(run.susceptibility("lsgh"), index, grid, descriptions=["susceptibility"])
+    export_factors(config)
+    zone(config)
+    local = {name: (run.map_dir("lsgh") / name).read_text()
+             for name in ("intervals.csv", "intervals.md", "zones.csv")}  # fmt: skip
+    local_summary = json.loads(run.zoning.read_text())["lsgh"]
+    fake.add_asset("projects/lsgh-test/assets/maps/lsgh", asset,
+                   crs_code(grid), grid.transform, ["susceptibility"], nodata=-1.0)  # fmt: skip
+    entry = {"model": "lsgh", "layer": "susceptibility", "band": "susceptibility",
+             "asset_id": "projects/lsgh-test/assets/maps/lsgh"}  # fmt: skip
+    write_text(run.ee_assets, json.dumps({"project": PROJECT, "assets": [entry]}))
+    fake.served.clear()
+    zone_in_ee(config, force=True)
+    assert "computePixels" not in fake.served
+    for name, text in local.items():
+        assert (run.map_dir("lsgh") / name).read_text() == text
+    summary = json.loads(run.zoning.read_text())["lsgh"]
+    for key_name in ("jenks_breaks", "jenks_values", "high_very_high_area_share", "intervals"):
+        assert summary[key_name] == local_summary[key_name]
+    assert abs(summary["success_auc"] - local_summary["success_auc"]) < 0.005

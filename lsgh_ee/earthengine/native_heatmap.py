@@ -67,6 +67,15 @@ def _painted(geometry: Any, grid: Grid) -> Any:
     return on_grid(painted, grid)
 
 
+def area_image(area: Any, grid: Grid) -> Any:
+    """uint8 image: 1 on the pixels whose centre lies in ``area`` (a shapely polygon in the
+    grid's CRS, e.g. the region's AOI outline: :meth:`lsgh_ee.region.Region.aoi_mask`'s
+    rule), 0 elsewhere."""
+    import ee
+
+    return _painted(ee.Geometry(mapping(area), crs_code(grid), False), grid).rename("area")
+
+
 def centres_image(rows: np.ndarray, cols: np.ndarray, grid: Grid) -> Any:
     """uint8 image: 1 at the centre pixels ``(rows, cols)``, 0 elsewhere, on the grid."""
     return _painted(pixel_points(rows, cols, grid), grid)

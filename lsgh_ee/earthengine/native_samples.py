@@ -65,12 +65,15 @@ class NativeSources:
         factor_names: the bands of ``codes``, in the model's order.
         grid: the analysis grid.
         slope: slope in degrees (the ``low_slope`` rule only).
+        area: 1 where samples may be drawn (the AOI: :func:`native_heatmap.area_image`),
+            default everywhere on the grid.
     """
 
     codes: Any
     factor_names: tuple[str, ...]
     grid: Grid
     slope: Any = None
+    area: Any = None
 
 
 def valid_image(codes: Any, names: tuple[str, ...]) -> Any:
@@ -195,6 +198,8 @@ def draw_native_samples(
     grid, rng, notices = src.grid, np.random.default_rng(seed), []
     rows, cols = inventory.centroid_pixels(grid)
     valid = valid_image(src.codes, src.factor_names)
+    if src.area is not None:
+        valid = valid.And(src.area.unmask(0))
     heat = heatmap_image(rows, cols, grid, heatmap_diameter)
     slides = landslide_image(inventory, grid, "polygon")
     positive = landslide_image(inventory, grid, cfg.positives).And(valid)

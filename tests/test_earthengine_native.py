@@ -21,7 +21,7 @@ from pyproj import CRS
 from scipy import ndimage
 from shapely.geometry import Point
 
-from conftest import edit_config, make_region, synthetic_dem, write_raster
+from conftest import edit_config, fast_training, make_region, run_cli, synthetic_dem, write_raster
 from lsgh_ee.atomic import write_text
 from lsgh_ee.config import SamplingConfig, load_config
 from lsgh_ee.earthengine import native_zoning
@@ -484,3 +484,61 @@ def test_zone_stage_in_earth_engine_writes_the_local_tables(
     for key_name in ("jenks_breaks", "jenks_values", "high_very_high_area_share", "intervals"):
         assert summary[key_name] == local_summary[key_name]
     assert abs(summary["success_auc"] - local_summary["success_auc"]) < 0.005
+
+
+# -- the whole run ------------------------------------------------------------------------------
+
+ENDPOINT = f"projects/{PROJECT}/locations/europe-west4/endpoints/1234567890"
+
+
+def test_run_backend_ee_end_to_end_on_the_fake(
+    tmp_path: Path, no_ambient_credentials: None
+) -> None:
+    """``lsgh-ee run --backend ee``: stops for deployment, then maps into an asset and zones
+    by reductions; the same Table 4 and zoning files as a local run of the same region,
+    and no pixel downloaded."""
+    with FakeEarthEngine(projects={PROJECT: None}) as fake:
+        fake.storage.add_bucket(BUCKET)
+        fake.add_folder(f"projects/{PROJECT}/assets/lsgh-ee")
+        fake.add_asset("USGS/SRTMGL1_003", synthetic_dem(), "EPSG:32633", DEM_TRANSFORM,
+                       ["elevation"])  # fmt: skip
+        key = make_service_account_key(tmp_path / "key.json", token_uri=fake.token_uri)
+        fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+        config = terrain_region(
+            tmp_path / "ee", dem={"source": "ee"},
+            training=fast_training(models=["lsgh", "rf"], epochs=2),
+            earthengine={"project": PROJECT, "api_url": fake.url, "key_file": str(key.path),
+                         "bucket": BUCKET, "storage_url": fake.url, "poll_seconds": 0.01},
+        )  # fmt: skip
+        first = run_cli("run", str(config), "--backend", "ee")
+        run = RunFolder(config.parent / "run")
+        assert "deploy it on a Vertex AI endpoint" in first.stdout + first.stderr
+        assert run.samples.exists() and run.table4_md.exists() and not run.zoning.exists()
+        deployed = fake.add_vertex_endpoint(ENDPOINT, run.savedmodel_dir("lsgh"))
+        second = run_cli("run", str(config), "--backend", "ee", "--endpoint", ENDPOINT)
+        served = dict(fake.served)
+    assert deployed.requests >= 1  # the map was made by the hosted model, in Earth Engine
+    assert "computePixels" not in served  # and no pixel came back
+    assert "success-rate AUC" in second.stdout
+    assets = json.loads(run.ee_assets.read_text())["assets"]
+    assert [a["model"] for a in assets] == ["lsgh"]
+    zoning = json.loads(run.zoning.read_text())
+    assert list(zoning) == ["lsgh"] and zoning["lsgh"]["jenks_values"] > 1000
+    assert run.report.exists()
+
+    local = terrain_region(tmp_path / "local", training=fast_training(models=["lsgh", "rf"],
+                                                                      epochs=2))  # fmt: skip
+    run_cli("run", str(local))
+    local_run = RunFolder(local.parent / "run")
+    # Table 4: the same form (rows, columns) from the same sample counts
+    ours, theirs = (
+        run.table4_md.read_text().splitlines(),
+        local_run.table4_md.read_text().splitlines(),
+    )
+    assert [line.split("|")[1] for line in ours] == [line.split("|")[1] for line in theirs]
+    assert ours[0] == theirs[0]
+    for name in ("intervals.csv", "zones.csv"):
+        a = pd.read_csv(run.map_dir("lsgh") / name, index_col=0)
+        b = pd.read_csv(local_run.map_dir("lsgh") / name, index_col=0)
+        assert list(a.index) == list(b.index) and list(a.columns) == list(b.columns)
+        assert a["pixels"].sum() == b["pixels"].sum()  # the same valid area

@@ -491,6 +491,7 @@ def test_zone_stage_in_earth_engine_writes_the_local_tables(
 ENDPOINT = f"projects/{PROJECT}/locations/europe-west4/endpoints/1234567890"
 
 
+@pytest.mark.slow
 def test_run_backend_ee_end_to_end_on_the_fake(
     tmp_path: Path, no_ambient_credentials: None
 ) -> None:

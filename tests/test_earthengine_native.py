@@ -543,3 +543,28 @@ def test_run_backend_ee_end_to_end_on_the_fake(
         b = pd.read_csv(local_run.map_dir("lsgh") / name, index_col=0)
         assert list(a.index) == list(b.index) and list(a.columns) == list(b.columns)
         assert a["pixels"].sum() == b["pixels"].sum()  # the same valid area
+
+
+def test_native_run_without_a_bucket_or_with_a_bad_backend_is_one_line(
+    tmp_path: Path, no_ambient_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import lsgh_ee.cli.core
+    from lsgh_ee.cli import app
+
+    monkeypatch.setattr(lsgh_ee.cli.core, "_setup_logging", lambda *a, **k: None)
+    with FakeEarthEngine(projects={PROJECT: None}) as fake:
+        fake.add_asset("USGS/SRTMGL1_003", synthetic_dem(), "EPSG:32633", DEM_TRANSFORM,
+                       ["elevation"])  # fmt: skip
+        key = make_service_account_key(tmp_path / "key.json", token_uri=fake.token_uri)
+        fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+        config = terrain_region(tmp_path / "ee", dem={"source": "ee"}, earthengine={
+            "project": PROJECT, "api_url": fake.url, "key_file": str(key.path)})  # fmt: skip
+        with pytest.raises(LsghError, match=r"set earthengine\.bucket in the config"):
+            sample_in_ee(config)
+        result = CliRunner().invoke(app, ["run", str(config), "--backend", "gpu"])
+    ee.Reset()
+    assert result.exit_code != 0
+    assert "--backend must be 'local' or 'ee', got 'gpu'" in result.output
+    assert "Traceback" not in result.output

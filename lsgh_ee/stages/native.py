@@ -111,6 +111,7 @@ def sample_in_ee(
         region = Region.from_config(config)
         inventory = read_inventory(config.inventory, region)
         _, settings = connect(config)
+        settings.require_bucket("the Earth Engine-native sample table")  # before any work
         schema = factor_schema_in_ee(config, region.grid)
         write_text(run.factor_schema, json.dumps(schema, indent=2))
         samples, _ = draw_native_samples(

@@ -319,6 +319,8 @@ def test_zoning_statistics_equal_the_local_tables(
     bound = curve_auc_bound(native.curve_buckets)
     assert abs(native.zoning.curve[2] - local.curve[2]) <= bound
     assert 0 < bound < 0.01
+    print(f"success-rate AUC: Earth Engine {native.zoning.curve[2]:.6f}, local "
+          f"{local.curve[2]:.6f}, bound {bound:.6f}")  # fmt: skip
     area, found, _ = native.zoning.curve
     assert area[0] == found[0] == 0 and area[-1] == found[-1] == 1
 
@@ -442,6 +444,9 @@ def test_sample_stage_in_earth_engine_matches_the_local_stage(
     schema = json.loads(ee_run.factor_schema.read_text())
     local_schema = json.loads(local_run.factor_schema.read_text())
     assert schema["grid"] == local_schema["grid"]
+    with rasterio.open(local_run.codes) as src:  # the schema's grid is the class codes' grid
+        grid = Grid.from_dict(schema["grid"])
+        assert (grid.shape, grid.transform, grid.crs) == (src.shape, src.transform, src.crs)
     for a, b in zip(schema["factors"], local_schema["factors"], strict=True):
         assert (a["name"], a["breaks"], a["classes"]) == (b["name"], b["breaks"], b["classes"])
 

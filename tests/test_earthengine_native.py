@@ -30,7 +30,7 @@ from lsgh_ee.earthengine.exports import ExportSettings
 from lsgh_ee.earthengine.geometry import crs_code, grid_projection, grid_region
 from lsgh_ee.earthengine.native_heatmap import heatmap_image, landslide_image
 from lsgh_ee.earthengine.native_samples import NativeSources, draw_native_samples
-from lsgh_ee.earthengine.native_tables import histogram_counts, reduce_grid
+from lsgh_ee.earthengine.native_tables import histogram_counts, read_tfrecord_table, reduce_grid
 from lsgh_ee.earthengine.native_zoning import curve_auc_bound, zoning_statistics
 from lsgh_ee.earthengine.session import EarthEngineSession, open_session
 from lsgh_ee.errors import LsghError
@@ -573,3 +573,30 @@ def test_native_run_without_a_bucket_or_with_a_bad_backend_is_one_line(
     assert result.exit_code != 0
     assert "--backend must be 'local' or 'ee', got 'gpu'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_tfrecord_sample_tables_give_the_same_samples(
+    fake: FakeEarthEngine, region: dict, tmp_path: Path
+) -> None:
+    cfg = SamplingConfig(negatives="outside_heatmap", split="random")
+    draws = {
+        fmt: draw_native_samples(
+            region["src"],
+            region["inventory"],
+            cfg,
+            7,
+            settings_for(fake, f"runs/{fmt}"),
+            seed=4,
+            table_format=fmt,
+        )[0]  # fmt: skip
+        for fmt in ("CSV", "TFRecord")
+    }
+    assert draws["CSV"].digest() == draws["TFRecord"].digest()
+    names = fake.storage.names(BUCKET, "runs/TFRecord/")
+    assert sorted(names) == ["runs/TFRecord/hard_samples.tfrecord.gz",
+                             "runs/TFRecord/soft_samples.tfrecord.gz"]  # fmt: skip
+    # the reader refuses what is not such a table, in one line
+    bad = tmp_path / "bad.tfrecord.gz"
+    bad.write_bytes(b"not a tfrecord")
+    with pytest.raises(LsghError, match="is not a TFRecord table"):
+        read_tfrecord_table(bad, ["x"])

@@ -37,6 +37,7 @@ from lsgh_ee.earthengine.exports import ExportSettings
 from lsgh_ee.earthengine.geometry import crs_code, grid_projection, grid_region
 from lsgh_ee.earthengine.native_heatmap import heatmap_image, landslide_image, squared_distance
 from lsgh_ee.earthengine.native_tables import collection_to_frame, histogram_counts
+from lsgh_ee.earthengine.tables import TableFormat
 from lsgh_ee.errors import LsghError
 from lsgh_ee.grid import Grid
 from lsgh_ee.inventory import Inventory
@@ -106,6 +107,7 @@ def _rule_image(cfg: SamplingConfig, src: NativeSources, heat: Any, slides: Any)
 def _strata_table(
     image: Any, strata: Any, counts: dict[int, int], src: NativeSources, seed: int,
     settings: ExportSettings, name: str, extra: tuple[str, ...] = (),
+    table_format: TableFormat = "CSV",
 ) -> Any:  # fmt: skip
     """The stratified sample of ``image`` (+ pixel coordinates, + ``strata``) as a frame."""
     import ee
@@ -129,7 +131,7 @@ def _strata_table(
         geometries=False,
     )
     columns = [*src.factor_names, *extra, "x", "y", STRATUM]
-    return collection_to_frame(collection, columns, settings, name)
+    return collection_to_frame(collection, columns, settings, name, table_format)
 
 
 def _rowcol(grid: Grid, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -179,9 +181,14 @@ def draw_native_samples(
     settings: ExportSettings,
     *,
     seed: int,
+    table_format: TableFormat = "CSV",
 ) -> tuple[Samples, Any]:
     """Hard and soft samples drawn in Earth Engine (see the module doc), split as
     ``sampling.split`` says.
+
+    Args:
+        table_format: how the sample tables leave Earth Engine: ``CSV`` or ``TFRecord``
+            (GZIP; read back with TensorFlow); the samples are the same.
 
     Returns:
         (samples, the heatmap ``ee.Image`` the soft labels were read from).
@@ -223,7 +230,7 @@ def draw_native_samples(
     if n_neg < max(1, round(cfg.negative_ratio * n_pos)):
         notices.append(f"only {n_neg} negative samples available under '{cfg.negatives}'")
     table = _strata_table(src.codes, hard, {POSITIVE: n_pos, NEGATIVE: n_neg}, src, seed,
-                          settings, "hard_samples")  # fmt: skip
+                          settings, "hard_samples", (), table_format)  # fmt: skip
     hard_rows, hard_cols = _rowcol(grid, table["x"].to_numpy(), table["y"].to_numpy())
     flat = hard_rows * grid.width + hard_cols
     is_pos = table[STRATUM].to_numpy() == POSITIVE
@@ -256,7 +263,7 @@ def draw_native_samples(
     soft_table = _strata_table(
         src.codes.addBands(heat), _soft_strata(heat, soft_ground),
         dict.fromkeys(SOFT_STRATA, n_soft), src, seed + 1, settings, "soft_samples",
-        ("heatmap",),
+        ("heatmap",), table_format,
     )  # fmt: skip
     soft_rows, soft_cols = _rowcol(grid, soft_table["x"].to_numpy(), soft_table["y"].to_numpy())
     soft_flat = soft_rows * grid.width + soft_cols

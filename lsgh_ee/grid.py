@@ -168,3 +168,9 @@ class Grid:
             "height": self.height,
             "width": self.width,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Grid:
+        """The grid :meth:`to_dict` described."""
+        return cls(CRS.from_user_input(data["crs"]), Affine(*data["transform"][:6]),
+                   int(data["height"]), int(data["width"]))  # fmt: skip

@@ -82,6 +82,13 @@ def _value_table(diameter: int) -> np.ndarray:
     return np.power(10.0, -4.0 * d2 / (diameter * diameter)).astype(np.float32)
 
 
+def kernel_values(diameter: int) -> np.ndarray:
+    """The heatmap's float32 value for every integer squared distance (pixels²) from 0 to
+    floor(R²), index = d²: the one table every method (and the Earth Engine recipe,
+    :mod:`lsgh_ee.earthengine.native_heatmap`) reads its values from."""
+    return _value_table(_check_diameter(diameter))
+
+
 def _kernel_offsets(diameter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(drow, dcol, d²) of the pixels of the disc d ≤ R, all int64."""
     k = diameter // 2  # floor(R)

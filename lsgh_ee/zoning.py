@@ -98,6 +98,18 @@ def interval_table(
                    len(edges) - 2)  # fmt: skip
     pixels = np.bincount(bins, minlength=len(edges) - 1)
     slide_px = np.bincount(bins[slides], minlength=len(edges) - 1)
+    return interval_table_from_counts(pixels, slide_px, edges)
+
+
+def interval_table_from_counts(
+    pixels: np.ndarray, slide_px: np.ndarray, edges: tuple[float, ...] = INTERVALS
+) -> IntervalTable:
+    """Tables 5/6 from the counts per interval: ``pixels`` and ``slide_px`` (landslide
+    pixels), int arrays of ``len(edges) - 1`` (interval i holds ``edges[i] ≤ v <
+    edges[i+1]``, the last closed), however they were counted (here, or by an Earth
+    Engine histogram)."""
+    pixels = np.asarray(pixels, dtype=np.int64)
+    slide_px = np.asarray(slide_px, dtype=np.int64)
     labels = [f"{a:g}–{b:g}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
     with np.errstate(invalid="ignore", divide="ignore"):
         table = pd.DataFrame(
@@ -118,6 +130,13 @@ def zone_table(zones: np.ndarray, landslides: np.ndarray) -> pd.DataFrame:
     valid = zones > 0
     pixels = np.bincount(zones[valid], minlength=6)[1:]
     slide_px = np.bincount(zones[valid & landslides.astype(bool)], minlength=6)[1:]
+    return zone_table_from_counts(pixels, slide_px)
+
+
+def zone_table_from_counts(pixels: np.ndarray, slide_px: np.ndarray) -> pd.DataFrame:
+    """The zone table from the pixels and landslide pixels of zones 1..5 (int arrays of 5)."""
+    pixels = np.asarray(pixels, dtype=np.int64)
+    slide_px = np.asarray(slide_px, dtype=np.int64)
     return pd.DataFrame(
         {
             "pixels": pixels,
@@ -144,8 +163,25 @@ def success_rate_curve(
     order = np.argsort(-values, kind="mergesort")
     values, slides = values[order], slides[order]
     last = np.r_[np.flatnonzero(np.diff(values)), values.size - 1]
-    area = np.r_[0.0, (last + 1) / values.size]
-    found = np.r_[0.0, np.cumsum(slides)[last] / max(slides.sum(), 1)]
+    pixels = np.diff(np.r_[-1, last])
+    found = np.diff(np.r_[0, np.cumsum(slides)[last]])
+    return success_rate_from_counts(pixels, found)
+
+
+def success_rate_from_counts(
+    pixels: np.ndarray, slide_px: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The success-rate curve from counts per group of index values taken together
+    (distinct values, or histogram buckets), ordered from the most to the least
+    susceptible: ``pixels`` and landslide pixels ``slide_px`` per group. Empty groups
+    are skipped. Returns (area share, landslide share, area under the curve)."""
+    pixels = np.asarray(pixels, dtype=np.int64)
+    slide_px = np.asarray(slide_px, dtype=np.int64)
+    keep = pixels > 0
+    pixels, slide_px = pixels[keep], slide_px[keep]
+    cum = np.cumsum(pixels)
+    area = np.r_[0.0, cum / max(int(cum[-1]) if cum.size else 0, 1)]
+    found = np.r_[0.0, np.cumsum(slide_px) / max(int(slide_px.sum()), 1)]
     auc = float(np.sum(np.diff(area) * (found[1:] + found[:-1]) / 2))
     return area, found, auc
 
@@ -156,14 +192,15 @@ class Zoning:
 
     Attributes:
         breaks: the Jenks breaks (index units, 0–1); ``used``: values they were computed on.
-        zones: int ``(rows, cols)`` zone codes 1..5, 0 where the index is NaN.
+        zones: int ``(rows, cols)`` zone codes 1..5, 0 where the index is NaN; None when
+            the zone map stays in Earth Engine (tables from its histograms).
         zones_table: area and landslide shares per zone (:func:`zone_table`).
         curve: the success-rate curve ``(area share, landslide share, AUC)``.
     """
 
     breaks: list[float]
     used: int
-    zones: np.ndarray
+    zones: np.ndarray | None
     zones_table: pd.DataFrame
     curve: tuple
 

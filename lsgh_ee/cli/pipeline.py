@@ -192,12 +192,27 @@ def report(config: ConfigArg, out: OutOption = None, force: ForceOption = False)
     print_result(stage(config, run_dir=out, force=force))
 
 
-def _run_all(config: Path, out: Path | None, force: bool, epochs: int | None) -> None:
+def _run_all(
+    config: Path,
+    out: Path | None,
+    force: bool,
+    epochs: int | None,
+    backend: str = "local",
+    endpoint: str | None = None,
+) -> None:
+    from lsgh_ee.errors import LsghError
     from lsgh_ee.stages import run_all
 
+    if backend not in ("local", "ee"):
+        raise LsghError(f"--backend must be 'local' or 'ee', got {backend!r}")
     with TerminalProgress() as show:
-        results = run_all(config, run_dir=out, epochs=epochs, force=force, on_progress=show)
-    print_run_summary(RunFolder(results[-1].run_dir))
+        results = run_all(config, run_dir=out, epochs=epochs, force=force, on_progress=show,
+                          backend=backend, endpoint=endpoint)  # type: ignore[arg-type]  # fmt: skip
+    run = RunFolder(results[-1].run_dir)
+    if run.zoning.exists():
+        print_run_summary(run)
+    else:  # an Earth Engine-native run waiting for its endpoint: Table 4 so far
+        print_table(run.table4_md)
 
 
 @command()
@@ -206,13 +221,31 @@ def run(
     epochs: EpochsOption = None,
     out: OutOption = None,
     force: ForceOption = False,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="'local' computes everything here from downloaded or local factors; 'ee' "
+            "keeps the factors in Earth Engine: samples drawn there (only the table comes "
+            "back), training here, the map made by the network deployed on --endpoint into "
+            "an asset, zoning by Earth Engine reductions (for regions too large to download; "
+            "see docs/earth-engine.md)."
+        ),
+    ] = "local",
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="With --backend ee: the Vertex AI endpoint serving the network "
+            "(projects/P/locations/REGION/endpoints/ID); without it the run stops after "
+            "exporting the network for deployment."
+        ),
+    ] = None,
 ) -> None:
     """Run every stage: factors, samples, the models in training.models, evaluation, maps,
     zoning, figures and the report.
 
     Stages whose inputs did not change are skipped, so a re-run after a crash resumes.
     """
-    _run_all(config, out, force, epochs)
+    _run_all(config, out, force, epochs, backend, endpoint)
 
 
 @command()

@@ -48,7 +48,8 @@ def evaluate(
         from lsgh_ee.rasters import read_onto_grid
         from lsgh_ee.sampling import Samples
 
-        grid = FactorStack.read(run.path).grid
+        truth = config.evaluation.truth  # compared over the local factor stack's grid
+        grid = FactorStack.read(run.path).grid if truth is not None else None
         test = Samples.read_gpkg(run.samples).test
         test = test.subset(test.kind != "soft")
         scores = []
@@ -57,7 +58,7 @@ def evaluate(
             model, _ = load_bundle(run.model_dir(variant))
             score = model.predict(test.inputs(model.input_kind))
             scores.append(ModelScores(variant, test.label, score))
-            if config.evaluation.truth is not None:
+            if truth is not None and grid is not None:
                 truth_scores[variant] = truth_agreement(
                     predict_stack(model, run.path), read_onto_grid(config.evaluation.truth, grid)
                 )

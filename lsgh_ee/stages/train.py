@@ -134,10 +134,14 @@ def _validation_by_split(
         return None
     if not training.validation_fraction:
         return None
+    from lsgh_ee.grid import Grid
     from lsgh_ee.rasters import read_stack
     from lsgh_ee.sampling.folds import block_validation, year_validation
 
-    _, grid, _ = read_stack(run.codes)
+    if run.codes.exists():
+        _, grid, _ = read_stack(run.codes)
+    else:  # an Earth Engine-native run: no class-code raster, the schema has the grid
+        grid = Grid.from_dict(json.loads(run.factor_schema.read_text(encoding="utf-8"))["grid"])
     try:
         if split == "spatial":
             return block_validation(samples, grid, float(samples.meta["block_size"]),

@@ -13,6 +13,7 @@ from lsgh_ee.errors import LsghError
 from lsgh_ee.runfolder import RunFolder
 from lsgh_ee.stages.predict import mapped_models
 from lsgh_ee.stages.runner import ConfigLike, StageResult, as_config, run_folder, run_stage
+from lsgh_ee.zoning import IntervalTable, Zoning
 
 
 def zone(
@@ -68,28 +69,39 @@ def zone_maps(config: RegionConfig, run: RunFolder, models: list[str]) -> tuple[
                   "jenks_breaks": json.dumps(zoning.breaks), "jenks_values": str(zoning.used)},
         ))  # fmt: skip
         intervals = interval_table(index, landslides)
-        tables_text = {
-            RunFolder.INTERVALS_CSV: intervals.table.round(6).to_csv(),
-            RunFolder.INTERVALS_MD: intervals.markdown(),
-            RunFolder.ZONES_CSV: zoning.zones_table.round(6).to_csv(),
-        }
-        for name, text in tables_text.items():
-            write_text(folder / name, text)
-            outputs.append(folder / name)
+        outputs += write_zone_tables(folder, intervals, zoning)
         outputs.append(figures.map_figure(index, zoning.zones, region.grid, centres,
                                           folder / RunFolder.MAP_PNG, model=model))  # fmt: skip
         indices[model], tables[model], curves[model] = index, intervals.table, zoning.curve
-        summary[model] = {
-            "jenks_breaks": [round(b, 5) for b in zoning.breaks],
-            "jenks_values": zoning.used,
-            "high_very_high_area_share": zoning.high_very_high_area_share,
-            "high_very_high_landslide_share": zoning.high_very_high_landslide_share,
-            "success_auc": zoning.curve[2],
-            "intervals": json.loads(intervals.table.to_json(orient="index")),
-        }
+        summary[model] = zone_summary(intervals, zoning)
     outputs.append(figures.histogram_figure(indices, run / RunFolder.HISTOGRAM_PNG))
     outputs.append(figures.density_figure(tables, run / RunFolder.DENSITY_PNG))
     outputs.append(figures.success_figure(curves, run / RunFolder.SUCCESS_PNG))
     write_text(run.zoning, json.dumps(summary, indent=2))
     outputs.append(run.zoning)
     return outputs, {"models": summary}
+
+
+def write_zone_tables(folder: Path, intervals: IntervalTable, zoning: Zoning) -> list[Path]:
+    """One model's ``intervals.csv`` / ``intervals.md`` (Tables 5/6) and ``zones.csv`` in
+    ``folder`` (``maps/<model>/``)."""
+    tables_text = {
+        RunFolder.INTERVALS_CSV: intervals.table.round(6).to_csv(),
+        RunFolder.INTERVALS_MD: intervals.markdown(),
+        RunFolder.ZONES_CSV: zoning.zones_table.round(6).to_csv(),
+    }
+    for name, text in tables_text.items():
+        write_text(folder / name, text)
+    return [folder / name for name in tables_text]
+
+
+def zone_summary(intervals: IntervalTable, zoning: Zoning) -> dict:
+    """One model's entry of ``zoning.json``."""
+    return {
+        "jenks_breaks": [round(b, 5) for b in zoning.breaks],
+        "jenks_values": zoning.used,
+        "high_very_high_area_share": zoning.high_very_high_area_share,
+        "high_very_high_landslide_share": zoning.high_very_high_landslide_share,
+        "success_auc": zoning.curve[2],
+        "intervals": json.loads(intervals.table.to_json(orient="index")),
+    }

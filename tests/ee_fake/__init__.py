@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     emulate_hydrology,
     emulate_image_math,
     emulate_model,
+    emulate_reductions,  # after emulate_terrain's region grid and emulate_image_math
     emulate_tables,
     emulate_terrain,
     emulate_visualize,

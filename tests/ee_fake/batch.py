@@ -259,8 +259,10 @@ def start_table_export(fake: FakeEarthEngine, project: str, body: dict) -> dict:
     ev.validate(expression)
     file_opts = body.get("fileExportOptions") or {}
     fmt = file_opts.get("fileFormat")
-    if fmt != "CSV" or "cloudStorageDestination" not in file_opts:
-        raise TaskError(501, f"The fake exports tables as CSV to Cloud Storage only, not {fmt}.")
+    if fmt not in ("CSV", "TF_RECORD_TABLE") or "cloudStorageDestination" not in file_opts:
+        raise TaskError(
+            501, f"The fake exports tables as CSV or TFRecord to Cloud Storage only, not {fmt}."
+        )
     dest = file_opts["cloudStorageDestination"]
     bucket = dest["bucket"]
     fake.storage._bucket(bucket)
@@ -279,6 +281,12 @@ def start_table_export(fake: FakeEarthEngine, project: str, body: dict) -> dict:
             for i, element in enumerate(collection.elements)
         ]
         columns = list(selectors) if selectors else _columns(rows)
+        if fmt != "CSV":  # export_tfrecord.py
+            from .export_tfrecord import tfrecord_table
+
+            data = tfrecord_table(rows, columns)
+            fake.storage.put(bucket, f"{prefix}.tfrecord.gz", data, "application/octet-stream")
+            return
         fake.storage.put(bucket, f"{prefix}.csv", _csv(rows, columns), "text/csv")
 
     uris = [f"https://console.developers.google.com/storage/browser/{bucket}/"]

@@ -205,6 +205,37 @@ def _bounds(geometry: Any) -> tuple[tuple[float, float, float, float], str]:
     return geometry.bounds, geometry.crs
 
 
+def region_grid(
+    name: str, geometry: Any, crs: Any, crs_transform: Any, max_pixels: Any = 1e7
+) -> PixelGrid | None:
+    """The pixels (on the lattice ``crs`` + ``crs_transform``) whose centres lie in the
+    rectangle ``geometry``, as a request grid; None when there is none. ``name`` is the
+    algorithm, for errors."""
+    code = crs["crs"] if isinstance(crs, dict) else crs
+    if geometry is None or code is None or crs_transform is None:
+        raise _unimplemented(f"The fake emulates {name} with geometry, crs and crsTransform.")
+    (xmin, ymin, xmax, ymax), geometry_crs = _bounds(geometry)
+    if str(geometry_crs).upper() != str(code).upper():
+        raise _unimplemented("The fake reduces over geometries in the reduction's CRS only.")
+    t = Affine(*crs_transform[:6])
+    if t.b or t.d or t.a <= 0 or t.e >= 0:
+        raise _unimplemented("The fake reduces on north-up lattices only.")
+    # pixels whose centres lie inside the rectangle
+    c0 = math.ceil((xmin - t.c) / t.a - 0.5)
+    c1 = math.floor((xmax - t.c) / t.a - 0.5)
+    r0 = math.ceil((ymax - t.f) / t.e - 0.5)
+    r1 = math.floor((ymin - t.f) / t.e - 0.5)
+    height, width = r1 - r0 + 1, c1 - c0 + 1
+    if height <= 0 or width <= 0:
+        return None
+    if height * width > float(max_pixels):
+        raise ExpressionError(
+            f"{name}: Too many pixels in the region. Found {height * width}, "
+            f"but maxPixels allows only {int(max_pixels)}."
+        )
+    return PixelGrid(code, t @ Affine.translation(c0, r0), height, width)
+
+
 @emulates("Image.reduceRegion")
 def _reduce_region(
     ev: Evaluator,
@@ -217,34 +248,17 @@ def _reduce_region(
     bestEffort: Any = False,  # noqa: N803
     maxPixels: Any = 1e7,  # noqa: N803
     tileScale: Any = 1,  # noqa: N803
-) -> dict[str, float | None]:
-    code = crs["crs"] if isinstance(crs, dict) else crs
-    if geometry is None or code is None or crsTransform is None:
-        raise _unimplemented("The fake emulates reduceRegion with geometry, crs and crsTransform.")
-    (xmin, ymin, xmax, ymax), geometry_crs = _bounds(geometry)
-    if str(geometry_crs).upper() != str(code).upper():
-        raise _unimplemented("The fake reduces over geometries in the reduction's CRS only.")
-    t = Affine(*crsTransform[:6])
-    if t.b or t.d or t.a <= 0 or t.e >= 0:
-        raise _unimplemented("The fake reduces on north-up lattices only.")
-    # pixels whose centres lie inside the rectangle
-    c0 = math.ceil((xmin - t.c) / t.a - 0.5)
-    c1 = math.floor((xmax - t.c) / t.a - 0.5)
-    r0 = math.ceil((ymax - t.f) / t.e - 0.5)
-    r1 = math.floor((ymin - t.f) / t.e - 0.5)
-    height, width = r1 - r0 + 1, c1 - c0 + 1
-    if height <= 0 or width <= 0:
+) -> dict[str, Any]:
+    grid = region_grid("Image.reduceRegion", geometry, crs, crsTransform, maxPixels)
+    if grid is None:
         return {band: None for band in image.band_names}
-    if height * width > float(maxPixels):
-        raise ExpressionError(
-            f"Image.reduceRegion: Too many pixels in the region. Found {height * width}, "
-            f"but maxPixels allows only {int(maxPixels)}."
-        )
-    grid = PixelGrid(code, t @ Affine.translation(c0, r0), height, width)
     data = image.render(grid)
-    out: dict[str, float | None] = {}
+    out: dict[str, Any] = {}
     for band, values in zip(image.band_names, data, strict=True):
         valid = values[~np.isnan(values)]
+        if hasattr(reducer, "reduce"):  # reducers of other modules (emulate_reductions.py)
+            out[band] = reducer.reduce(valid)
+            continue
         if valid.size == 0:
             out[band] = None
             continue

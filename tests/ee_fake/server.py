@@ -128,6 +128,7 @@ class FakeEarthEngine:
         self.max_request_bytes = MAX_REQUEST_BYTES
         self.faults: list[Fault] = []
         self.log: list[Logged] = []
+        self.served: dict[str, int] = {}  # kind -> bytes of the answers' bodies sent
         self.operations: dict[str, Operation] = {}
         self.maps = MapStore(self.evaluator)  # maps.create and their tiles (maps.py)
         self.storage = gcs.FakeStorage()  # the Cloud Storage JSON API (same host and port)
@@ -438,6 +439,8 @@ class _Handler(BaseHTTPRequestHandler):
             reply.body = fault.mangle(reply.body)
         entry.status = reply.code
         fake._record(entry)
+        with fake._lock:
+            fake.served[kind] = fake.served.get(kind, 0) + len(reply.body)
         self._send(reply)
 
     def _route(self, method: str, path: str) -> tuple[str, re.Match | None]:

@@ -91,8 +91,14 @@ def train(
         if validation is not None:
             samples, held_out = validation
             validation = (held_out.codes, held_out.label)
+        groups = None
+        if samples.meta.get("split") == "spatial":  # the forest's grid search: whole blocks
+            from lsgh_ee.rasters import read_stack
+
+            grid = read_stack(run.codes)[1]
+            groups = sample_blocks(samples, grid, float(samples.meta["block_size"]))
         start = time.perf_counter()
-        model.fit(samples.codes, samples.label, validation=validation)
+        model.fit(samples.codes, samples.label, validation=validation, groups=groups)
         summary = {
             "variant": variant,
             "training_samples": len(samples),
@@ -135,6 +141,14 @@ def _validation_by_split(samples: Any, variant: str, training: Any, run: RunFold
     except LsghError as exc:  # too few blocks: the network's own random validation share
         logging.getLogger(__name__).warning("%s; early stopping on a random share instead", exc)
         return None
+
+
+def sample_blocks(samples: Any, grid: Any, block_size: float) -> Any:
+    """The block id ``(N,)`` of each sample: the square block of ``block_size`` metres
+    (:class:`~lsgh_ee.sampling.splits.Blocks` on ``grid``) holding its pixel."""
+    from lsgh_ee.sampling.splits import Blocks
+
+    return Blocks.on(grid, block_size).of(samples.rows * grid.width + samples.cols, grid.width)
 
 
 def trained_models(run: RunFolder) -> list[str]:

@@ -301,3 +301,45 @@ def test_cv_records_the_brier_score_before_and_after_calibration(
         per_fold["brier_raw"].mean(), abs=1e-6
     )
     assert "Brier before calibration" in run.cv_file(run.CV_TABLE_MD).read_text("utf-8")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["platt", "isotonic"])
+def test_the_exported_savedmodel_serves_the_calibrated_scores(method: str, tmp_path: Path) -> None:
+    import base64
+
+    import tensorflow as tf
+    from tensorflow.core.framework.tensor_pb2 import TensorProto
+
+    from lsgh_ee.model import save_bundle
+    from lsgh_ee.model.savedmodel import export_savedmodel, read_metadata
+
+    codes, labels, _ = _data(400, 6)
+    val_codes, val_labels, _ = _data(200, 7)
+    model = make_model("lsgh", [5, 5, 5], epochs=2, patience=1, filters=(8, 16),
+                       calibration=method)  # fmt: skip
+    model.fit(codes, labels, validation=(val_codes, val_labels))
+    names = ["a", "b", "c"]
+    schema = {"factors": [{"name": n, "kind": "categorical", "classes": [str(c) for c in
+                                                                       range(1, 6)]}
+                          for n in names]}  # fmt: skip
+    bundle = save_bundle(tmp_path / "bundle", model, schema, heatmap_diameter=7,
+                         training_hash="x")  # fmt: skip
+    folder = export_savedmodel(bundle, tmp_path / "savedmodel")
+    assert read_metadata(folder)["calibration"]["method"] == method
+    tiles = np.stack([np.arange(1, 6).repeat(5).reshape(5, 5), np.tile(np.arange(1, 6), (5, 1)),
+                      np.full((5, 5), 3)]).astype("float32")  # (F, rows, cols)  # fmt: skip
+
+    def encode(tile: np.ndarray) -> str:
+        proto = tf.make_tensor_proto(tile[..., np.newaxis])
+        return base64.urlsafe_b64encode(proto.SerializeToString()).decode()
+
+    signature = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    answer = signature(**{n: tf.constant([encode(tiles[i])]) for i, n in enumerate(names)})
+    text = answer["susceptibility"].numpy()[0]
+    raw = base64.urlsafe_b64decode(text + b"=" * (-len(text) % 4))
+    served = tf.make_ndarray(TensorProto.FromString(raw)).ravel()
+    expected = model.predict(tiles.reshape(3, -1).T.astype("uint8"))
+    assert not np.allclose(expected, model.predict(tiles.reshape(3, -1).T.astype("uint8"),
+                                                   calibrated=False))  # fmt: skip
+    np.testing.assert_allclose(served, expected, atol=1e-6)

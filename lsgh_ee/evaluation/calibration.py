@@ -120,6 +120,7 @@ def plot_reliability(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(6, 7), height_ratios=(3, 1.3), sharex=True, layout="constrained"
@@ -140,6 +141,9 @@ def plot_reliability(
     top.legend(loc="upper left")
     bottom.set(xlabel="Predicted susceptibility (bin)", ylabel="Samples per bin")
     bottom.set_yscale("log")
+    bottom.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    bottom.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    bottom.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     bottom.grid(alpha=0.3, axis="y")
     with atomic_path(Path(path)) as tmp:
         fig.savefig(tmp, dpi=110, format="png")

@@ -145,10 +145,17 @@ def _validation_by_split(samples: Any, variant: str, training: Any, run: RunFold
 
 def sample_blocks(samples: Any, grid: Any, block_size: float) -> Any:
     """The block id ``(N,)`` of each sample: the square block of ``block_size`` metres
-    (:class:`~lsgh_ee.sampling.splits.Blocks` on ``grid``) holding its pixel."""
+    (:class:`~lsgh_ee.sampling.splits.Blocks` on ``grid``) holding its pixel; None when
+    such blocks do not divide the grid (one block, or blocks not larger than a pixel: a
+    temporal cross-validation of a small region), and the forest's grid search then uses
+    pixel folds."""
     from lsgh_ee.sampling.splits import Blocks
 
-    return Blocks.on(grid, block_size).of(samples.rows * grid.width + samples.cols, grid.width)
+    try:
+        blocks = Blocks.on(grid, block_size)
+    except LsghError:
+        return None
+    return blocks.of(samples.rows * grid.width + samples.cols, grid.width)
 
 
 def trained_models(run: RunFolder) -> list[str]:

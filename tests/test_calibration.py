@@ -16,7 +16,7 @@ import yaml
 import lsgh_ee as lg
 from conftest import SMALL_RF_GRID, edit_config, fast_training
 from lsgh_ee.errors import LsghError
-from lsgh_ee.evaluation import binary_metrics
+from lsgh_ee.evaluation import binary_metrics, roc_auc
 from lsgh_ee.evaluation.calibration import (
     brier_score,
     expected_calibration_error,
@@ -93,6 +93,11 @@ def test_calibration_improves_the_brier_score_of_a_miscalibrated_model(method: s
     assert after < raw - 0.02 and after < best + 0.005
     assert expected_calibration_error(test_labels, calibrated) < 0.03
     assert expected_calibration_error(test_labels, test_scores) > 0.15
+    raw_auc, auc = roc_auc(test_labels, test_scores), roc_auc(test_labels, calibrated)
+    if method == "platt":
+        assert auc == pytest.approx(raw_auc, abs=1e-12)  # strictly monotone: same ranking
+    else:
+        assert abs(auc - raw_auc) < 0.002  # ties only beyond the outer block centres
 
 
 @pytest.mark.parametrize("seed", range(5))

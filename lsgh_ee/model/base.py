@@ -9,6 +9,12 @@ are saved with the model and given back to the constructor when it is loaded)::
     index = model.predict(codes)       # (N,) float32 in [0, 1]
     model.save(folder); model = ModelEstimator.load(folder)
 
+``calibration="platt"`` or ``"isotonic"`` (every variant's constructor, from
+``training.calibration``) fits a calibration of the scores on the validation samples at the
+end of ``fit`` (:mod:`lsgh_ee.model.calibration`); ``predict`` then returns calibrated
+scores (``predict(codes, calibrated=False)`` the raw ones), and every fitted model keeps the
+Youden-J threshold of its validation samples in ``threshold_``.
+
 Nothing here imports TensorFlow: a Keras variant's module does, when it is first used.
 """
 

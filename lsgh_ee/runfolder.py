@@ -16,7 +16,9 @@ dem_ee.tif, factors_ee.tif    export-factors (ee)   what Earth Engine sent
 heatmap.tif, samples.gpkg     sample                Gaussian heatmap; hard + soft samples
 models/<model>/               train                 a model bundle
 table4.csv/.md, *_curves.png  evaluate              Table 4 and the PR / ROC curves
-evaluation.json               evaluate              Table 4 and truth agreement as JSON
+evaluation.json               evaluate              Table 4, calibration, truth agreement (JSON)
+table4_youden.csv/.md         evaluate              metrics at each model's Youden threshold
+reliability.png               evaluate              reliability diagram (calibration)
 maps/<model>/                 predict, zone         susceptibility.tif, zones.tif, tables, map
 zoning.json, figures          zone                  Jenks zones of every model
 preview.html, report.html     preview, report       the interactive map, the report
@@ -66,6 +68,10 @@ class RunFolder:
     PR_CURVES_PNG = "pr_curves.png"
     ROC_CURVES_PNG = "roc_curves.png"
     EVALUATION_JSON = "evaluation.json"
+    RELIABILITY_PNG = "reliability.png"
+    YOUDEN_STEM = "table4_youden"
+    YOUDEN_CSV = "table4_youden.csv"
+    YOUDEN_MD = "table4_youden.md"
     # predict, zone (inside maps/<model>/)
     MAPS_DIR = "maps"
     SUSCEPTIBILITY_TIF = "susceptibility.tif"

@@ -189,7 +189,8 @@ def test_table4_markdown_and_csv(tmp_path: Path) -> None:
     }
     table = pd.DataFrame.from_dict({"lsgh": row}, orient="index").rename_axis("model")
     md = (
-        "| Model | Accuracy | Precision | Specificity | Sensitivity | F1 | MSE | AUC | AP |\n"
+        "| Model | Accuracy | Precision | Specificity | Sensitivity | F1 | MSE (Brier) | AUC "
+        "| AP |\n"
         "|---|---|---|---|---|---|---|---|---|\n"
         "| lsgh | 87.50% | – | 100.00% | 12.35% | 50.00% | 0.1235 | 0.9877 | 0.5000 |\n"
     )

@@ -104,15 +104,18 @@ def train(
 def evaluate(config: ConfigArg, out: OutOption = None, force: ForceOption = False) -> None:
     """Score every trained model on the same held-out hard samples.
 
-    Writes the paper's Table 4 (table4.csv, table4.md), pr_curves.png and roc_curves.png.
+    Writes the paper's Table 4 at threshold 0.5 (table4.csv, table4.md), the metrics at
+    each model's Youden threshold (table4_youden.csv/.md), pr_curves.png, roc_curves.png
+    and the reliability diagram (reliability.png).
     """
     from lsgh_ee.stages import evaluate as stage
 
     result = stage(config, run_dir=out, force=force)
     print_result(result)
-    table = RunFolder(result.run_dir).table4_md
-    if table.exists():
-        print_table(table)
+    run = RunFolder(result.run_dir)
+    for table in (run.table4_md, run / run.YOUDEN_MD):
+        if table.exists():
+            print_table(table)
 
 
 @command()

@@ -273,6 +273,13 @@ class TrainingConfig(Strict):
         "max_depth: [null, 10]} (default: n_estimators 100/300, max_depth none/10, "
         "min_samples_leaf 1/5)",
     )
+    calibration: Literal["none", "platt", "isotonic"] = Field(
+        "none",
+        description="calibration of every model's scores, fitted on the validation samples "
+        "(networks: the early-stopping set; rf: cv's validation blocks, else its out-of-bag "
+        "predictions) and applied to evaluation and maps: none (default, the paper's "
+        "scores), platt (logistic on the logit) or isotonic (monotone steps, interpolated)",
+    )
 
 
 class EvaluationConfig(Strict):

@@ -22,7 +22,9 @@ from lsgh_ee.atomic import atomic_path, write_text
 from lsgh_ee.runfolder import RunFolder
 
 METRICS = ("accuracy", "precision", "specificity", "sensitivity", "f1", "mse", "auc", "ap")
-_PERCENT = ("accuracy", "precision", "specificity", "sensitivity", "f1")
+#: the metrics that depend on the threshold (shown in percent)
+THRESHOLD_METRICS = ("accuracy", "precision", "specificity", "sensitivity", "f1")
+_PERCENT = THRESHOLD_METRICS
 
 
 def _check(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +106,8 @@ def binary_metrics(
 
     Returns:
         accuracy, precision, specificity (TN / (TN + FP)), sensitivity (TP / (TP + FN)),
-        f1 (2TP / (2TP + FP + FN)), mse (mean squared error of the scores), auc, ap;
+        f1 (2TP / (2TP + FP + FN)), mse (mean squared error of the scores against the
+        hard labels: the Brier score), auc, ap;
         NaN where a ratio has an empty denominator.
     """
     y_true, y_score = _check(y_true, y_score)
@@ -142,8 +145,8 @@ def metrics_table(scores: list[ModelScores]) -> pd.DataFrame:
 
 def table_markdown(table: pd.DataFrame) -> str:
     """Table 4 as Markdown: percentages for the threshold metrics, 4 decimals otherwise."""
-    header = ["Model", "Accuracy", "Precision", "Specificity", "Sensitivity", "F1", "MSE",
-              "AUC", "AP"]  # fmt: skip
+    header = ["Model", "Accuracy", "Precision", "Specificity", "Sensitivity", "F1",
+              "MSE (Brier)", "AUC", "AP"]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model, row in table.iterrows():
         cells = [_cell(row[m], m in _PERCENT) for m in METRICS]

@@ -22,8 +22,11 @@ import pandas as pd
 from lsgh_ee.atomic import atomic_path, write_text
 
 #: Columns of the per-fold metrics.
-FOLD_COLUMNS = ("repeat", "fold", "model", "auc", "ap", "n_test", "n_test_positive")
-SCORES = ("auc", "ap")
+FOLD_COLUMNS = ("repeat", "fold", "model", "auc", "ap", "brier", "brier_raw", "n_test",
+                "n_test_positive")  # fmt: skip
+#: ``brier``: Brier score of the model's (calibrated, when ``training.calibration`` is set)
+#: scores on the test fold; ``brier_raw``: the same before calibration.
+SCORES = ("auc", "ap", "brier")
 
 
 def t_interval(values, level: float = 0.95, correction: float = 0.0) -> tuple[float, float, float]:
@@ -50,11 +53,14 @@ def correction_for(folds: int, repeats: int) -> float:
 
 
 def summary_table(per_fold: pd.DataFrame, correction: float = 0.0) -> pd.DataFrame:
-    """Per model (in first-seen order): mean, low, high of AUC and AP, and the folds."""
+    """Per model (in first-seen order): mean, low, high of AUC, AP and the Brier score
+    (``brier_raw`` too when the folds have it), and the folds."""
     rows = {}
     for model, group in per_fold.groupby("model", sort=False):
         row: dict[str, float] = {}
-        for score in SCORES:
+        for score in (*SCORES, "brier_raw"):
+            if score not in group:
+                continue
             mean, low, high = t_interval(group[score], correction=correction)
             row |= {f"{score}_mean": mean, f"{score}_low": low, f"{score}_high": high}
         row["folds"] = len(group)
@@ -63,23 +69,25 @@ def summary_table(per_fold: pd.DataFrame, correction: float = 0.0) -> pd.DataFra
 
 
 def paired_differences(per_fold: pd.DataFrame, correction: float = 0.0) -> pd.DataFrame:
-    """Every model pair (a, b): the mean fold-wise difference a − b of AUC and AP with its
-    interval, and in how many folds a scored the higher AUC."""
+    """Every model pair (a, b): the mean fold-wise difference a − b of AUC, AP and the Brier
+    score with its interval, and in how many folds a scored the higher AUC."""
+    scores = [s for s in SCORES if s in per_fold]
     wide = {s: per_fold.pivot_table(index=["repeat", "fold"], columns="model", values=s)
-            for s in SCORES}  # fmt: skip
+            for s in scores}  # fmt: skip
     models = list(dict.fromkeys(per_fold["model"]))
     rows = []
     for a, b in combinations(models, 2):
         row: dict[str, object] = {"model_a": a, "model_b": b}
-        for score in SCORES:
+        for score in scores:
             diff = (wide[score][a] - wide[score][b]).to_numpy()
             mean, low, high = t_interval(diff, correction=correction)
             row |= {f"{score}_diff": mean, f"{score}_low": low, f"{score}_high": high}
         diff = (wide["auc"][a] - wide["auc"][b]).to_numpy()
         row["a_wins_auc"] = f"{int((diff > 0).sum())}/{int(np.isfinite(diff).sum())}"
         rows.append(row)
-    columns = ["model_a", "model_b", "auc_diff", "auc_low", "auc_high", "ap_diff", "ap_low",
-               "ap_high", "a_wins_auc"]  # fmt: skip
+    columns = ["model_a", "model_b",
+               *[f"{s}_{part}" for s in scores for part in ("diff", "low", "high")],
+               "a_wins_auc"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -94,19 +102,27 @@ def _ci(mean: float, low: float, high: float) -> str:
 def summary_markdown(table: pd.DataFrame, title: str = "") -> str:
     """The cross-validated Table 4 as Markdown (mean ± half-width [low, high])."""
     lines = [f"{title}\n"] if title else []
-    lines += ["| Model | AUC (95% CI) | AP (95% CI) | Folds |", "|---|---|---|---|"]
+    briers = [s for s in ("brier", "brier_raw") if f"{s}_mean" in table]
+    names = {"brier": "Brier (95% CI)", "brier_raw": "Brier before calibration"}
+    header = ["Model", "AUC (95% CI)", "AP (95% CI)", *[names[s] for s in briers], "Folds"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model, r in table.iterrows():
-        lines.append(f"| {model} | {_ci(r.auc_mean, r.auc_low, r.auc_high)} | "
-                     f"{_ci(r.ap_mean, r.ap_low, r.ap_high)} | {int(r.folds)} |")  # fmt: skip
+        cells = [_ci(r[f"{s}_mean"], r[f"{s}_low"], r[f"{s}_high"])
+                 for s in ("auc", "ap", *briers)]  # fmt: skip
+        lines.append(f"| {model} | " + " | ".join(cells) + f" | {int(r.folds)} |")
     return "\n".join(lines) + "\n"
 
 
 def pairs_markdown(pairs: pd.DataFrame) -> str:
     """The paired differences as Markdown."""
-    lines = ["| Comparison | ΔAUC (95% CI) | ΔAP (95% CI) | A wins (AUC) |", "|---|---|---|---|"]
-    for r in pairs.itertuples():
-        lines.append(f"| {r.model_a} − {r.model_b} | {_ci(r.auc_diff, r.auc_low, r.auc_high)} "
-                     f"| {_ci(r.ap_diff, r.ap_low, r.ap_high)} | {r.a_wins_auc} |")  # fmt: skip
+    scores = [s for s in SCORES if f"{s}_diff" in pairs]
+    names = {"auc": "ΔAUC (95% CI)", "ap": "ΔAP (95% CI)", "brier": "ΔBrier (95% CI)"}
+    header = ["Comparison", *[names[s] for s in scores], "A wins (AUC)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, r in pairs.iterrows():
+        cells = [_ci(r[f"{s}_diff"], r[f"{s}_low"], r[f"{s}_high"]) for s in scores]
+        lines.append(f"| {r.model_a} − {r.model_b} | " + " | ".join(cells)
+                     + f" | {r.a_wins_auc} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

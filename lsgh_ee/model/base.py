@@ -9,6 +9,12 @@ are saved with the model and given back to the constructor when it is loaded)::
     index = model.predict(codes)       # (N,) float32 in [0, 1]
     model.save(folder); model = ModelEstimator.load(folder)
 
+``calibration="platt"`` or ``"isotonic"`` (every variant's constructor, from
+``training.calibration``) fits a calibration of the scores on the validation samples at the
+end of ``fit`` (:mod:`lsgh_ee.model.calibration`); ``predict`` then returns calibrated
+scores (``predict(codes, calibrated=False)`` the raw ones), and every fitted model keeps the
+Youden-J threshold of its validation samples in ``threshold_``.
+
 Nothing here imports TensorFlow: a Keras variant's module does, when it is first used.
 """
 
@@ -25,6 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lsgh_ee.errors import LsghError
+from lsgh_ee.model.calibration import Calibrator, check_method, fit_calibrator
 from lsgh_ee.model.data import check_class_counts, check_codes, check_labels, check_training_set
 from lsgh_ee.model.files import SCHEMA_JSON, atomic_folder, read_schema, sha256_file, write_json
 from lsgh_ee.model.variants import variant_class, variant_names
@@ -71,6 +78,11 @@ class ModelEstimator:
         history_: per-epoch ``loss``, ``val_loss``, ``mae``, ``val_mae`` (empty for rf).
         samples_per_second_: training speed measured during ``fit``.
         fit_info_: what ``fit`` did (epochs run, best epoch, seed, grid-search result...).
+        calibration: ``none``, ``platt`` or ``isotonic`` (:mod:`lsgh_ee.model.calibration`),
+            a constructor parameter of every variant.
+        calibrator_: the calibration fitted on the validation samples by ``fit`` (with the
+            Youden threshold; method ``none`` keeps the scores as they are), or None when
+            ``fit`` had no validation samples. :meth:`predict` applies it.
     """
 
     variant: ClassVar[str] = ""
@@ -79,7 +91,13 @@ class ModelEstimator:
     model_file: ClassVar[str] = ""
     unsaved_params: ClassVar[tuple[str, ...]] = ("on_epoch",)
 
-    def __init__(self, class_counts: Sequence[int], *, factor_names: Sequence[str] | None = None):
+    def __init__(
+        self,
+        class_counts: Sequence[int],
+        *,
+        factor_names: Sequence[str] | None = None,
+        calibration: str = "none",
+    ):
         self.class_counts = check_class_counts(class_counts)
         if factor_names is not None:
             factor_names = [str(name) for name in factor_names]
@@ -89,6 +107,8 @@ class ModelEstimator:
                     "counts; pass one name per factor"
                 )
         self.factor_names = factor_names
+        self.calibration = check_method(calibration)
+        self.calibrator_: Calibrator | None = None
         self.model_: Any = None
         self.history_: dict[str, list[float]] = {}
         self.samples_per_second_: float | None = None
@@ -142,36 +162,93 @@ class ModelEstimator:
 
     # -- the interface each variant implements -----------------------------------------
     def fit(
-        self, codes: Any, labels: Any, *, validation: tuple[Any, Any] | None = None
+        self,
+        codes: Any,
+        labels: Any,
+        *,
+        validation: tuple[Any, Any] | None = None,
+        groups: Any = None,
     ) -> ModelEstimator:
         """Train on class codes ``(N, F)`` (0 = nodata, 1..k; factor values for a model
         whose :attr:`input_kind` is ``values``) and labels ``(N,)`` in [0, 1] with the
-        constructor's settings. Returns ``self``.
+        constructor's settings, then fit the calibration. Returns ``self``.
 
-        ``validation``: optional ``(codes, labels)`` for early stopping, used instead of a
-        split drawn from the training samples (e.g. whole held-out blocks, so that the
-        validation set is as far from the training samples as the test set is). Models
-        without early stopping (the forest) ignore it."""
+        ``validation``: optional ``(codes, labels)`` for early stopping and calibration,
+        used instead of a split drawn from the training samples (e.g. whole held-out blocks,
+        so that the validation set is as far from the training samples as the test set
+        is). The forest does not stop early; it calibrates on it (see its class).
+
+        ``groups``: optional ``(N,)`` group (spatial block) ids of the samples: the
+        forest's grid search then never scores a block it was fitted on; networks ignore
+        it."""
         x, y = self._check_data(codes, labels)
         if validation is not None:
             x_val = self._check_inputs(validation[0])
             validation = (x_val, check_labels(validation[1], x_val.shape[0]))
-        self._fit(x, y, validation)
+        elif self.calibration != "none" and getattr(self, "validation_fraction", 1.0) == 0:
+            raise LsghError(
+                f"training.calibration: {self.calibration} is fitted on validation samples "
+                "but training.validation_fraction is 0; raise it (e.g. 0.2) or set "
+                "training.calibration: none"
+            )
+        if groups is not None:
+            groups = np.asarray(groups).ravel()
+            if groups.shape[0] != x.shape[0]:
+                raise LsghError(
+                    f"groups has {groups.shape[0]} values for {x.shape[0]} samples; pass "
+                    "one block id per sample"
+                )
+        self.calibrator_ = None
+        self._fit(x, y, validation, groups)
         return self
 
     def _fit(
-        self, x: np.ndarray, y: np.ndarray, validation: tuple[np.ndarray, np.ndarray] | None
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        validation: tuple[np.ndarray, np.ndarray] | None,
+        groups: np.ndarray | None = None,
     ) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def predict(self, codes: Any) -> np.ndarray:
+    def _calibrate(self, scores: np.ndarray | None, labels: np.ndarray | None, source: str) -> None:
+        """Fit :attr:`calibrator_` on raw validation ``scores`` ``(N,)`` and ``labels``
+        ``(N,)`` (None: no validation samples) and record it in ``fit_info_``; called by
+        the variants' ``_fit`` once the model is trained."""
+        if scores is None or labels is None:
+            if self.calibration != "none":
+                raise LsghError(
+                    f"training.calibration: {self.calibration} needs validation samples; "
+                    "raise training.validation_fraction or set training.calibration: none"
+                )
+            self.calibrator_ = None
+        else:
+            raw = np.clip(np.asarray(scores, dtype="float64"), 0.0, 1.0)
+            self.calibrator_ = fit_calibrator(self.calibration, raw, labels, source=source)
+        fitted = self.calibrator_
+        self.fit_info_["calibration"] = None if fitted is None else {
+            "method": fitted.method, "source": source, "n_validation": fitted.n_validation,
+            "threshold": fitted.threshold}  # fmt: skip
+
+    def predict(self, codes: Any, *, calibrated: bool = True) -> np.ndarray:
         """Susceptibility index ``(N,)`` float32 in [0, 1] for class codes ``(N, F)`` (or
-        factor values, see :attr:`input_kind`)."""
+        factor values, see :attr:`input_kind`):
+        calibrated by :attr:`calibrator_` when it is fitted, unless ``calibrated=False``
+        (the raw model output)."""
         self._check_fitted()
         x = self._check_inputs(codes)
         if x.shape[0] == 0:
             return np.empty(0, dtype="float32")
-        return np.clip(self._predict(x), 0.0, 1.0).astype("float32")
+        raw = np.clip(self._predict(x), 0.0, 1.0)
+        if calibrated and self.calibrator_ is not None:
+            raw = self.calibrator_.apply(raw)
+        return raw.astype("float32")
+
+    @property
+    def threshold_(self) -> float | None:
+        """The Youden-J threshold of the validation samples (on :meth:`predict`'s scale),
+        or None."""
+        return None if self.calibrator_ is None else self.calibrator_.threshold
 
     def _predict(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -224,6 +301,7 @@ class ModelEstimator:
             "history": self.history_,
             "samples_per_second": self.samples_per_second_,
             "fit_info": _jsonable(self.fit_info_),
+            "calibration": None if self.calibrator_ is None else self.calibrator_.to_json(),
             "versions": library_versions(),
         }
 
@@ -281,6 +359,7 @@ class ModelEstimator:
         estimator.history_ = schema.get("history") or {}
         estimator.samples_per_second_ = schema.get("samples_per_second")
         estimator.fit_info_ = schema.get("fit_info") or {}
+        estimator.calibrator_ = Calibrator.from_json(schema.get("calibration"))
         return estimator
 
 

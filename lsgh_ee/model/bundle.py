@@ -114,9 +114,9 @@ def update_bundle(folder: str | os.PathLike, updates: dict) -> dict:
     folder = Path(folder)
     schema = read_schema(folder)
     from_model = {"format", "format_version", "variant", "class_counts", "factor_names"}
-    protected = (set(BUNDLE_KEYS) | from_model | {"model_file", "model_sha256", "params"}) - set(
-        _UPDATABLE
-    )
+    protected = (
+        set(BUNDLE_KEYS) | from_model | {"model_file", "model_sha256", "params", "calibration"}
+    ) - set(_UPDATABLE)
     clash = sorted(set(updates) & protected)
     if clash:
         raise ValueError(f"cannot change bundle keys {clash}")

@@ -26,9 +26,24 @@ class RandomForest(ModelEstimator):
     input: most factors are ordered classes (slope, NDVI, distance bands), which trees split
     directly, and trees can still isolate single codes of the categorical ones (land use,
     lithology). A ``RandomForestRegressor`` (squared error, ``max_features="sqrt"``) is
-    tuned with ``GridSearchCV`` (seeded stratified ``cv``-fold, mean squared error) over
-    ``param_grid``; on 0/1 labels its prediction — the mean label of the leaves — is the
-    landslide probability, and the same estimator also accepts soft labels.
+    tuned with ``GridSearchCV`` (mean squared error) over ``param_grid``; on 0/1 labels its
+    prediction — the mean label of the leaves — is the landslide probability, and the same
+    estimator also accepts soft labels.
+
+    Grid-search folds: with ``groups`` (the spatial block of each sample, passed by
+    ``train`` under a spatial split and by ``cv``) a seeded ``StratifiedGroupKFold``: whole
+    blocks go to the fitted or the scored part of a split, never both, so the grid is
+    chosen on ground the forest has not seen, as the test blocks are (``cv`` folds become
+    fewer when there are fewer blocks; with one block, pixel folds). Without groups, a
+    seeded ``StratifiedKFold`` of the samples (random pixels, the paper's set-up).
+    ``fit_info_["grid_search_cv"]`` records which.
+
+    Calibration (``calibration``, see :mod:`lsgh_ee.model.calibration`) and the Youden
+    threshold are fitted on ``validation`` when ``fit`` gets it (``cv`` passes whole
+    held-out blocks), else on the forest's out-of-bag predictions of its training samples:
+    each sample scored only by the trees whose bootstrap left it out, so no sample is
+    scored by a tree that was fitted on it (samples no tree left out are skipped). OOB
+    scores average about a third of the trees, a little noisier than the full forest's.
 
     The model is saved with joblib (a pickle): load it only from a source you trust.
     ``samples_per_second_`` is samples / wall-clock seconds of the whole fit, grid search
@@ -43,6 +58,7 @@ class RandomForest(ModelEstimator):
         n_jobs: parallel jobs of the forest (-1: every core).
         seed: seeds the folds and the forest.
         verbose: ``GridSearchCV`` progress output.
+        calibration: ``none``, ``platt`` or ``isotonic``.
         on_epoch: taken so that every variant takes the same progress argument; a forest
             has no epochs, so it is never called (and, as for the networks, not saved).
     """
@@ -61,9 +77,10 @@ class RandomForest(ModelEstimator):
         n_jobs: int | None = -1,
         seed: int = 0,
         verbose: int = 0,
+        calibration: str = "none",
         on_epoch: EpochCallback | None = None,
     ):
-        super().__init__(class_counts, factor_names=factor_names)
+        super().__init__(class_counts, factor_names=factor_names, calibration=calibration)
         grid = DEFAULT_RF_GRID if param_grid is None else param_grid
         if not isinstance(grid, dict) or not grid:
             raise LsghError(f"param_grid must be a non-empty mapping, got {param_grid!r}")
@@ -76,22 +93,27 @@ class RandomForest(ModelEstimator):
         self.verbose = int(verbose)
         self.on_epoch = on_epoch
 
-    def _fit(self, x: np.ndarray, y: np.ndarray, validation: tuple | None = None) -> None:
+    def _fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        validation: tuple | None = None,
+        groups: np.ndarray | None = None,
+    ) -> None:
         """Grid-search and fit the forest on checked codes ``(N, F)`` and labels ``(N,)``
-        (a forest does not stop early: ``validation`` is not used)."""
+        (folds of whole ``groups`` when given), then calibrate on ``validation`` or on the
+        out-of-bag predictions."""
         from sklearn.ensemble import RandomForestRegressor
-        from sklearn.model_selection import GridSearchCV, StratifiedKFold
+        from sklearn.model_selection import GridSearchCV
 
         seed = self.seed
-        strata = y > 0.5
-        folds = min(self.cv, int(strata.sum()), int((~strata).sum()))
-        splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        splits, folds, described = self._grid_splits(y, groups)
         forest = RandomForestRegressor(max_features="sqrt", random_state=seed, n_jobs=self.n_jobs)
         search = GridSearchCV(
             forest,
             self.param_grid,
             scoring="neg_mean_squared_error",
-            cv=list(splits.split(x, strata)),
+            cv=splits,
             refit=True,
             verbose=self.verbose,
         )
@@ -109,9 +131,33 @@ class RandomForest(ModelEstimator):
             "best_params": search.best_params_,
             "cv_mse": float(-search.best_score_),
             "cv_folds": folds,
+            "grid_search_cv": described,
             "param_grid": self.param_grid,
             "seed": seed,
         }
+        if validation is not None:
+            x_val, y_val = validation
+            self._calibrate(self._predict(x_val), y_val, "validation")
+        else:
+            scores, seen = out_of_bag(self.model_, x)
+            self._calibrate(scores[seen], y[seen], "out-of-bag")
+
+    def _grid_splits(self, y: np.ndarray, groups: np.ndarray | None) -> tuple[list, int, str]:
+        """(train/score index pairs, folds, a description) of the grid search."""
+        from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+        strata = y > 0.5
+        n_groups = 0 if groups is None else int(np.unique(groups).size)
+        if n_groups >= 2:
+            folds = min(self.cv, n_groups)
+            splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=self.seed)
+            splits = list(splitter.split(np.zeros(len(y)), strata, groups))
+            return splits, folds, f"StratifiedGroupKFold: {folds} folds of {n_groups} blocks"
+        folds = min(self.cv, int(strata.sum()), int((~strata).sum()))
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
+        splits = list(splitter.split(np.zeros(len(y)), strata))
+        why = "" if groups is None else " (one block only)"
+        return splits, folds, f"StratifiedKFold: {folds} folds of samples{why}"
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         return self.model_.predict(x.astype("float32"))
@@ -130,3 +176,19 @@ class RandomForest(ModelEstimator):
             raise LsghError(
                 f"cannot load {path}: {exc}; the file is damaged, retrain or restore it"
             ) from exc
+
+
+def out_of_bag(forest, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(scores, seen)``: each sample's mean prediction over the trees whose bootstrap
+    left it out (``(N,)`` float64), and whether any tree did (``(N,)`` bool)."""
+    x = x.astype("float32")
+    total = np.zeros(len(x))
+    count = np.zeros(len(x))
+    for tree, in_bag in zip(forest.estimators_, forest.estimators_samples_, strict=True):
+        out = np.ones(len(x), dtype=bool)
+        out[in_bag] = False
+        if out.any():
+            total[out] += tree.predict(x[out])
+            count[out] += 1
+    seen = count > 0
+    return np.divide(total, count, out=np.zeros(len(x)), where=seen), seen

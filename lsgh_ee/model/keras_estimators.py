@@ -71,6 +71,8 @@ class KerasEstimator(ModelEstimator):
             weights, BatchNorm statistics included, stay as they are). None trains all.
         warm_start: when the estimator is already trained, ``fit`` starts from its current
             weights instead of a fresh initialisation (fine-tuning).
+        calibration: ``none``, ``platt`` or ``isotonic``, fitted on the early-stopping
+            validation samples (:mod:`lsgh_ee.model.calibration`).
         on_epoch: called as ``on_epoch(epoch, logs)`` after every epoch (``logs``: loss,
             mae, val_loss, val_mae, val_auc) — for progress bars; not saved with the model.
     """
@@ -101,9 +103,10 @@ class KerasEstimator(ModelEstimator):
         deterministic: bool = True,
         train_only: Sequence[str] | None = None,
         warm_start: bool = False,
+        calibration: str = "none",
         on_epoch: EpochCallback | None = None,
     ):
-        super().__init__(class_counts, factor_names=factor_names)
+        super().__init__(class_counts, factor_names=factor_names, calibration=calibration)
         self.bn_momentum = float(bn_momentum)
         self.filters = tuple(int(f) for f in filters)
         self.dropout = float(dropout)
@@ -175,7 +178,11 @@ class KerasEstimator(ModelEstimator):
             raise LsghError(f"invalid {self.variant} model parameters: {exc}") from exc
 
     def _fit(
-        self, x: np.ndarray, y: np.ndarray, validation: tuple[np.ndarray, np.ndarray] | None = None
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+        groups: np.ndarray | None = None,  # only the forest's grid search uses them
     ) -> None:
         """Train on checked codes ``(N, F)`` int32 and labels ``(N,)`` float32; early
         stopping watches ``validation`` when given, else a split of the samples."""
@@ -253,6 +260,8 @@ class KerasEstimator(ModelEstimator):
             "trained_layers": None if self.train_only is None else list(self.train_only),
             "devices": [d.device_type for d in tf.config.list_logical_devices()],
         }
+        # calibration and the Youden threshold: on the early-stopping validation samples
+        self._calibrate(None if x_val is None else self._predict(x_val), y_val, "validation")
 
     def _early_stopping(self, x_val: np.ndarray, y_val: np.ndarray) -> list:
         """The callbacks that score the hard validation samples (when both classes are

@@ -25,7 +25,7 @@ import numpy as np
 
 from lsgh_ee.errors import LsghError
 from lsgh_ee.model.base import EpochCallback, ModelEstimator, check_positive
-from lsgh_ee.model.forest import RandomForest
+from lsgh_ee.model.forest import RandomForest, out_of_bag
 
 
 def encode_values(
@@ -94,6 +94,7 @@ class RawForest(ModelEstimator):
         n_estimators, min_samples_leaf, max_features: the forest's settings.
         n_jobs: parallel jobs of the forest (-1: every core).
         seed: seeds the forest.
+        calibration: ``none``, ``platt`` or ``isotonic`` (fitted as rf's is).
         on_epoch: taken so that every variant takes the same progress argument; never
             called (a forest has no epochs) and not saved.
     """
@@ -114,9 +115,10 @@ class RawForest(ModelEstimator):
         max_features: str | float | int | None = "sqrt",
         n_jobs: int | None = -1,
         seed: int = 0,
+        calibration: str = "none",
         on_epoch: EpochCallback | None = None,
     ):
-        super().__init__(class_counts, factor_names=factor_names)
+        super().__init__(class_counts, factor_names=factor_names, calibration=calibration)
         columns = sorted({int(f) for f in categorical})
         if columns and (columns[0] < 0 or columns[-1] >= len(self.class_counts)):
             raise LsghError(
@@ -164,9 +166,16 @@ class RawForest(ModelEstimator):
         names = self.factor_names or [f"factor_{f}" for f in range(len(self.class_counts))]
         return feature_names(names, self.class_counts, self.categorical)
 
-    def _fit(self, x: np.ndarray, y: np.ndarray, validation: tuple | None = None) -> None:
-        """Fit the forest on checked values ``(N, F)`` and labels ``(N,)`` (no early
-        stopping: ``validation`` is not used)."""
+    def _fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        validation: tuple | None = None,
+        groups: np.ndarray | None = None,
+    ) -> None:
+        """Fit the forest on checked values ``(N, F)`` and labels ``(N,)`` (no grid search,
+        so ``groups`` is not used), then calibrate as rf does: on ``validation`` when
+        given, else on the out-of-bag predictions."""
         from sklearn.ensemble import RandomForestRegressor
 
         forest = RandomForestRegressor(
@@ -191,6 +200,12 @@ class RawForest(ModelEstimator):
             "importances": [round(float(v), 6) for v in forest.feature_importances_],
             "seed": self.seed,
         }
+        if validation is not None:
+            x_val, y_val = validation
+            self._calibrate(self._predict(x_val), y_val, "validation")
+        else:
+            scores, seen = out_of_bag(forest, self.encode(x))
+            self._calibrate(scores[seen], y[seen], "out-of-bag")
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         return self.model_.predict(self.encode(x))

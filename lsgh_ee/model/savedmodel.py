@@ -22,6 +22,11 @@ for masked pixels — get NaN, as in local maps.
 Per-factor bands (not one array band) keep the Earth Engine side to plain ``select`` and
 ``toFloat`` and let every request name the factors it carries.
 
+A calibrated model (``training.calibration``) is served calibrated: the network's output is
+clipped to [0, 1] and mapped by the same Platt or isotonic calibration as
+:meth:`~lsgh_ee.model.base.ModelEstimator.predict` (in float64, as NumPy does), inside the
+graph, so a hosted map equals the local one.
+
 Next to ``saved_model.pb`` the export writes ``lsgh_model.json``: variant, factor names in
 band order, breaks and classes, the ``fromVertexAi`` arguments that match the signature,
 and the bundle's model hash.
@@ -35,6 +40,7 @@ import os
 from pathlib import Path
 
 from lsgh_ee.errors import LsghError
+from lsgh_ee.model.calibration import EPS, Calibrator
 from lsgh_ee.model.files import atomic_folder
 from lsgh_ee.model.schema import check_hostable
 
@@ -78,11 +84,13 @@ def export_savedmodel(bundle_dir: str | os.PathLike, out_dir: str | os.PathLike)
         archive.track(estimator.model_)
         archive.add_endpoint(
             "serving_default",
-            _serving_function(estimator.model_, names, counts),
+            _serving_function(estimator.model_, names, counts, estimator.calibrator_),
             input_signature=[_input_signature(names)],
         )
         archive.write_out(str(tmp), verbose=False)
         metadata = _metadata(schema, names)
+        calibrator = estimator.calibrator_
+        metadata["calibration"] = None if calibrator is None else calibrator.to_json()
         (tmp / METADATA_JSON).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
     return Path(out_dir)
 
@@ -108,7 +116,31 @@ def _input_signature(names: list[str]) -> dict:
     return {name: tf.TensorSpec([None], tf.string, name=name) for name in names}
 
 
-def _serving_function(model, names: list[str], counts: list[int]):
+def calibrate_tensor(index, calibrator: Calibrator | None):
+    """The TensorFlow twin of ``calibrator.apply`` on a float32 tensor of raw scores
+    (clipped to [0, 1] first, as ``predict`` does); float32 out."""
+    import tensorflow as tf
+
+    index = tf.clip_by_value(index, 0.0, 1.0)
+    if calibrator is None or calibrator.method == "none":
+        return index
+    s = tf.cast(index, tf.float64)
+    if calibrator.method == "platt":
+        clipped = tf.clip_by_value(s, EPS, 1.0 - EPS)
+        z = calibrator.params["a"] * tf.math.log(clipped / (1.0 - clipped)) + calibrator.params["b"]
+        return tf.cast(0.5 * (1.0 + tf.math.tanh(0.5 * z)), tf.float32)
+    xs = [float(v) for v in calibrator.params["x"]]
+    ys = [float(v) for v in calibrator.params["y"]]
+    if len(xs) == 1:
+        return tf.fill(tf.shape(index), tf.constant(ys[0], tf.float32))
+    x, y = tf.constant(xs, tf.float64), tf.constant(ys, tf.float64)
+    s = tf.clip_by_value(s, xs[0], xs[-1])
+    i = tf.clip_by_value(tf.searchsorted(x, s, side="right") - 1, 0, len(xs) - 2)
+    x0, x1, y0, y1 = (tf.gather(v, j) for v, j in ((x, i), (x, i + 1), (y, i), (y, i + 1)))
+    return tf.cast(y0 + (s - x0) * (y1 - y0) / (x1 - x0), tf.float32)
+
+
+def _serving_function(model, names: list[str], counts: list[int], calibrator: Calibrator | None):
     """``serve({factor: (instances,) string}) -> {"susceptibility": (instances,) string}``."""
     import tensorflow as tf
 
@@ -129,7 +161,7 @@ def _serving_function(model, names: list[str], counts: list[int]):
         shape = tf.shape(tiles)
         # float32 holds codes 0..255 exactly; round() only guards against a resampled input
         codes = tf.cast(tf.round(tf.reshape(tiles, [-1, n_factors])), tf.int32)
-        index = tf.reshape(model(codes, training=False), [-1])
+        index = calibrate_tensor(tf.reshape(model(codes, training=False), [-1]), calibrator)
         valid = tf.reduce_all((codes >= 1) & (codes <= max_codes), axis=1)
         index = tf.where(valid, index, tf.fill(tf.shape(index), float("nan")))
         out = tf.reshape(index, shape[:3])  # (instances, rows, cols): a scalar band per tile

@@ -99,9 +99,9 @@ def variant_classes() -> dict[str, type[ModelEstimator]]:
 
 def training_params(klass: type[ModelEstimator], training: TrainingConfig | None) -> dict:
     """The settings of a config's ``training`` section that ``klass``'s constructor takes
-    (``seed`` and ``rf_grid`` as ``param_grid`` for rf; ``epochs``, ``patience``,
-    ``batch_size``, ``validation_fraction``, ``early_stopping`` and ``seed`` for the Keras
-    variants)."""
+    (``seed``, ``calibration`` and ``rf_grid`` as ``param_grid`` for rf; ``epochs``,
+    ``patience``, ``batch_size``, ``validation_fraction``, ``early_stopping``,
+    ``calibration`` and ``seed`` for the Keras variants)."""
     if training is None:
         return {}
     accepted = set(klass.param_names())
@@ -136,10 +136,11 @@ def make_model(
             ``filters``, ``dropout``, ``reduction``, ``learning_rate``, ``bn_momentum``,
             ``predict_batch_size``, ``epochs``, ``patience``, ``batch_size``,
             ``validation_fraction``, ``early_stopping``, ``seed``, ``verbose``,
-            ``deterministic``, ``train_only``, ``warm_start``, ``on_epoch``; rf:
-            ``param_grid``, ``cv``, ``n_jobs``, ``seed``, ``verbose``, ``on_epoch`` (never
-            called: a forest has no epochs); rf-raw: ``categorical``, ``n_estimators``,
-            ``min_samples_leaf``, ``max_features``, ``n_jobs``, ``seed``, ``on_epoch``.
+            ``deterministic``, ``train_only``, ``warm_start``, ``calibration``,
+            ``on_epoch``; rf: ``param_grid``, ``cv``, ``n_jobs``, ``seed``, ``verbose``,
+            ``calibration``, ``on_epoch`` (never called: a forest has no epochs); rf-raw:
+            ``categorical``, ``n_estimators``, ``min_samples_leaf``, ``max_features``,
+            ``n_jobs``, ``seed``, ``calibration``, ``on_epoch``.
 
     Raises:
         LsghError: an unknown variant or parameter, or an invalid value.

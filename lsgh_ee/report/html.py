@@ -15,6 +15,7 @@ import pandas as pd
 from lsgh_ee import __version__
 from lsgh_ee.atomic import write_text
 from lsgh_ee.config import RegionConfig
+from lsgh_ee.evaluation import THRESHOLD_METRICS as _PERCENT
 from lsgh_ee.evaluation.crossval import format_ci
 from lsgh_ee.runfolder import RunFolder
 
@@ -114,16 +115,17 @@ def _evaluation_section(run: RunFolder, manifest: dict) -> list[str]:
     table4 = run.table4_csv
     if not table4.exists():
         return []
-    frame = pd.read_csv(table4, index_col="model")
+    frame = pd.read_csv(table4, index_col="model").rename(columns={"mse": "mse (Brier)"})
     out = [
         "<h2>Model comparison (Table 4)</h2>",
         "<p>Every model scored on the same held-out hard samples; threshold 0.5.</p>",
-        _table(frame, percent=("accuracy", "precision", "specificity", "sensitivity", "f1")),
+        _table(frame, percent=_PERCENT),
         '<div class="grid">'
         + _img(run / run.PR_CURVES_PNG, "PR curves")
         + _img(run / run.ROC_CURVES_PNG, "ROC curves")
         + "</div>",
     ]
+    out += _calibration_part(run)
     truth = _json(run.evaluation).get("truth")
     if truth:
         out.append("<p>Agreement with the reference susceptibility (every valid pixel): "
@@ -133,6 +135,33 @@ def _evaluation_section(run: RunFolder, manifest: dict) -> list[str]:
     if rows:
         frame = pd.DataFrame(rows).T[["training_samples", "soft_samples", "epochs_run", "seconds"]]
         out.append("<p>Training:</p>" + _table(frame, digits=1))
+    return out
+
+
+def _calibration_part(run: RunFolder) -> list[str]:
+    """The reliability diagram, each model's calibration and the metrics at its Youden
+    threshold (written by ``evaluate``)."""
+    youden = run / run.YOUDEN_CSV
+    if not youden.exists():
+        return []
+    out = [
+        "<h3>Calibration</h3>",
+        "<p>A model is calibrated when, among the pixels it scores about <i>p</i>, a share "
+        "<i>p</i> are landslides: its dots lie on the diagonal of the reliability diagram. "
+        "A model can rank pixels well (high AUC) and still be badly calibrated; then the "
+        "0.5-threshold metrics above and the equal-interval tables describe its calibration, "
+        "not its ranking. <code>training.calibration</code> (platt or isotonic, fitted on "
+        "the validation samples) corrects it without changing the ranking; the Brier score "
+        "(Table 4's MSE) falls when it helps. Below: each model at the threshold maximising "
+        "Youden's J (sensitivity + specificity − 1) on its validation samples.</p>",
+        _img(run / run.RELIABILITY_PNG, "reliability diagram"),
+    ]
+    calibration = _json(run.evaluation).get("calibration")
+    if calibration:
+        columns = ["method", "fitted_on", "brier", "ece", "threshold"]
+        out.append(_table(pd.DataFrame(calibration).T.reindex(columns=columns).infer_objects()))
+    frame = pd.read_csv(youden, index_col="model")
+    out.append("<p>Metrics at the Youden threshold:</p>" + _table(frame, percent=_PERCENT))
     return out
 
 

@@ -43,7 +43,8 @@ def cv(
     """Spatially blocked (or temporal) ``folds``-fold cross-validation, ``repeats`` times,
     of ``models`` (default: the config's ``training.models``). Needs ``export-factors``.
 
-    Writes into ``cv/``: ``folds.csv`` (repeat, fold, model, AUC, AP, test samples),
+    Writes into ``cv/``: ``folds.csv`` (repeat, fold, model, AUC, AP, Brier score of the
+    scores and, ``brier_raw``, of the uncalibrated ones, test samples),
     ``table4_cv.csv``/``.md`` (mean ± 95% CI per model), ``paired.csv``/``.md`` (every
     model pair's fold-paired difference with its interval), ``fold_auc.png`` and
     ``cv.json``.
@@ -99,12 +100,14 @@ def cv(
 
         from lsgh_ee.evaluation import average_precision, roc_auc
         from lsgh_ee.evaluation import crossval as cvs
+        from lsgh_ee.evaluation.calibration import brier_score
         from lsgh_ee.factors.reclassify import breaks_within
         from lsgh_ee.factors.stack import FactorStack
         from lsgh_ee.inventory import read_inventory
         from lsgh_ee.model import make_model
         from lsgh_ee.region import Region
         from lsgh_ee.sampling.folds import draw_fold, draw_year_fold, plan_folds, plan_year_folds
+        from lsgh_ee.stages.train import sample_blocks
 
         start = time.perf_counter()
         stack = FactorStack.read(run.path)
@@ -155,12 +158,17 @@ def cv(
                     if not model.uses_soft_samples:
                         train = train.subset(train.kind != "soft")
                     takes = model.input_kind  # codes, or values (rf-raw)
+                    groups = sample_blocks(train, stack.grid, config.sampling.block_size)
                     model.fit(train.inputs(takes), train.label,
-                              validation=(val.inputs(takes), val.label))  # fmt: skip
+                              validation=(val.inputs(takes), val.label),
+                              groups=groups)  # fmt: skip
                     score = model.predict(test.inputs(takes))
+                    raw = model.predict(test.inputs(takes), calibrated=False)
                     rows.append({"repeat": r + 1, "fold": k + 1, "model": variant,
                                  "auc": roc_auc(test.label, score),
                                  "ap": average_precision(test.label, score),
+                                 "brier": brier_score(test.label, score),
+                                 "brier_raw": brier_score(test.label, raw),
                                  "n_test": len(test),
                                  "n_test_positive": int((test.label == 1).sum())})  # fmt: skip
         per_fold = pd.DataFrame(rows, columns=list(cvs.FOLD_COLUMNS))

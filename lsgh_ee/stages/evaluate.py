@@ -18,9 +18,12 @@ def evaluate(
     run_dir: str | os.PathLike | None = None,
     force: bool = False,
 ) -> StageResult:
-    """Stage ``evaluate``: the paper's Table 4 (``table4.csv`` / ``.md``), PR and ROC curves
-    and ``evaluation.json``; when the config names a reference susceptibility
-    (``evaluation.truth``), each model's agreement with it."""
+    """Stage ``evaluate``: the paper's Table 4 (``table4.csv`` / ``.md``, threshold 0.5),
+    the metrics at each model's Youden threshold (``table4_youden.csv`` / ``.md``), PR and
+    ROC curves, the reliability diagram (``reliability.png``) and ``evaluation.json``
+    (with each model's calibration method, Youden threshold, Brier score and ECE); when the
+    config names a reference susceptibility (``evaluation.truth``), each model's agreement
+    with it. Scores are the models' calibrated ones when ``training.calibration`` was set."""
     from lsgh_ee.model.files import bundle_schema_path
 
     config = as_config(config)
@@ -32,7 +35,7 @@ def evaluate(
     inputs = [run.samples] + [bundle_schema_path(run.model_dir(m)) for m in models]
     if config.evaluation.truth is not None:
         inputs.append(config.evaluation.truth)
-    params = {"models": models, "truth": str(config.evaluation.truth)}
+    params = {"models": models, "truth": str(config.evaluation.truth), "calibration": 1}
 
     def work() -> tuple[list[Path], dict]:
         from lsgh_ee.evaluation import (
@@ -42,6 +45,7 @@ def evaluate(
             truth_agreement,
             write_table,
         )
+        from lsgh_ee.evaluation import calibration as cal
         from lsgh_ee.factors.stack import FactorStack
         from lsgh_ee.mapping import predict_stack
         from lsgh_ee.model import load_bundle
@@ -54,20 +58,33 @@ def evaluate(
         test = test.subset(test.kind != "soft")
         scores = []
         truth_scores: dict[str, dict] = {}
+        calibration: dict[str, dict] = {}
         for variant in models:
             model, _ = load_bundle(run.model_dir(variant))
-            score = model.predict(test.inputs(model.input_kind))
-            scores.append(ModelScores(variant, test.label, score))
+            scores.append(ModelScores(variant, test.label,
+                                      model.predict(test.inputs(model.input_kind))))  # fmt: skip
+            fitted = model.calibrator_
+            calibration[variant] = {
+                "method": "none" if fitted is None else fitted.method,
+                "fitted_on": None if fitted is None else fitted.source,
+                **cal.calibration_summary(scores[-1], model.threshold_),
+            }
             if truth is not None and grid is not None:
                 truth_scores[variant] = truth_agreement(
                     predict_stack(model, run.path), read_onto_grid(config.evaluation.truth, grid)
                 )
         table = metrics_table(scores)
         outputs = write_table(table, run.path)
-        outputs += plot_curves(scores, run.path,
-                               title=f"{config.name}, {config.sampling.split} split")  # fmt: skip
+        thresholds = {m: c["threshold"] for m, c in calibration.items()}
+        youden = cal.youden_table(scores, thresholds)
+        outputs += cal.write_youden(youden, run.path, run.YOUDEN_STEM)
+        title = f"{config.name}, {config.sampling.split} split"
+        outputs.append(cal.plot_reliability(scores, run / run.RELIABILITY_PNG, title=title))
+        outputs += plot_curves(scores, run.path, title=title)
         summary = {"table4": json.loads(table.to_json(orient="index")),
-                   "test_samples": len(test), "split": config.sampling.split}  # fmt: skip
+                   "test_samples": len(test), "split": config.sampling.split,
+                   "calibration": calibration,
+                   "youden": json.loads(youden.to_json(orient="index"))}  # fmt: skip
         if truth_scores:
             summary["truth"] = truth_scores
         write_text(run.evaluation, json.dumps(summary, indent=2))

@@ -95,8 +95,12 @@ def train(
         if validation is not None:
             samples, held_out = validation
             validation = (held_out.inputs(model.input_kind), held_out.label)
+        groups = None
+        if samples.meta.get("split") == "spatial":  # the forest's grid search: whole blocks
+            groups = sample_blocks(samples, _run_grid(run), float(samples.meta["block_size"]))
         start = time.perf_counter()
-        model.fit(samples.inputs(model.input_kind), samples.label, validation=validation)
+        model.fit(samples.inputs(model.input_kind), samples.label, validation=validation,
+                  groups=groups)  # fmt: skip
         summary = {
             "variant": variant,
             "training_samples": len(samples),
@@ -134,14 +138,9 @@ def _validation_by_split(
         return None
     if not training.validation_fraction:
         return None
-    from lsgh_ee.grid import Grid
-    from lsgh_ee.rasters import read_stack
     from lsgh_ee.sampling.folds import block_validation, year_validation
 
-    if run.codes.exists():
-        _, grid, _ = read_stack(run.codes)
-    else:  # an Earth Engine-native run: no class-code raster, the schema has the grid
-        grid = Grid.from_dict(json.loads(run.factor_schema.read_text(encoding="utf-8"))["grid"])
+    grid = _run_grid(run)
     try:
         if split == "spatial":
             return block_validation(samples, grid, float(samples.meta["block_size"]),
@@ -156,6 +155,32 @@ def _validation_by_split(
     except LsghError as exc:  # too few blocks or years: the network's own random share
         logging.getLogger(__name__).warning("%s; early stopping on a random share instead", exc)
         return None
+
+
+def _run_grid(run: RunFolder) -> Any:
+    """The run's grid: the class-code raster's, or in an Earth Engine-native run (no
+    class-code raster) the one the factor schema records."""
+    from lsgh_ee.grid import Grid
+    from lsgh_ee.rasters import read_stack
+
+    if run.codes.exists():
+        return read_stack(run.codes)[1]
+    return Grid.from_dict(json.loads(run.factor_schema.read_text(encoding="utf-8"))["grid"])
+
+
+def sample_blocks(samples: Any, grid: Any, block_size: float) -> Any:
+    """The block id ``(N,)`` of each sample: the square block of ``block_size`` metres
+    (:class:`~lsgh_ee.sampling.splits.Blocks` on ``grid``) holding its pixel; None when
+    such blocks do not divide the grid (one block, or blocks not larger than a pixel: a
+    temporal cross-validation of a small region), and the forest's grid search then uses
+    pixel folds."""
+    from lsgh_ee.sampling.splits import Blocks
+
+    try:
+        blocks = Blocks.on(grid, block_size)
+    except LsghError:
+        return None
+    return blocks.of(samples.rows * grid.width + samples.cols, grid.width)
 
 
 def trained_models(run: RunFolder) -> list[str]:

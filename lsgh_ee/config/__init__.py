@@ -17,7 +17,9 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from lsgh_ee.config.earthengine import DemConfig, EarthEngineConfig
 from lsgh_ee.config.inventory import InventoryConfig, resolve_inventory
+from lsgh_ee.config.sampling import HeatmapConfig, SamplingConfig
 from lsgh_ee.config.strict import Strict
+from lsgh_ee.config.training import apply_preset
 from lsgh_ee.errors import LsghError
 
 
@@ -176,61 +178,6 @@ class FactorConfig(Strict):
         return any(p is not None for p in (self.path, self.red, self.nir))
 
 
-class HeatmapConfig(Strict):
-    diameter: int = Field(13, ge=1, description="Gaussian heatmap diameter in pixels (odd)")
-
-
-class SamplingConfig(Strict):
-    seed: int = 42
-    importance_samples: int = Field(
-        5000, ge=100, description="pixels drawn for the factor report's RF importance"
-    )
-    positives: Literal["centroid", "polygon"] = Field(
-        "centroid",
-        description="positive (label 1) samples: each landslide's centre pixel (the paper), "
-        "or every pixel of the landslide polygons",
-    )
-    negatives: Literal["outside_heatmap", "outside_buffer", "low_slope"] = Field(
-        "outside_heatmap",
-        description="rule for negative (label 0) samples, drawn at random from non-landslide "
-        "ground: where the heatmap is 0, farther than 'negative_buffer' metres from any "
-        "landslide pixel, or where slope is below 'negative_max_slope' degrees",
-    )
-    negative_ratio: float = Field(
-        1.0, gt=0, description="negatives per positive sample (1.0 = balanced)"
-    )
-    negative_buffer: float = Field(
-        500.0, gt=0, description="metres from any landslide pixel (negatives: outside_buffer)"
-    )
-    negative_max_slope: float = Field(
-        10.0, gt=0, le=90, description="slope in degrees (negatives: low_slope)"
-    )
-    soft_per_interval: int | None = Field(
-        None,
-        ge=0,
-        description="soft samples per heatmap interval (0.2,0.4], (0.4,0.6], (0.6,0.8]; "
-        "default: as many as the positive samples; 0 = no soft samples (plain CNN)",
-    )
-    split: Literal["random", "spatial", "temporal"] = Field(
-        "random",
-        description="train/test split: random (stratified by kind, the paper's 7:3), "
-        "spatial (whole square blocks of 'block_size' metres) or temporal (by landslide "
-        "year, needs inventory.date_attribute); spatial and temporal draw each side from "
-        "its own landslides (heatmap, soft samples, negatives' exclusion zones)",
-    )
-    test_fraction: float = Field(
-        0.3, gt=0, lt=1, description="share of the samples held out for testing (paper: 0.3)"
-    )
-    block_size: float = Field(
-        2000.0, gt=0, description="side of the spatial split's blocks in metres"
-    )
-    temporal_cutoff: int | None = Field(
-        None,
-        description="temporal split: landslides up to this year train, later ones test "
-        "(default: the year splitting the landslides closest to 1 - test_fraction)",
-    )
-
-
 ModelName = Literal["rf-raw", "rf", "cnn", "lsgh-noscse", "lsgh"]
 #: The model variants, in Table 4 order: the one list of their names. ``rf-raw`` (a random
 #: forest on the factor values, the reference every change is compared with) comes first,
@@ -239,9 +186,36 @@ MODEL_VARIANTS: tuple[str, ...] = get_args(ModelName)
 
 
 class TrainingConfig(Strict):
-    """Model training (the paper's §3.1 settings by default)."""
+    """Model training: ``preset`` fills the network and optimiser settings the config
+    leaves out (:mod:`lsgh_ee.config.training`); both presets are the paper's §3.1 today."""
 
     seed: int = 42
+    preset: Literal["default", "paper"] = Field(
+        "default",
+        description="named settings filling loss, dropout, filters, learning_rate, "
+        "weight_decay, soft_weight, batch_size and patience where the config leaves them "
+        "out: paper (the paper's §3.1) or default (the project's choice, today = paper)",
+    )
+    loss: Literal["mse", "bce"] = Field(
+        "mse",
+        description="network loss: mse (the paper) or bce (binary cross-entropy on the soft "
+        "targets)",
+    )
+    dropout: float = Field(0.5, ge=0, lt=1, description="dropout before the output (paper: 0.5)")
+    filters: list[int] = Field(
+        [32, 64, 128, 256],
+        min_length=2,
+        description="conv block widths then the head width (paper: 32, 64, 128, 256)",
+    )
+    learning_rate: float = Field(1e-3, gt=0, description="Adam learning rate (paper: 0.001)")
+    weight_decay: float = Field(
+        0.0, ge=0, description="L2 penalty on the conv and dense kernels (paper: 0)"
+    )
+    soft_weight: float = Field(
+        1.0,
+        ge=0,
+        description="loss weight of each soft sample; hard samples weigh 1 (paper: 1.0)",
+    )
     models: list[ModelName] = Field(
         default_factory=lambda: list(MODEL_VARIANTS),
         description="model variants 'run' trains and evaluates",
@@ -280,6 +254,11 @@ class TrainingConfig(Strict):
         "predictions) and applied to evaluation and maps: none (default, the paper's "
         "scores), platt (logistic on the logit) or isotonic (monotone steps, interpolated)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        return apply_preset(data)
 
 
 class EvaluationConfig(Strict):
@@ -328,6 +307,12 @@ class RegionConfig(Strict):
     @property
     def run_dir(self) -> Path:
         return self.output.dir
+
+    @property
+    def heatmap_diameter(self) -> int:
+        """The heatmap diameter in pixels at this region's resolution (``heatmap.diameter``
+        or ``heatmap.diameter_m`` converted): what every stage draws and records."""
+        return self.heatmap.pixels(self.resolution)
 
     def digest_dict(self) -> dict[str, Any]:
         """The config as plain JSON-ready data (paths as strings) for the run manifest."""

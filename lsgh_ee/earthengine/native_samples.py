@@ -257,9 +257,7 @@ def draw_native_samples(
         meta = {"block_size": cfg.block_size, "test_blocks": int(test_blocks.size)}
     check_positive_split(pos_is_test, cfg)
 
-    n_soft = cfg.soft_per_interval
-    if n_soft is None:
-        n_soft = n_pos if cfg.split == "random" else int((~pos_is_test).sum())
+    n_soft = cfg.soft_count(n_pos if cfg.split == "random" else int((~pos_is_test).sum()))
     soft_table = _strata_table(
         src.codes.addBands(heat), _soft_strata(heat, soft_ground),
         dict.fromkeys(SOFT_STRATA, n_soft), src, seed + 1, settings, "soft_samples",

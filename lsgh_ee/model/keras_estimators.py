@@ -1,8 +1,11 @@
 """The Keras variants: LSGH-Net with and without scSE, and the CNN baseline.
 
-They follow the paper's §3.1: MSE loss, Adam, batch 32, at most 200 epochs, early stopping
-with patience 50 restoring the best weights. The validation split is drawn (seeded,
-stratified on ``label > 0.5``) from the samples given to ``fit``. Data go through
+They follow the paper's §3.1 by default: MSE loss, Adam, batch 32, at most 200 epochs, early
+stopping with patience 50 restoring the best weights. Options beyond the paper: ``loss="bce"``
+(binary cross-entropy, which takes the soft targets 0 < y < 1 as they are), ``soft_weight``
+(the loss weight of every soft sample, hard samples weigh 1; Keras averages ``w * loss`` over
+the batch size) and ``weight_decay`` (L2 on the conv and dense kernels). The validation split
+is drawn (seeded, stratified on ``label > 0.5``) from the samples given to ``fit``. Data go through
 ``tf.data`` (seeded shuffle, batch, prefetch); TensorFlow uses a GPU by itself when it sees
 one. With ``deterministic=True`` (default) ``fit`` seeds Python, NumPy and the backend
 (``keras.utils.set_random_seed``) and turns on TensorFlow op determinism — a process-wide
@@ -36,6 +39,7 @@ from lsgh_ee.model.data import validation_split  # noqa: E402
 from lsgh_ee.model.network import build_lsgh_net  # noqa: E402
 
 EARLY_STOPPING = ("val_auc", "val_loss", "val_brier")
+LOSSES = ("mse", "bce")
 
 
 class KerasEstimator(ModelEstimator):
@@ -48,6 +52,11 @@ class KerasEstimator(ModelEstimator):
         dropout: dropout rate before the output (paper: 0.5).
         reduction: cSE reduction ratio.
         learning_rate: Adam learning rate (Keras default 0.001).
+        weight_decay: L2 penalty on the conv and dense kernels (0: none, the paper).
+        loss: ``"mse"`` (the paper) or ``"bce"`` (binary cross-entropy on soft targets).
+        soft_weight: loss weight of each soft sample (0 < label < 1); hard samples weigh 1
+            (default 1.0: every sample counts the same, the paper). 0 ignores the soft
+            samples' labels (they still pass through batch normalisation).
         predict_batch_size: batch size for :meth:`predict` (memory vs speed only).
         bn_momentum: batch-normalisation momentum (see ``build_lsgh_net``).
         epochs: maximum number of epochs (paper: 200).
@@ -89,6 +98,9 @@ class KerasEstimator(ModelEstimator):
         dropout: float = 0.5,
         reduction: int = 2,
         learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+        loss: str = "mse",
+        soft_weight: float = 1.0,
         predict_batch_size: int = 8192,
         bn_momentum: float = 0.9,
         epochs: int = 200,
@@ -113,6 +125,14 @@ class KerasEstimator(ModelEstimator):
         self.reduction = int(reduction)
         self.learning_rate = float(learning_rate)
         self.predict_batch_size = int(predict_batch_size)
+        self.weight_decay, self.soft_weight = float(weight_decay), float(soft_weight)
+        self.loss = loss
+        if self.loss not in LOSSES:
+            raise LsghError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+        if self.weight_decay < 0 or self.soft_weight < 0:
+            raise LsghError(
+                f"weight_decay ({weight_decay}) and soft_weight ({soft_weight}) must be >= 0"
+            )
         if len(self.filters) < 2 or min(self.filters) < 1:
             raise LsghError(f"filters needs at least two positive widths, got {filters!r}")
         if not 0.0 <= self.dropout < 1.0:
@@ -172,6 +192,7 @@ class KerasEstimator(ModelEstimator):
                 filters=self.filters,
                 reduction=self.reduction,
                 bn_momentum=self.bn_momentum,
+                weight_decay=self.weight_decay,
                 name=f"lsgh_net_{self.variant.replace('-', '_')}",
             )
         except ValueError as exc:
@@ -203,11 +224,13 @@ class KerasEstimator(ModelEstimator):
         if self.train_only is not None:
             for layer in model.layers:
                 layer.trainable = layer.name in set(self.train_only)
+        loss = keras.losses.BinaryCrossentropy() if self.loss == "bce" else "mse"
         model.compile(
-            optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse", metrics=["mae"]
+            optimizer=keras.optimizers.Adam(self.learning_rate), loss=loss, metrics=["mae"]
         )
+        weights = sample_weights(y_train, self.soft_weight)
         train = (
-            tf.data.Dataset.from_tensor_slices((x_train, y_train[:, None]))
+            tf.data.Dataset.from_tensor_slices((x_train, y_train[:, None], weights))
             .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
             .batch(batch_size)
             .prefetch(tf.data.AUTOTUNE)
@@ -254,6 +277,8 @@ class KerasEstimator(ModelEstimator):
             "batch_size": batch_size,
             "max_epochs": self.epochs,
             "patience": self.patience,
+            "loss": self.loss,
+            "soft_weight": self.soft_weight,
             "validation_fraction": None if validation is not None else self.validation_fraction,
             "deterministic": self.deterministic,
             "fine_tuned": warm,
@@ -302,6 +327,13 @@ class KerasEstimator(ModelEstimator):
 
     def _load_model(self, path: Path) -> None:
         self.model_ = load_keras_model(path, len(self.class_counts))
+
+
+def sample_weights(y: np.ndarray, soft_weight: float) -> np.ndarray:
+    """Loss weights ``(N,)`` float32 for labels ``y`` ``(N,)``: ``soft_weight`` for the soft
+    samples (0 < y < 1), 1 for the hard ones."""
+    soft = (y > 0) & (y < 1)
+    return np.where(soft, np.float32(soft_weight), np.float32(1.0)).astype(np.float32)
 
 
 def load_keras_model(path: str | os.PathLike, n_factors: int | None = None) -> keras.Model:

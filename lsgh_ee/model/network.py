@@ -98,6 +98,7 @@ def build_lsgh_net(
     filters: Sequence[int] = (32, 64, 128, 256),
     reduction: int = 2,
     bn_momentum: float = 0.9,
+    weight_decay: float = 0.0,
     name: str = "lsgh_net",
 ) -> keras.Model:
     """Build LSGH-Net for factors with ``class_counts`` classes (see the module docstring).
@@ -115,6 +116,7 @@ def build_lsgh_net(
             sees stale statistics and early stopping keeps an early epoch (measured on the
             demo: lsgh test AUC 0.754 with 0.99, 0.837 with 0.9; Ecuador cnn predicted a
             constant 0.5 with 0.99).
+        weight_decay: L2 penalty factor on the conv and dense kernels (0: none, the paper).
         name: model name.
 
     Returns:
@@ -130,6 +132,7 @@ def build_lsgh_net(
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     n_factors, n_classes = len(counts), max(counts)
+    reg = keras.regularizers.L2(weight_decay) if weight_decay > 0 else None
     n_blocks = len(filters) - 1
 
     inputs = keras.Input((n_factors,), dtype="int32", name=INPUT_NAME)
@@ -137,7 +140,8 @@ def build_lsgh_net(
     for i, (width, pool) in enumerate(
         zip(filters[:-1], pooling_plan(n_factors, n_classes, n_blocks), strict=True), start=1
     ):
-        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_regularizer=reg,
+                          name=f"block{i}_conv")(x)  # fmt: skip
         x = layers.BatchNormalization(momentum=bn_momentum, name=f"block{i}_bn")(x)
         x = layers.ReLU(name=f"block{i}_relu")(x)
         if scse:
@@ -145,14 +149,15 @@ def build_lsgh_net(
         if pool:
             x = layers.MaxPooling2D(2, padding="same", name=f"block{i}_pool")(x)
     kernel = head_kernel(n_factors, n_classes, n_blocks)
-    x = layers.Conv2D(filters[-1], kernel, padding="valid", use_bias=False, name="head_conv")(x)
+    x = layers.Conv2D(filters[-1], kernel, padding="valid", use_bias=False,
+                      kernel_regularizer=reg, name="head_conv")(x)  # fmt: skip
     x = layers.BatchNormalization(momentum=bn_momentum, name="head_bn")(x)
     x = layers.ReLU(name="head_relu")(x)
     if scse:
         x = SCSE(reduction, name="head_scse")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(1, activation="sigmoid", name=OUTPUT_NAME)(x)
+    outputs = layers.Dense(1, activation="sigmoid", kernel_regularizer=reg, name=OUTPUT_NAME)(x)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -131,7 +131,7 @@ def draw_set(
         check_positive_split(pos_is_test, cfg)
 
     # Soft samples from the middle three heatmap intervals.
-    n_soft = positives.size if cfg.soft_per_interval is None else cfg.soft_per_interval
+    n_soft = cfg.soft_count(positives.size)
     soft_ground = valid & ~pos
     soft_ground.reshape(-1)[negatives] = False
     soft_parts = []

@@ -68,7 +68,7 @@ def draw_sides(
     drawn = []
     for side in sides:
         own = subset(inventory, side.landslides)
-        side_cfg = cfg if side.soft else cfg.model_copy(update={"soft_per_interval": 0})
+        side_cfg = cfg if side.soft else cfg.without_soft()
         try:
             samples, heatmap = draw_set(stack, own, side_cfg, heatmap_diameter, seed=side.seed,
                                         area=side.area & ~taken)  # fmt: skip

@@ -126,12 +126,12 @@ def cv(
                     fold_stack, recomputed = breaks_within(stack, ~plan.test_area(k), seed=seed)
                 if kind == "temporal":
                     part = draw_year_fold(fold_stack, inventory, config.sampling,
-                                          config.heatmap.diameter, years, k,
+                                          config.heatmap_diameter, years, k,
                                           validation_fraction=training.validation_fraction,
                                           seed=seed)  # fmt: skip
                 else:
                     part = draw_fold(fold_stack, inventory, config.sampling,
-                                     config.heatmap.diameter, plan, k,
+                                     config.heatmap_diameter, plan, k,
                                      validation_fraction=training.validation_fraction,
                                      seed=seed + 7919 * r, buffer=buffer)  # fmt: skip
                 test, val = part.test, part.validation

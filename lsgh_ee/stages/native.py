@@ -116,7 +116,7 @@ def sample_in_ee(
         write_text(run.factor_schema, json.dumps(schema, indent=2))
         samples, _ = draw_native_samples(
             _sources(config, schema, region), inventory, config.sampling,
-            config.heatmap.diameter, settings, seed=config.sampling.seed,
+            config.heatmap_diameter, settings, seed=config.sampling.seed,
         )  # fmt: skip
         with atomic_path(run.inventory) as tmp:
             inventory.landslides.to_file(tmp, driver="GPKG", layer="landslides")

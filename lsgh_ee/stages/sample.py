@@ -36,11 +36,11 @@ def sample(
         stack = FactorStack.read(run.path)
         inventory = read_inventory(config.inventory, Region.from_config(config))
         samples, heatmap = draw_samples(
-            stack, inventory, config.sampling, config.heatmap.diameter,
+            stack, inventory, config.sampling, config.heatmap_diameter,
             seed=config.sampling.seed, date_attribute=config.inventory.date_attribute,
         )  # fmt: skip
         outputs = [
-            write_heatmap(run.heatmap, heatmap, stack.grid, diameter=config.heatmap.diameter),
+            write_heatmap(run.heatmap, heatmap, stack.grid, diameter=config.heatmap_diameter),
             samples.write_gpkg(run.samples, stack.grid.crs),
         ]
         return outputs, {"counts": samples.counts(), "split": config.sampling.split,

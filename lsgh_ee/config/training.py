@@ -1,0 +1,38 @@
+"""The presets of the ``training`` section: named sets of network and optimiser settings.
+
+``training.preset`` fills every setting of its table the config leaves out; a setting the
+config gives explicitly wins over the preset. ``paper`` is the paper's §3.1 layout and
+settings (MSE loss, dropout 0.5 before the output, conv widths 32/64/128/256, Adam with
+learning rate 0.001, batch 32, patience 50, no weight decay, soft samples weighing as much
+as hard ones). ``default`` is the setting the project recommends: the cross-validation on the
+demo and Ecuador (issue 14, ``docs``/report of branch s20-g) found no change that beat the
+paper's on both, so today it equals ``paper``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PAPER: dict[str, Any] = {
+    "loss": "mse",
+    "dropout": 0.5,
+    "filters": [32, 64, 128, 256],
+    "learning_rate": 1e-3,
+    "weight_decay": 0.0,
+    "soft_weight": 1.0,
+    "batch_size": 32,
+    "patience": 50,
+}
+
+#: preset name -> the settings it fills (keys of the ``training`` section)
+TRAINING_PRESETS: dict[str, dict[str, Any]] = {"paper": PAPER, "default": dict(PAPER)}
+
+
+def apply_preset(data: Any) -> Any:
+    """The raw ``training`` mapping ``data`` with the settings of its ``preset`` (default
+    ``"default"``) filled in where ``data`` leaves them out; anything else (an unknown
+    preset, not a mapping) is returned as it is for validation to report."""
+    if not isinstance(data, dict):
+        return data
+    preset = TRAINING_PRESETS.get(data.get("preset", "default"))
+    return data if preset is None else {**preset, **data}

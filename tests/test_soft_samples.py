@@ -186,9 +186,20 @@ def test_bce_loss_trains_and_is_saved() -> None:
     assert np.abs(mse.predict(x) - p).max() > 1e-3  # the loss changes the model
 
 
+def test_cosine_schedule_changes_training() -> None:
+    x, y, _ = _soft_problem(2)
+    runs = {}
+    for schedule in ("constant", "cosine"):
+        model = make_model("lsgh", COUNTS, epochs=3, seed=4, lr_schedule=schedule, **SMALL)
+        runs[schedule] = model.fit(x, y).predict(x)
+        assert model.get_params()["lr_schedule"] == schedule
+    assert np.abs(runs["constant"] - runs["cosine"]).max() > 1e-4
+
+
 @pytest.mark.parametrize(
     ("params", "fragment"),
-    [({"loss": "hinge"}, "loss must be one of mse, bce"),
+    [({"lr_schedule": "step"}, "lr_schedule must be one of constant, cosine"),
+     ({"loss": "hinge"}, "loss must be one of mse, bce"),
      ({"soft_weight": -1.0}, "soft_weight (-1.0) must be >= 0"),
      ({"weight_decay": -1e-4}, "weight_decay (-0.0001)")],
 )  # fmt: skip

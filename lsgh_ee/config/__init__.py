@@ -193,8 +193,8 @@ class TrainingConfig(Strict):
     preset: Literal["default", "paper"] = Field(
         "default",
         description="named settings filling loss, dropout, filters, learning_rate, "
-        "weight_decay, soft_weight, batch_size and patience where the config leaves them "
-        "out: paper (the paper's §3.1) or default (the project's choice, today = paper)",
+        "lr_schedule, weight_decay, soft_weight, batch_size and patience where the config "
+        "leaves them out: paper (the paper's §3.1) or default (the project's choice; today: paper)",
     )
     loss: Literal["mse", "bce"] = Field(
         "mse",
@@ -208,6 +208,11 @@ class TrainingConfig(Strict):
         description="conv block widths then the head width (paper: 32, 64, 128, 256)",
     )
     learning_rate: float = Field(1e-3, gt=0, description="Adam learning rate (paper: 0.001)")
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant",
+        description="learning rate over training: constant (the paper) or cosine (from "
+        "learning_rate down to 0 along half a cosine over 'epochs' epochs)",
+    )
     weight_decay: float = Field(
         0.0, ge=0, description="L2 penalty on the conv and dense kernels (paper: 0)"
     )

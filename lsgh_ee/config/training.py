@@ -18,6 +18,7 @@ PAPER: dict[str, Any] = {
     "dropout": 0.5,
     "filters": [32, 64, 128, 256],
     "learning_rate": 1e-3,
+    "lr_schedule": "constant",
     "weight_decay": 0.0,
     "soft_weight": 1.0,
     "batch_size": 32,

@@ -58,5 +58,7 @@ def fine_tune_start(
         ) from None
     from lsgh_ee.model.network import HEAD_LAYERS
 
-    settings = {**training_params(type(model), training), **params}
+    keep = getattr(type(model), "architecture_params", ())  # the bundle's network shape
+    config = {k: v for k, v in training_params(type(model), training).items() if k not in keep}
+    settings = {**config, **params}
     return model.set_params(warm_start=True, train_only=HEAD_LAYERS, **settings)

@@ -40,6 +40,7 @@ from lsgh_ee.model.network import build_lsgh_net  # noqa: E402
 
 EARLY_STOPPING = ("val_auc", "val_loss", "val_brier")
 LOSSES = ("mse", "bce")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 class KerasEstimator(ModelEstimator):
@@ -53,6 +54,8 @@ class KerasEstimator(ModelEstimator):
         reduction: cSE reduction ratio.
         learning_rate: Adam learning rate (Keras default 0.001).
         weight_decay: L2 penalty on the conv and dense kernels (0: none, the paper).
+        lr_schedule: ``"constant"`` (the paper) or ``"cosine"``: the learning rate falls
+            from ``learning_rate`` to 0 along half a cosine over ``epochs`` epochs.
         loss: ``"mse"`` (the paper) or ``"bce"`` (binary cross-entropy on soft targets).
         soft_weight: loss weight of each soft sample (0 < label < 1); hard samples weigh 1
             (default 1.0: every sample counts the same, the paper). 0 ignores the soft
@@ -88,6 +91,8 @@ class KerasEstimator(ModelEstimator):
 
     scse: ClassVar[bool] = True
     model_file: ClassVar[str] = "model.keras"
+    #: the parameters that shape the network: fine-tuning keeps the bundle's
+    architecture_params: ClassVar[tuple[str, ...]] = ("filters", "dropout", "reduction")
 
     def __init__(
         self,
@@ -99,6 +104,7 @@ class KerasEstimator(ModelEstimator):
         reduction: int = 2,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
+        lr_schedule: str = "constant",
         loss: str = "mse",
         soft_weight: float = 1.0,
         predict_batch_size: int = 8192,
@@ -126,9 +132,13 @@ class KerasEstimator(ModelEstimator):
         self.learning_rate = float(learning_rate)
         self.predict_batch_size = int(predict_batch_size)
         self.weight_decay, self.soft_weight = float(weight_decay), float(soft_weight)
-        self.loss = loss
+        self.loss, self.lr_schedule = loss, lr_schedule
         if self.loss not in LOSSES:
             raise LsghError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise LsghError(
+                f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {lr_schedule!r}"
+            )
         if self.weight_decay < 0 or self.soft_weight < 0:
             raise LsghError(
                 f"weight_decay ({weight_decay}) and soft_weight ({soft_weight}) must be >= 0"
@@ -225,9 +235,11 @@ class KerasEstimator(ModelEstimator):
             for layer in model.layers:
                 layer.trainable = layer.name in set(self.train_only)
         loss = keras.losses.BinaryCrossentropy() if self.loss == "bce" else "mse"
-        model.compile(
-            optimizer=keras.optimizers.Adam(self.learning_rate), loss=loss, metrics=["mae"]
-        )
+        rate = self.learning_rate
+        if self.lr_schedule == "cosine":
+            steps = self.epochs * -(-len(x_train) // batch_size)
+            rate = keras.optimizers.schedules.CosineDecay(self.learning_rate, steps)
+        model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=["mae"])
         weights = sample_weights(y_train, self.soft_weight)
         train = (
             tf.data.Dataset.from_tensor_slices((x_train, y_train[:, None], weights))

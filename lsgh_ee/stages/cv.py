@@ -91,8 +91,12 @@ def cv(
               "training": training.model_dump(mode="json"),
               "sampling": config.sampling.model_dump(mode="json"),
               "heatmap": config.heatmap.model_dump(mode="json"),
-              "date_attribute": config.inventory.date_attribute}  # fmt: skip
+              "date_attribute": config.inventory.date_attribute,
+              "truth": None if config.evaluation.truth is None
+              else str(config.evaluation.truth)}  # fmt: skip
     inputs = [run.codes, run.factors, run.factor_schema, *config.inventory.paths]
+    if config.evaluation.truth is not None:
+        inputs.append(config.evaluation.truth)
 
     def work() -> tuple[list[Path], dict]:
         import numpy as np
@@ -101,9 +105,11 @@ def cv(
         from lsgh_ee.evaluation import average_precision, roc_auc
         from lsgh_ee.evaluation import crossval as cvs
         from lsgh_ee.evaluation.calibration import brier_score
+        from lsgh_ee.evaluation.foldmaps import FoldMaps, truth_auc_in
         from lsgh_ee.factors.reclassify import breaks_within
         from lsgh_ee.factors.stack import FactorStack
         from lsgh_ee.inventory import read_inventory
+        from lsgh_ee.mapping import predict_layers
         from lsgh_ee.model import make_model
         from lsgh_ee.region import Region
         from lsgh_ee.sampling.folds import draw_fold, draw_year_fold, plan_folds, plan_year_folds
@@ -114,6 +120,12 @@ def cv(
         inventory = read_inventory(config.inventory, Region.from_config(config))
         seed = config.sampling.seed
         rows, fold_info = [], []
+        maps = FoldMaps(stack.grid.shape)
+        truth = None
+        if config.evaluation.truth is not None:
+            from lsgh_ee.rasters import read_onto_grid
+
+            truth = read_onto_grid(config.evaluation.truth, stack.grid)
         for r in range(repeats):
             if kind == "temporal":
                 years = plan_year_folds(stack, inventory, config.inventory.date_attribute, folds)
@@ -164,6 +176,8 @@ def cv(
                               groups=groups)  # fmt: skip
                     score = model.predict(test.inputs(takes))
                     raw = model.predict(test.inputs(takes), calibrated=False)
+                    index = predict_layers(model, fold_stack)  # the fold model's whole map
+                    maps.add(variant, index)
                     rows.append({"repeat": r + 1, "fold": k + 1, "model": variant,
                                  "auc": roc_auc(test.label, score),
                                  "ap": average_precision(test.label, score),
@@ -171,6 +185,8 @@ def cv(
                                  "brier_raw": brier_score(test.label, raw),
                                  "n_test": len(test),
                                  "n_test_positive": int((test.label == 1).sum())})  # fmt: skip
+                    if truth is not None:  # over the test fold's pixels
+                        rows[-1]["expected_auc"] = truth_auc_in(index, truth, part.test_area)
         per_fold = pd.DataFrame(rows, columns=list(cvs.FOLD_COLUMNS))
         correction = cvs.correction_for(folds, repeats)
         table = cvs.summary_table(per_fold, correction)
@@ -198,6 +214,7 @@ def cv(
                                           + note))  # fmt: skip
         outputs.append(cvs.write_markdown(run.cv_file(run.CV_PAIRS_MD),
                                           cvs.pairs_markdown(pairs)))  # fmt: skip
+        outputs.append(maps.write(run.cv_file(run.CV_MAPS_TIF), stack.grid))
         outputs.append(cvs.plot_fold_auc(per_fold, table, run.cv_file(run.CV_AUC_PNG),
                                          title=title))  # fmt: skip
         summary = {

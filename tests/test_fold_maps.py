@@ -74,3 +74,22 @@ def test_cv_writes_fold_maps_and_the_auc_against_a_known_truth(built_region: Pat
     assert np.isfinite(mean[valid]).all() and np.isnan(mean[~valid]).all()
     assert (mean[valid] >= 0).all() and (mean[valid] <= 1).all() and (sd[valid] >= 0).all()
     assert sd[valid].max() > 0  # three folds' forests disagree somewhere
+
+
+def test_cv_scores_an_ensemble_as_the_mean_of_its_members(built_region: Path, tmp_path):
+    shutil.copytree(built_region.parent, tmp_path / "region")
+    config = edit_config(tmp_path / "region" / built_region.name,
+                         sampling={"block_size": 450.0},
+                         training=fast_training(epochs=2, patience=1))  # fmt: skip
+    with pytest.raises(lg.LsghError, match="--ensemble needs two or more"):
+        lg.cv(config, folds=3, models=["rf", "rf-raw"], ensemble=["rf", "lsgh"])
+    result = lg.cv(config, folds=3, models=["rf", "rf-raw"], ensemble=["rf", "rf-raw"])
+    run = RunFolder(result.run_dir)
+    per_fold = pd.read_csv(run.cv_file(run.CV_FOLDS_CSV))
+    assert list(dict.fromkeys(per_fold["model"])) == ["rf", "rf-raw", "ensemble"]
+    with rasterio.open(run.cv_file(run.CV_MAPS_TIF)) as src:
+        bands = dict(zip(src.descriptions, src.read(), strict=True))
+    # the mean over the folds of the members' mean map is the mean of their fold means
+    members = (bands["rf mean"] + bands["rf-raw mean"]) / 2
+    np.testing.assert_allclose(bands["ensemble mean"], members, rtol=1e-5)
+    assert "ensemble" in result.summary["table"]

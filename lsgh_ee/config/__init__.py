@@ -247,7 +247,12 @@ class TrainingConfig(Strict):
         description="model variants 'run' trains and evaluates",
     )
     epochs: int = Field(200, ge=1, description="maximum epochs (paper: 200)")
-    patience: int = Field(50, ge=1, description="early-stopping patience in epochs (paper: 50)")
+    patience: int = Field(
+        20,
+        ge=1,
+        description="early-stopping patience in epochs (paper: 50; 20 gives the same models "
+        "in about half the epochs, see README)",
+    )
     batch_size: int = Field(32, ge=1, description="batch size (paper: 32)")
     validation_fraction: float = Field(
         0.2, ge=0, lt=1, description="share of the training samples used for early stopping"

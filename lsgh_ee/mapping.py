@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import rasterio
@@ -27,6 +27,9 @@ from lsgh_ee.errors import LsghError
 from lsgh_ee.rasters import open_raster, to_cog
 from lsgh_ee.runfolder import RunFolder
 from lsgh_ee.sampling.samples import InputKind
+
+if TYPE_CHECKING:
+    from lsgh_ee.factors.stack import FactorStack
 
 GDAL_CACHE_MB = 128
 
@@ -228,7 +231,13 @@ def predict_stack(model: Predictor, run_dir: str | os.PathLike) -> np.ndarray:
     on small regions; :func:`predict_map` streams and writes the map)."""
     from lsgh_ee.factors.stack import FactorStack
 
-    stack = FactorStack.read(run_dir)
+    return predict_layers(model, FactorStack.read(run_dir))
+
+
+def predict_layers(model: Predictor, stack: FactorStack) -> np.ndarray:
+    """In-memory susceptibility ``(rows, cols)`` float32 of a factor stack held in memory
+    (e.g. one cross-validation fold's, with its own class breaks); NaN where a factor is
+    nodata."""
     if getattr(model, "input_kind", "codes") == "values":
         values = stack.values.reshape(len(stack.layers), -1).T
         return predict_values(model, values).reshape(stack.grid.shape)

@@ -103,6 +103,7 @@ class RunFolder:
     CV_PAIRS_MD = "paired.md"
     CV_AUC_PNG = "fold_auc.png"
     CV_JSON = "cv.json"
+    CV_MAPS_TIF = "fold_maps.tif"
 
     def __init__(self, path: str | os.PathLike) -> None:
         object.__setattr__(self, "path", Path(path))

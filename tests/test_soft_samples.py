@@ -241,6 +241,7 @@ def test_presets_fill_the_settings() -> None:
     assert (paper.learning_rate, paper.batch_size, paper.patience) == (1e-3, 32, 50)
     default = TrainingConfig()
     assert default.preset == "default"
+    assert default.patience == 20 and default.loss == "mse"  # the paper's, patience 20
     for key, value in TRAINING_PRESETS["default"].items():
         assert getattr(default, key) == value
 

@@ -94,6 +94,14 @@ def cv(
             "--kind", help="spatial (folds of whole blocks) or temporal (folds of year groups)."
         ),
     ] = "spatial",
+    ensemble: Annotated[
+        str | None,
+        typer.Option(
+            "--ensemble",
+            help="Comma-separated models whose scores are averaged into one more model, "
+            "'ensemble' (e.g. rf-raw,lsgh).",
+        ),
+    ] = None,
     epochs: EpochsOption = None,
     out: OutOption = None,
     force: ForceOption = False,
@@ -115,6 +123,7 @@ def cv(
     with TerminalProgress("cross-validation") as show:
         result = study(config, folds=folds, repeats=repeats, models=models, run_dir=out,
                        epochs=epochs, buffer=buffer, kind=kind, force=force,
+                       ensemble=[m for m in (ensemble or "").split(",") if m],
                        on_epoch=lambda label, e, logs: show.epoch(label, e, logs))  # fmt: skip
     print_result(result)
     run = RunFolder(result.run_dir)

@@ -46,8 +46,8 @@ from lsgh_ee.sampling.samples import Samples
 from lsgh_ee.sampling.splits import (
     Blocks,
     check_positive_split,
+    held_out_blocks,
     random_split,
-    spatial_test_blocks,
 )
 
 log = logging.getLogger(__name__)
@@ -246,7 +246,14 @@ def draw_native_samples(
     else:
         blocks = Blocks.on(grid, cfg.block_size)
         hard_blocks = blocks.of(flat, grid.width)
-        test_blocks = spatial_test_blocks(hard_blocks, n_pos, blocks.count, cfg, rng)
+        # test blocks chosen from the landslides' centre blocks, as the local split does
+        counts = np.bincount(blocks.of(rows * grid.width + cols, grid.width),
+                             minlength=blocks.count)  # fmt: skip
+        test_blocks = held_out_blocks(
+            np.arange(blocks.count), counts, cfg.test_fraction, rng,
+            too_few=(f"the landslides lie in {np.count_nonzero(counts)} block(s) of "
+                     f"{cfg.block_size:g} m, too few for a spatial split; use a smaller "
+                     "sampling.block_size or sampling.split: random"))  # fmt: skip
         is_test = np.isin(hard_blocks, test_blocks)
         pos_is_test, neg_is_test = is_test[:n_pos], is_test[n_pos:]
         soft_ground = soft_ground.And(_blocks_image(blocks, test_blocks, grid).Not())

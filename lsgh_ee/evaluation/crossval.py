@@ -23,9 +23,11 @@ from lsgh_ee.atomic import atomic_path, write_text
 
 #: Columns of the per-fold metrics.
 FOLD_COLUMNS = ("repeat", "fold", "model", "auc", "ap", "brier", "brier_raw", "n_test",
-                "n_test_positive")  # fmt: skip
+                "n_test_positive", "expected_auc")  # fmt: skip
 #: ``brier``: Brier score of the model's (calibrated, when ``training.calibration`` is set)
-#: scores on the test fold; ``brier_raw``: the same before calibration.
+#: scores on the test fold; ``brier_raw``: the same before calibration; ``expected_auc``
+#: (where ``evaluation.truth`` names a known susceptibility): the expected AUC of the fold
+#: model's map over the test fold's pixels for landslides drawn from that truth.
 SCORES = ("auc", "ap", "brier")
 
 
@@ -58,8 +60,8 @@ def summary_table(per_fold: pd.DataFrame, correction: float = 0.0) -> pd.DataFra
     rows = {}
     for model, group in per_fold.groupby("model", sort=False):
         row: dict[str, float] = {}
-        for score in (*SCORES, "brier_raw"):
-            if score not in group:
+        for score in (*SCORES, "brier_raw", "expected_auc"):
+            if score not in group or group[score].isna().all():
                 continue
             mean, low, high = t_interval(group[score], correction=correction)
             row |= {f"{score}_mean": mean, f"{score}_low": low, f"{score}_high": high}
@@ -102,8 +104,9 @@ def _ci(mean: float, low: float, high: float) -> str:
 def summary_markdown(table: pd.DataFrame, title: str = "") -> str:
     """The cross-validated Table 4 as Markdown (mean ± half-width [low, high])."""
     lines = [f"{title}\n"] if title else []
-    briers = [s for s in ("brier", "brier_raw") if f"{s}_mean" in table]
-    names = {"brier": "Brier (95% CI)", "brier_raw": "Brier before calibration"}
+    briers = [s for s in ("brier", "brier_raw", "expected_auc") if f"{s}_mean" in table]
+    names = {"brier": "Brier (95% CI)", "brier_raw": "Brier before calibration",
+             "expected_auc": "AUC vs known truth"}  # fmt: skip
     header = ["Model", "AUC (95% CI)", "AP (95% CI)", *[names[s] for s in briers], "Folds"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model, r in table.iterrows():

@@ -37,6 +37,7 @@ def cv(
     epochs: int | None = None,
     buffer: float = 0.0,
     kind: str = "spatial",
+    ensemble: list[str] | None = None,
     force: bool = False,
     on_epoch: Callable[[str, int, dict], None] | None = None,
 ) -> StageResult:
@@ -57,6 +58,9 @@ def cv(
             spatial folds only).
         kind: ``spatial`` (folds of whole blocks) or ``temporal`` (folds of consecutive
             years, by ``inventory.date_attribute``).
+        ensemble: two or more of ``models`` whose (calibrated, when
+            ``training.calibration`` is set) scores are averaged into one more model,
+            ``ensemble``, scored per fold like the others (its map: the members' mean).
         on_epoch: called as ``on_epoch(label, epoch, logs)``, label ``"<model> r<i> f<k>"``.
 
     Example::
@@ -84,15 +88,26 @@ def cv(
         )
     if buffer < 0:
         raise LsghError(f"buffer must be >= 0 metres, got {buffer}")
+    ensemble = list(dict.fromkeys(ensemble or []))
+    if ensemble and (len(ensemble) < 2 or not set(ensemble) <= set(models)):
+        raise LsghError(
+            f"--ensemble needs two or more of the cross-validated models ({', '.join(models)}),"
+            f" got {', '.join(ensemble) or 'none'}; e.g. --ensemble rf-raw,lsgh"
+        )
     training = config.training.model_copy(update={"epochs": epochs} if epochs else {})
     if kind == "temporal":
         repeats = 1  # year groups are fixed: a repeat would give the same folds
     params = {"kind": kind, "folds": folds, "repeats": repeats, "models": models, "buffer": buffer,
+              "ensemble": ensemble,
               "training": training.model_dump(mode="json"),
               "sampling": config.sampling.model_dump(mode="json"),
               "heatmap": config.heatmap.model_dump(mode="json"),
-              "date_attribute": config.inventory.date_attribute}  # fmt: skip
+              "date_attribute": config.inventory.date_attribute,
+              "truth": None if config.evaluation.truth is None
+              else str(config.evaluation.truth)}  # fmt: skip
     inputs = [run.codes, run.factors, run.factor_schema, *config.inventory.paths]
+    if config.evaluation.truth is not None:
+        inputs.append(config.evaluation.truth)
 
     def work() -> tuple[list[Path], dict]:
         import numpy as np
@@ -101,9 +116,11 @@ def cv(
         from lsgh_ee.evaluation import average_precision, roc_auc
         from lsgh_ee.evaluation import crossval as cvs
         from lsgh_ee.evaluation.calibration import brier_score
+        from lsgh_ee.evaluation.foldmaps import FoldMaps, truth_auc_in
         from lsgh_ee.factors.reclassify import breaks_within
         from lsgh_ee.factors.stack import FactorStack
         from lsgh_ee.inventory import read_inventory
+        from lsgh_ee.mapping import predict_layers
         from lsgh_ee.model import make_model
         from lsgh_ee.region import Region
         from lsgh_ee.sampling.folds import draw_fold, draw_year_fold, plan_folds, plan_year_folds
@@ -114,6 +131,28 @@ def cv(
         inventory = read_inventory(config.inventory, Region.from_config(config))
         seed = config.sampling.seed
         rows, fold_info = [], []
+        maps = FoldMaps(stack.grid.shape)
+
+        def scored(name: str, score, raw, index) -> dict:
+            """The current fold's row of ``name`` (its test scores, their uncalibrated
+            values, its whole map); reads the loop's ``r``, ``k``, ``test`` and ``part``."""
+            maps.add(name, index)
+            row = {"repeat": r + 1, "fold": k + 1, "model": name,
+                   "auc": roc_auc(test.label, score),
+                   "ap": average_precision(test.label, score),
+                   "brier": brier_score(test.label, score),
+                   "brier_raw": brier_score(test.label, raw),
+                   "n_test": len(test),
+                   "n_test_positive": int((test.label == 1).sum())}  # fmt: skip
+            if truth is not None:  # over the test fold's pixels
+                row["expected_auc"] = truth_auc_in(index, truth, part.test_area)
+            return row
+
+        truth = None
+        if config.evaluation.truth is not None:
+            from lsgh_ee.rasters import read_onto_grid
+
+            truth = read_onto_grid(config.evaluation.truth, stack.grid)
         for r in range(repeats):
             if kind == "temporal":
                 years = plan_year_folds(stack, inventory, config.inventory.date_attribute, folds)
@@ -146,6 +185,7 @@ def cv(
                 if kind == "temporal":
                     span = years.years[years.group == k]
                     fold_info[-1]["test_years"] = [int(span.min()), int(span.max())]
+                member: dict[str, tuple] = {}  # the ensemble members' (test scores, map)
                 for variant in models:
                     label = f"{variant} r{r + 1} f{k + 1}"
                     hook = None
@@ -164,13 +204,14 @@ def cv(
                               groups=groups)  # fmt: skip
                     score = model.predict(test.inputs(takes))
                     raw = model.predict(test.inputs(takes), calibrated=False)
-                    rows.append({"repeat": r + 1, "fold": k + 1, "model": variant,
-                                 "auc": roc_auc(test.label, score),
-                                 "ap": average_precision(test.label, score),
-                                 "brier": brier_score(test.label, score),
-                                 "brier_raw": brier_score(test.label, raw),
-                                 "n_test": len(test),
-                                 "n_test_positive": int((test.label == 1).sum())})  # fmt: skip
+                    index = predict_layers(model, fold_stack)  # the fold model's whole map
+                    rows.append(scored(variant, score, raw, index))
+                    if variant in ensemble:
+                        member[variant] = (score, raw, index)
+                if ensemble:  # the members' mean score, map and raw score
+                    parts = [member[m] for m in ensemble]
+                    rows.append(scored("ensemble", *(np.mean([p[i] for p in parts], axis=0)
+                                                     for i in range(3))))  # fmt: skip
         per_fold = pd.DataFrame(rows, columns=list(cvs.FOLD_COLUMNS))
         correction = cvs.correction_for(folds, repeats)
         table = cvs.summary_table(per_fold, correction)
@@ -192,12 +233,13 @@ def cv(
         interval = ("Student t over the fold values" if correction == 0 else
                     "Student t over the fold values, variance corrected by 1/(k-1) "
                     "for repeats (Nadeau-Bengio)")  # fmt: skip
-        note = f"95% CI: {interval}. Intervals from {len(per_fold) // len(models)} folds.\n"
+        note = f"95% CI: {interval}. Intervals from {folds * repeats} folds.\n"
         outputs.append(cvs.write_markdown(run.cv_file(run.CV_TABLE_MD),
                                           cvs.summary_markdown(table, f"## {title}") + "\n"
                                           + note))  # fmt: skip
         outputs.append(cvs.write_markdown(run.cv_file(run.CV_PAIRS_MD),
                                           cvs.pairs_markdown(pairs)))  # fmt: skip
+        outputs.append(maps.write(run.cv_file(run.CV_MAPS_TIF), stack.grid))
         outputs.append(cvs.plot_fold_auc(per_fold, table, run.cv_file(run.CV_AUC_PNG),
                                          title=title))  # fmt: skip
         summary = {

@@ -14,9 +14,7 @@ Emulated, with Earth Engine's documented semantics:
   property per band (integer bands as integers).
 * ``Image.sample``: every unmasked pixel of the region, or ``numPixels`` of them drawn
   uniformly (the real service takes about ``numPixels``).
-* ``Image.fastDistanceTransform``: the squared Euclidean distance in pixels to the nearest
-  non-zero pixel (masked pixels count as zero), within ``neighborhood`` pixels; masked
-  farther away (the output covers the neighbourhood only, as documented).
+* (``Image.fastDistanceTransform`` is emulated in :mod:`.emulate_hydrology`.)
 * ``Image.pixelCoordinates``: the x and y of each pixel centre in the projection's CRS
   (the request grid's lattice when it is the same CRS).
 * ``Image.round``.
@@ -30,7 +28,6 @@ from typing import Any
 
 import numpy as np
 from affine import Affine
-from scipy import ndimage
 
 from .emulate_collections import Element, FakeCollection, FakeGeometry
 from .emulate_image_math import _unary, cached
@@ -200,39 +197,6 @@ def _sample(
         rng = np.random.default_rng(int(seed or 0))
         flat = np.sort(rng.choice(flat, int(numPixels), replace=False))
     return FakeCollection(_features(image, grid, data, flat, bool(geometries)))
-
-
-@emulates("Image.fastDistanceTransform")
-def _fast_distance_transform(
-    ev: Evaluator,
-    image: LazyImage,
-    neighborhood: Any = 256,
-    units: Any = "pixels",
-    metric: Any = "squared_euclidean",
-) -> LazyImage:
-    if units != "pixels" or metric != "squared_euclidean":
-        raise ExpressionError(
-            "The fake emulates fastDistanceTransform in pixels, squared Euclidean only.",
-            501,
-            "UNIMPLEMENTED",
-        )
-    reach = int(neighborhood)
-
-    def render(grid: PixelGrid) -> np.ndarray:
-        padded = grid.padded(reach)
-        data = np.nan_to_num(image.render(padded), nan=0.0)
-        out = np.empty((data.shape[0], grid.height, grid.width))
-        for b in range(data.shape[0]):
-            if not (data[b] != 0).any():
-                out[b] = np.nan
-                continue
-            dist = ndimage.distance_transform_edt(data[b] == 0)[reach:-reach or None,
-                                                                reach:-reach or None]  # fmt: skip
-            sq = np.rint(dist * dist)
-            out[b] = np.where(dist <= reach, sq, np.nan)
-        return out
-
-    return LazyImage(list(image.band_names), ["float64"] * len(image.band_names), cached(render))
 
 
 @emulates("Image.pixelCoordinates")

@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from lsgh_ee.errors import LsghError
 from lsgh_ee.rasters import read_stack
 
-if TYPE_CHECKING:
-    from lsgh_ee.sampling.samples import Samples
+
+class HasInputs(Protocol):
+    """What :func:`model_inputs` needs of :class:`~lsgh_ee.sampling.Samples` (not imported
+    here: samples import this module)."""
+
+    def inputs(
+        self, kind: Any, stack: np.ndarray | None = None, context: int | None = None
+    ) -> np.ndarray: ...
 
 
 def check_patch_size(size: int) -> int:
@@ -64,7 +70,7 @@ def gather_patches(codes: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: 
     return out
 
 
-def model_inputs(samples: Samples, model: Any, stack: np.ndarray | None = None) -> np.ndarray:
+def model_inputs(samples: HasInputs, model: Any, stack: np.ndarray | None = None) -> np.ndarray:
     """What ``model`` takes for ``samples``: ``samples.inputs(model.input_kind)``, and for
     a patches model (``input_kind == "patches"``, its window side in ``model.context``)
     the neighbourhoods cut from ``stack``, the ``(F, H, W)`` class-code stack the samples

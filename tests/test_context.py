@@ -123,10 +123,11 @@ def test_map_streams_strips_with_a_halo_and_equals_the_model_on_whole_stack_patc
     valid = (codes > 0).all(axis=0).ravel()
     want = np.full(13 * 9, np.nan, np.float32)
     want[valid] = model.predict(patches[valid])
-    for strip, cached in ((2, True), (3, False), (256, True)):
+    for strip, cached in ((2, True), (3, False), (256, None)):
         out = tmp_path / f"s{strip}{cached}.tif"
+        options = {} if cached is None else {"patch_cache": cached}  # default: every pixel
         stats = predict_map(model, path, out, COUNTS, input_kind="patches",
-                            rows_per_window=strip, patch_cache=cached)  # fmt: skip
+                            rows_per_window=strip, **options)  # fmt: skip
         with rasterio.open(out) as src:
             got = src.read(1).ravel()
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-6, equal_nan=True)

@@ -8,7 +8,12 @@ stack window by window, keeping a cache of the vectors already predicted, so pea
 bounded by the window size and the number of distinct vectors, not by the region. A values
 model's vectors are continuous, nearly all distinct: :func:`predict_values` predicts every
 valid pixel, streamed through the same windows (:func:`input_raster` names the file each
-kind reads).
+kind reads). A patches model (``lsgh-ctx``, whose ``context`` is its window side ``k``)
+reads each pixel's ``k × k`` neighbourhood: :func:`strip_patches` reads each strip with a
+halo of ``k // 2`` rows above and below, so the streamed map equals the model on patches
+cut from the whole stack, and :func:`predict_patches` predicts either every valid pixel
+or each distinct neighbourhood once (``patch_cache``; ``bench/bench_context.py`` compares
+the two).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from lsgh_ee.atomic import atomic_path
 from lsgh_ee.errors import LsghError
 from lsgh_ee.rasters import open_raster, to_cog
 from lsgh_ee.runfolder import RunFolder
+from lsgh_ee.sampling.patches import gather_patches
 from lsgh_ee.sampling.samples import InputKind
 
 if TYPE_CHECKING:
@@ -132,6 +138,73 @@ def predict_values(model: Predictor, values: np.ndarray, batch_size: int = 65536
     return out
 
 
+class PatchCache:
+    """Predictions of the neighbourhoods seen so far, by their bytes."""
+
+    def __init__(self) -> None:
+        self.values: dict[bytes, float] = {}
+        self.predicted = 0  # distinct neighbourhoods sent to the model
+
+
+def predict_patches(
+    model: Predictor,
+    patches: np.ndarray,
+    cache: PatchCache | None = None,
+    batch_size: int = 65536,
+) -> np.ndarray:
+    """Susceptibility of every neighbourhood ``(N, k, k, F)`` uint8 by a patches model;
+    those whose centre pixel has a code 0 (nodata) get NaN. With a ``cache`` each distinct
+    neighbourhood is predicted once (the same numbers); without one every valid row is.
+
+    Returns:
+        ``(N,)`` float32.
+    """
+    out = np.full(patches.shape[0], np.nan, dtype=np.float32)
+    k = patches.shape[1]
+    valid = (patches[:, k // 2, k // 2, :] > 0).all(axis=1)
+    rows = patches[valid]
+    if rows.shape[0] == 0:
+        return out
+    if cache is None:
+        out[valid] = _predict_batches(model, rows, batch_size)
+        return out
+    flat = np.ascontiguousarray(rows.reshape(rows.shape[0], -1))
+    keys = flat.view(np.dtype((np.void, flat.shape[1]))).ravel()
+    unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    known = [cache.values.get(key.tobytes()) for key in unique]
+    missing = np.array([v is None for v in known], dtype=bool)
+    values = np.array([np.nan if v is None else v for v in known], dtype=np.float32)
+    if missing.any():
+        values[missing] = _predict_batches(model, rows[first[missing]], batch_size)
+        new = [u.tobytes() for u in unique[missing]]
+        cache.values.update(zip(new, values[missing].tolist(), strict=True))
+        cache.predicted += int(missing.sum())
+    out[valid] = values[inverse.ravel()]
+    return out
+
+
+def _predict_batches(model: Predictor, rows: np.ndarray, batch_size: int) -> np.ndarray:
+    return np.concatenate(
+        [np.asarray(model.predict(rows[i : i + batch_size]), dtype=np.float32).ravel()
+         for i in range(0, len(rows), batch_size)]
+    )  # fmt: skip
+
+
+def strip_patches(src: rasterio.DatasetReader, window: Window, size: int) -> np.ndarray:
+    """The ``size × size`` neighbourhoods ``(rows · cols, size, size, F)`` uint8 of every
+    pixel of a full-width strip of the class-code stack ``src``, read with a halo of
+    ``size // 2`` rows on each side (0 beyond the grid): equal to
+    :func:`~lsgh_ee.sampling.patches.gather_patches` on the whole stack."""
+    half = size // 2
+    top = max(0, window.row_off - half)
+    bottom = min(src.height, window.row_off + window.height + half)
+    block = src.read(window=Window(0, top, src.width, bottom - top))  # (F, rows + halo, W)
+    first = window.row_off - top
+    rows = np.repeat(np.arange(first, first + window.height), src.width)
+    cols = np.tile(np.arange(src.width), window.height)
+    return gather_patches(block, rows, cols, size)
+
+
 def input_raster(run_dir: str | os.PathLike, input_kind: InputKind) -> Path:
     """The stack a model of ``input_kind`` maps from: ``class_codes.tif`` (codes) or
     ``factors.tif`` (values) of the run folder."""
@@ -155,6 +228,7 @@ def predict_map(
     *,
     input_kind: InputKind = "codes",
     rows_per_window: int = 256,
+    patch_cache: bool = False,
     progress: Callable[[int, int], None] | None = None,
     tags: dict[str, str] | None = None,
 ) -> dict[str, float | None]:
@@ -170,7 +244,13 @@ def predict_map(
         out_path: the susceptibility GeoTIFF to write.
         class_counts: classes per factor, in band order.
         input_kind: the model's ``input_kind``: ``codes`` (distinct vectors predicted
-            once) or ``values`` (every valid pixel predicted).
+            once), ``values`` (every valid pixel predicted) or ``patches`` (each pixel's
+            ``model.context``-sided neighbourhood of ``codes_path``).
+        patch_cache: for ``patches``, predict each distinct neighbourhood once (True) or
+            every valid pixel (False, default: on the demo 92,013 of its 92,014 valid
+            3 × 3 neighbourhoods are distinct, and 365,540 of 368,056 at twice the
+            resolution, so the cache only adds its cost; ``bench/bench_context.py``); the
+            map is the same.
         rows_per_window: strip height; memory grows with it, not with the region.
         progress: called with (windows done, windows in all).
 
@@ -180,6 +260,7 @@ def predict_map(
     """
     counts = np.asarray(class_counts)
     cache = VectorCache()
+    patches = PatchCache() if input_kind == "patches" and patch_cache else None
     pixels = valid_pixels = 0
     # GDAL's block cache defaults to 5 % of RAM; capped, peak memory stays flat as the
     # region grows (the strips are read and written once, so a cache buys nothing).
@@ -202,12 +283,16 @@ def predict_map(
             try:
                 with rasterio.open(strips_path, "w", **profile) as dst:
                     for i, window in enumerate(strips):
-                        block = src.read(window=window)  # (F, rows, cols)
-                        flat = block.reshape(block.shape[0], -1).T
-                        if input_kind == "values":
-                            index = predict_values(model, flat.astype(np.float32, copy=False))
+                        if input_kind == "patches":  # read with a halo of context // 2
+                            flat = strip_patches(src, window, int(model.context))
+                            index = predict_patches(model, flat, patches)
                         else:
-                            index = predict_codes(model, flat, counts, cache)
+                            block = src.read(window=window)  # (F, rows, cols)
+                            flat = block.reshape(block.shape[0], -1).T
+                            if input_kind == "values":
+                                index = predict_values(model, flat.astype(np.float32, copy=False))
+                            else:
+                                index = predict_codes(model, flat, counts, cache)
                         dst.write(index.reshape(1, window.height, window.width), window=window)
                         pixels += flat.shape[0]
                         valid_pixels += int(np.isfinite(index).sum())
@@ -222,6 +307,8 @@ def predict_map(
             finally:
                 strips_path.unlink(missing_ok=True)
     predicted = None if input_kind == "values" else cache.predicted
+    if input_kind == "patches":
+        predicted = None if patches is None else patches.predicted
     return {"pixels": pixels, "valid_pixels": valid_pixels, "distinct_vectors": predicted}
 
 
@@ -238,6 +325,10 @@ def predict_layers(model: Predictor, stack: FactorStack) -> np.ndarray:
     """In-memory susceptibility ``(rows, cols)`` float32 of a factor stack held in memory
     (e.g. one cross-validation fold's, with its own class breaks); NaN where a factor is
     nodata."""
+    if getattr(model, "input_kind", "codes") == "patches":
+        rows, cols = np.indices(stack.grid.shape).reshape(2, -1)
+        found = gather_patches(stack.codes, rows, cols, int(model.context))
+        return predict_patches(model, found).reshape(stack.grid.shape)
     if getattr(model, "input_kind", "codes") == "values":
         values = stack.values.reshape(len(stack.layers), -1).T
         return predict_values(model, values).reshape(stack.grid.shape)

@@ -103,11 +103,25 @@ def test_predictions_equal_an_independent_scikit_learn_forest() -> None:
     assert sum(model.fit_info_["importances"]) == pytest.approx(1.0, abs=1e-4)
 
 
+def test_rf_raw_calibrates_on_its_out_of_bag_scores_like_rf() -> None:
+    values, labels = _values(400, seed=2)
+    model = make_model("rf-raw", COUNTS, factor_kinds=KINDS, calibration="platt", **SMALL)
+    model.fit(values, labels)
+    info = model.fit_info_["calibration"]
+    assert info["method"] == "platt" and info["source"] == "out-of-bag"
+    raw = model.predict(values, calibrated=False)
+    assert not np.allclose(model.predict(values), raw)  # the calibration is applied
+    assert np.array_equal(
+        np.argsort(model.predict(values), kind="stable"), np.argsort(raw, kind="stable")
+    )  # platt keeps the ranking; fmt: skip
+
+
 def test_defaults_and_parameters() -> None:
     model = make_model("rf-raw", COUNTS, factor_kinds=KINDS)
     params = model.get_params()
     assert params == {"categorical": [1], "n_estimators": 500, "min_samples_leaf": 5,
-                      "max_features": "sqrt", "n_jobs": -1, "seed": 0}  # fmt: skip
+                      "max_features": "sqrt", "n_jobs": -1, "seed": 0,
+                      "calibration": "none"}  # fmt: skip
     from lsgh_ee.config import TrainingConfig
 
     seeded = make_model("rf-raw", COUNTS, training=TrainingConfig(seed=9, rf_grid={"x": [1]}))

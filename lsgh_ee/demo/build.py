@@ -32,6 +32,7 @@ from lsgh_ee.demo.roads import simulate_roads
 from lsgh_ee.demo.terrain import BBOX, RESOLUTION, SEED, aoi_outline, padded_dem, write_dem
 from lsgh_ee.demo.truth import TRUTH_STEP, simulate_inventory, true_susceptibility, truth_factors
 from lsgh_ee.factors import terrain
+from lsgh_ee.factors.catalogue import FIELD_FACTORS
 from lsgh_ee.grid import Grid
 from lsgh_ee.rasters import read_onto_grid, write_geotiff
 from lsgh_ee.regions.template import LOCAL_FILES, read_template
@@ -59,6 +60,11 @@ def region_config_text(seed: int) -> str:
     config.set("name", name).set("aoi.bbox", list(BBOX)).set("resolution", f"{RESOLUTION:g}")
     config.set("inventory.date_attribute", _DATE_ATTRIBUTE)
     config.set("terrain.tpi_radius", _TPI_RADIUS).set("terrain.relief_radius", _TPI_RADIUS)
+    # the paper's factors only: the demo's truth is built from them (FIELD_FACTORS can be
+    # added to a copy of the config to compare)
+    config.remove("terrain.drainage_area").remove("terrain.hydrology_halo")
+    for factor in FIELD_FACTORS:
+        config.remove(f"factors.{factor}")
     remap = config.value("factors.land_use.remap")
     config.set("factors.land_use.remap", {k: v for k, v in remap.items() if k in LAND_COVER})
     config.remove("sampling").remove("training").set("output.dir", f"runs/{name}")

@@ -33,18 +33,25 @@ from pathlib import Path
 import numpy as np
 
 from lsgh_ee.errors import LsghError
-from lsgh_ee.model.variants import keras_variants
+from lsgh_ee.model.variants import hostable_variants, keras_variants
 from lsgh_ee.sampling.samples import InputKind
 
 log = logging.getLogger(__name__)
 
-#: Variants Vertex AI can serve (the Keras / TensorFlow ones, not rf), in
-#: ``config.MODEL_VARIANTS`` order.
-HOSTABLE_VARIANTS: tuple[str, ...] = keras_variants()
+#: Variants Vertex AI can serve (the Keras / TensorFlow ones taking one pixel's codes, not
+#: rf nor lsgh-ctx), in ``config.MODEL_VARIANTS`` order.
+HOSTABLE_VARIANTS: tuple[str, ...] = hostable_variants()
 
 
 def check_hostable(variant: str) -> None:
     """Raise :class:`LsghError` unless ``variant`` is a Keras model Vertex AI can serve."""
+    if variant in keras_variants() and variant not in HOSTABLE_VARIANTS:  # lsgh-ctx
+        raise LsghError(
+            f"the {variant} model reads each pixel's neighbourhood, which Earth Engine's "
+            "hosted prediction (one pixel's class codes per request row) cannot send, so it "
+            f"cannot be hosted on Vertex AI; map {variant} locally with 'lsgh-ee predict "
+            "CONFIG', or host --model lsgh"
+        )
     if variant not in HOSTABLE_VARIANTS:
         raise LsghError(
             f"the {variant} model cannot be hosted on Vertex AI (only the TensorFlow models "

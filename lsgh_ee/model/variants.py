@@ -11,6 +11,9 @@ variant            model                                        training samples
 ``lsgh-noscse``    LSGH-Net without scSE (the paper's ablation) hard + soft
 ``cnn``            the same network as ``lsgh``, scSE included  hard only
 ``rf``             random forest on the raw class-code vector   hard only
+``lsgh-ctx``       LSGH-Net on the k × k neighbourhood of       hard + soft
+                   class codes (beyond the paper; not in the
+                   default ``training.models``, not hostable)
 =================  ===========================================  =================
 
 The paper's CNN baseline is "consistent with the proposed network" and differs only in not
@@ -57,6 +60,8 @@ ModelEstimator = Any
 KERAS_MODULE = "lsgh_ee.model.keras_estimators"
 FOREST_MODULE = "lsgh_ee.model.forest"
 RAW_FOREST_MODULE = "lsgh_ee.model.raw_forest"
+CONTEXT_MODULE = "lsgh_ee.model.context"
+NETWORK_MODULES = (KERAS_MODULE, CONTEXT_MODULE)
 
 # name -> (module, class), in the order messages list them
 _CLASSES: dict[str, tuple[str, str]] = {
@@ -65,6 +70,7 @@ _CLASSES: dict[str, tuple[str, str]] = {
     "cnn": (KERAS_MODULE, "CnnBaseline"),
     "rf": (FOREST_MODULE, "RandomForest"),
     "rf-raw": (RAW_FOREST_MODULE, "RawForest"),
+    "lsgh-ctx": (CONTEXT_MODULE, "ContextNet"),
 }
 if set(_CLASSES) != set(MODEL_VARIANTS):  # pragma: no cover - a developer's mistake
     raise RuntimeError(
@@ -79,7 +85,15 @@ def variant_names() -> tuple[str, ...]:
 
 
 def keras_variants() -> tuple[str, ...]:
-    """The variants that are Keras networks, in ``config.MODEL_VARIANTS`` order."""
+    """The variants that are Keras networks (they stop early and can be fine-tuned), in
+    ``config.MODEL_VARIANTS`` order."""
+    return tuple(v for v in MODEL_VARIANTS if _CLASSES[v][0] in NETWORK_MODULES)
+
+
+def hostable_variants() -> tuple[str, ...]:
+    """The networks whose input is one pixel's class codes, which Vertex AI can serve to
+    Earth Engine (not ``lsgh-ctx``, which reads neighbourhoods), in
+    ``config.MODEL_VARIANTS`` order."""
     return tuple(v for v in MODEL_VARIANTS if _CLASSES[v][0] == KERAS_MODULE)
 
 
@@ -123,7 +137,7 @@ def make_model(
     """A new, untrained model of ``variant`` (a name of ``config.MODEL_VARIANTS``).
 
     Args:
-        variant: ``lsgh``, ``lsgh-noscse``, ``cnn``, ``rf`` or ``rf-raw``.
+        variant: ``lsgh``, ``lsgh-noscse``, ``cnn``, ``rf``, ``rf-raw`` or ``lsgh-ctx``.
         class_counts: classes per factor, in input column order (``F`` values, 1..255).
         factor_names: optional factor names (``F``), for messages and saved schemas.
         factor_kinds: optional factor kinds (``F``: ``continuous``, ``distance``,
@@ -137,7 +151,8 @@ def make_model(
             ``predict_batch_size``, ``epochs``, ``patience``, ``batch_size``,
             ``validation_fraction``, ``early_stopping``, ``seed``, ``verbose``,
             ``deterministic``, ``train_only``, ``warm_start``, ``calibration``,
-            ``on_epoch``; rf: ``param_grid``, ``cv``, ``n_jobs``, ``seed``, ``verbose``,
+            ``on_epoch`` (``lsgh-ctx`` also ``context``, the window side); rf:
+            ``param_grid``, ``cv``, ``n_jobs``, ``seed``, ``verbose``,
             ``calibration``, ``on_epoch`` (never called: a forest has no epochs); rf-raw:
             ``categorical``, ``n_estimators``, ``min_samples_leaf``, ``max_features``,
             ``n_jobs``, ``seed``, ``calibration``, ``on_epoch``.

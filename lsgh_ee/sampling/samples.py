@@ -1,10 +1,12 @@
 """The samples of a run: one row per sample pixel with its class codes, factor values,
 label, kind and split, read from and written to ``samples.gpkg``.
 
-A model takes one of two inputs (:data:`InputKind`, a model's ``input_kind``): ``codes``,
-the Table 2 class codes every LSGH-Net variant and ``rf`` take, or ``values``, the factors'
+A model takes one of three inputs (:data:`InputKind`, a model's ``input_kind``): ``codes``,
+the Table 2 class codes every LSGH-Net variant and ``rf`` take, ``values``, the factors'
 own values (units of each factor; categorical factors: their class codes) that ``rf-raw``
-takes. :meth:`Samples.inputs` hands out either.
+takes, or ``patches``, the neighbourhood of class codes around each sample pixel that
+``lsgh-ctx`` takes (cut from the class-code stack, not stored in ``samples.gpkg``).
+:meth:`Samples.inputs` hands out each.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pyogrio
 
 from lsgh_ee.atomic import atomic_path
 from lsgh_ee.errors import LsghError
+from lsgh_ee.sampling.patches import gather_patches
 
 KINDS = ("positive", "negative", "soft")
 SPLITS = ("train", "test")
@@ -32,10 +35,11 @@ _METADATA_KEY = "lsgh_ee_samples"
 VALUE_PREFIX = "value_"
 """``samples.gpkg`` column of factor ``f``'s value: ``value_<f>`` (its code column: ``<f>``)."""
 
-InputKind = Literal["codes", "values"]
-"""What a model takes per sample: class codes (uint8, 0 = nodata) or factor values
-(float32 in each factor's units, NaN = nodata)."""
-INPUT_KINDS: tuple[str, ...] = ("codes", "values")
+InputKind = Literal["codes", "values", "patches"]
+"""What a model takes per sample: class codes (uint8, 0 = nodata), factor values
+(float32 in each factor's units, NaN = nodata) or neighbourhoods of class codes
+(uint8 ``(size, size, F)``, :mod:`lsgh_ee.sampling.patches`)."""
+INPUT_KINDS: tuple[str, ...] = ("codes", "values", "patches")
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,15 +142,25 @@ class Samples:
     def test(self) -> Samples:
         return self.subset(self.split == "test")
 
-    def inputs(self, kind: InputKind) -> np.ndarray:
-        """What a model of input ``kind`` takes: ``codes`` (uint8 ``(N, F)``) or ``values``
-        (float32 ``(N, F)``); pass a model's ``input_kind``.
+    def inputs(
+        self, kind: InputKind, stack: np.ndarray | None = None, context: int | None = None
+    ) -> np.ndarray:
+        """What a model of input ``kind`` takes: ``codes`` (uint8 ``(N, F)``), ``values``
+        (float32 ``(N, F)``) or ``patches`` (uint8 ``(N, context, context, F)``, cut from
+        ``stack``, the ``(F, H, W)`` class-code stack the samples' rows and cols index:
+        the run's ``class_codes.tif`` or a fold's stack); pass a model's ``input_kind``
+        (and, for ``patches``, its ``context``). Callers use
+        :func:`lsgh_ee.sampling.patches.model_inputs`.
 
         Raises:
             LsghError: ``values`` of samples written before lsgh-ee recorded them.
         """
         if kind == "codes":
             return self.codes
+        if kind == "patches":
+            if stack is None or context is None:
+                raise ValueError("patches are cut from a class-code stack: pass stack and context")
+            return gather_patches(stack, self.rows, self.cols, context)
         if kind != "values":
             raise ValueError(f"input kind must be one of {INPUT_KINDS}, got {kind!r}")
         if self.values is None:

@@ -124,6 +124,7 @@ def cv(
         from lsgh_ee.model import make_model
         from lsgh_ee.region import Region
         from lsgh_ee.sampling.folds import draw_fold, draw_year_fold, plan_folds, plan_year_folds
+        from lsgh_ee.sampling.patches import model_inputs
         from lsgh_ee.stages.train import sample_blocks
 
         start = time.perf_counter()
@@ -197,13 +198,14 @@ def cv(
                     train = part.train
                     if not model.uses_soft_samples:
                         train = train.subset(train.kind != "soft")
-                    takes = model.input_kind  # codes, or values (rf-raw)
+                    codes = fold_stack.codes if model.input_kind == "patches" else None
                     groups = sample_blocks(train, stack.grid, config.sampling.block_size)
-                    model.fit(train.inputs(takes), train.label,
-                              validation=(val.inputs(takes), val.label),
+                    model.fit(model_inputs(train, model, codes), train.label,
+                              validation=(model_inputs(val, model, codes), val.label),
                               groups=groups)  # fmt: skip
-                    score = model.predict(test.inputs(takes))
-                    raw = model.predict(test.inputs(takes), calibrated=False)
+                    x_test = model_inputs(test, model, codes)  # codes, values or patches
+                    score = model.predict(x_test)
+                    raw = model.predict(x_test, calibrated=False)
                     index = predict_layers(model, fold_stack)  # the fold model's whole map
                     rows.append(scored(variant, score, raw, index))
                     if variant in ensemble:

@@ -51,6 +51,7 @@ def evaluate(
         from lsgh_ee.model import load_bundle
         from lsgh_ee.rasters import read_onto_grid
         from lsgh_ee.sampling import Samples
+        from lsgh_ee.sampling.patches import model_inputs, run_codes
 
         truth = config.evaluation.truth  # compared over the local factor stack's grid
         grid = FactorStack.read(run.path).grid if truth is not None else None
@@ -61,8 +62,8 @@ def evaluate(
         calibration: dict[str, dict] = {}
         for variant in models:
             model, _ = load_bundle(run.model_dir(variant))
-            scores.append(ModelScores(variant, test.label,
-                                      model.predict(test.inputs(model.input_kind))))  # fmt: skip
+            inputs = model_inputs(test, model, run_codes(model, run.codes))
+            scores.append(ModelScores(variant, test.label, model.predict(inputs)))
             fitted = model.calibrator_
             calibration[variant] = {
                 "method": "none" if fitted is None else fitted.method,

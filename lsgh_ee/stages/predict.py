@@ -93,6 +93,7 @@ def predict(
                 if notes:
                     tags["reclassified"] = "; ".join(notes)
                 stats = predict_map(model, codes, out, schema["class_counts"],
+                                    input_kind=model.input_kind,  # codes or patches
                                     progress=progress, tags=tags)  # fmt: skip
             if notes:
                 stats["reclassified"] = notes

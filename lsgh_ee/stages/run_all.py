@@ -104,7 +104,7 @@ def run_in_earth_engine(
     Without ``endpoint`` the run stops after exporting the network as a SavedModel (a
     notice says how to deploy it); run again with the endpoint to continue.
     """
-    from lsgh_ee.model.variants import keras_variants
+    from lsgh_ee.model.variants import hostable_variants
     from lsgh_ee.stages.publish import export_model
 
     config = as_config(config)
@@ -115,7 +115,7 @@ def run_in_earth_engine(
         show.stage_done(result)
         return result
 
-    hosted = [m for m in models if m in keras_variants()]
+    hosted = [m for m in models if m in hostable_variants()]
     if not hosted:
         raise LsghError(
             f"the Earth Engine-native run maps with a hosted network, but training.models "

@@ -69,6 +69,7 @@ def train(
     def work() -> tuple[list[Path], dict]:
         from lsgh_ee.model import make_model, save_bundle
         from lsgh_ee.sampling import Samples
+        from lsgh_ee.sampling.patches import model_inputs, run_codes
 
         samples = Samples.read_gpkg(run.samples).train
         diameter = samples.meta.get("heatmap_diameter")
@@ -92,14 +93,15 @@ def train(
         if not model.uses_soft_samples:
             samples = samples.subset(samples.kind != "soft")
         validation = _validation_by_split(samples, variant, training, run, config)
+        stack = run_codes(model, run.codes)  # the class codes a patches model reads
         if validation is not None:
             samples, held_out = validation
-            validation = (held_out.inputs(model.input_kind), held_out.label)
+            validation = (model_inputs(held_out, model, stack), held_out.label)
         groups = None
         if samples.meta.get("split") == "spatial":  # the forest's grid search: whole blocks
             groups = sample_blocks(samples, _run_grid(run), float(samples.meta["block_size"]))
         start = time.perf_counter()
-        model.fit(samples.inputs(model.input_kind), samples.label, validation=validation,
+        model.fit(model_inputs(samples, model, stack), samples.label, validation=validation,
                   groups=groups)  # fmt: skip
         summary = {
             "variant": variant,

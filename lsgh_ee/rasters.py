@@ -23,6 +23,10 @@ from lsgh_ee.atomic import atomic_path
 from lsgh_ee.errors import LsghError
 from lsgh_ee.grid import Grid
 
+#: GDAL's block cache (MB) while rasters are read or written strip by strip: GDAL's default
+#: (5 % of the RAM) would hold a large part of a big stack's dirty blocks.
+GDAL_CACHE_MB = 128
+
 
 def open_raster(path: str | os.PathLike) -> rasterio.DatasetReader:
     """Open a raster, turning unreadable / corrupt files into one clear error."""
@@ -253,22 +257,29 @@ class StripWriter:
         self.path, self.grid = Path(path), grid
         if nodata is None and np.issubdtype(np.dtype(dtype), np.floating):
             nodata = float("nan")
-        self._stack = ExitStack()
+        self._stack, self._aborted = ExitStack(), False
         self._tmp = self._stack.enter_context(atomic_path(path))
         self._plain = self._tmp.with_name(f"{self._tmp.stem}.plain.tif")
         profile = grid.profile(count=count, dtype=dtype, nodata=nodata)
-        self._dst = rasterio.open(self._plain, "w+", interleave="band", **profile)
+        with _cache():
+            self._dst = rasterio.open(self._plain, "w+", interleave="band", **profile)
         self.categorical = not np.issubdtype(np.dtype(dtype), np.floating)
 
     def write(self, band: int, row0: int, data: np.ndarray) -> None:
         """Write ``data`` (``(rows, cols)``, all columns) into band ``band`` (1-based)
         from row ``row0``."""
         window = Window(0, row0, self.grid.width, data.shape[0])
-        self._dst.write(data.astype(self._dst.dtypes[0], copy=False), band, window=window)
+        try:
+            with _cache():
+                self._dst.write(data.astype(self._dst.dtypes[0], copy=False), band, window=window)
+        except OSError as exc:
+            self._abort(type(exc), exc, exc.__traceback__)  # names this file
+            raise
 
     def read(self, band: int, row0: int, rows: int) -> np.ndarray:
         """Read back ``rows`` rows of band ``band`` (1-based) from row ``row0``."""
-        return self._dst.read(band, window=Window(0, row0, self.grid.width, rows))
+        with _cache():
+            return self._dst.read(band, window=Window(0, row0, self.grid.width, rows))
 
     def close(
         self,
@@ -278,7 +289,7 @@ class StripWriter:
         band_tags: Sequence[Mapping[str, str]] | None = None,
     ) -> Path:
         """Describe the bands, make the file cloud-optimised and move it into place."""
-        with self._stack:
+        with self._stack, _cache():
             try:
                 _describe(self._dst, descriptions, tags, band_tags)
                 self._dst.close()
@@ -287,19 +298,28 @@ class StripWriter:
                 self._plain.unlink(missing_ok=True)
         return self.path
 
-    def abort(self) -> None:
-        """Remove the partial files (``path`` is left as it was)."""
-        self._dst.close()
-        self._plain.unlink(missing_ok=True)
-        error = RuntimeError("strip writer aborted")
-        self._stack.__exit__(RuntimeError, error, None)  # atomic_path removes its file
-
     def __enter__(self) -> StripWriter:
         return self
 
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if exc_type is not None and not self._dst.closed:
-            self.abort()
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> None:  # fmt: skip
+        """On an exception: remove the partial files; ``atomic_path`` turns a full disk
+        or a refused write into one :class:`LsghError`."""
+        if exc_type is not None:
+            self._abort(exc_type, exc, tb)
+
+    def _abort(self, exc_type: type[BaseException], exc: BaseException | None, tb: object) -> None:
+        if self._aborted:
+            return
+        self._aborted = True
+        self._dst.close()
+        self._plain.unlink(missing_ok=True)
+        self._stack.__exit__(exc_type, exc, tb)  # may raise atomic_path's LsghError
+
+
+def _cache() -> rasterio.Env:
+    """GDAL's block cache capped at :data:`GDAL_CACHE_MB`."""
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
 
 
 def _predictor(dtype: np.dtype) -> int:

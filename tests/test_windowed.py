@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import rasterio
 import yaml
-from conftest import make_region, write_raster
 
+from conftest import make_region, write_raster
 from lsgh_ee.config import load_config
 from lsgh_ee.errors import LsghError
 from lsgh_ee.factors import neighbourhood

@@ -60,7 +60,12 @@ from lsgh_ee.factors.local import (
 from lsgh_ee.factors.resolve import ResolvedFactor
 from lsgh_ee.factors.stack import FactorLayer, FactorStack
 from lsgh_ee.grid import Grid
-from lsgh_ee.rasters import SourceRaster, StripWriter, check_coverage, check_some_data
+from lsgh_ee.rasters import (
+    SourceRaster,
+    StripWriter,
+    check_coverage,
+    check_some_data,
+)
 from lsgh_ee.region import Region
 from lsgh_ee.runfolder import RunFolder
 
@@ -131,11 +136,9 @@ def export_local_factors(
             done[i] = _metadata(layer)
         stack = FactorStack(grid=grid, layers=[done[i] for i in range(n)])
         value_tags, code_tags = stack.band_tags()
-        paths = [
-            values_out.close(descriptions=stack.names, band_tags=value_tags, tags=stack.VALUE_TAGS),
-            codes_out.close(descriptions=stack.names, band_tags=code_tags, tags=stack.CODE_TAGS),
-        ]
-    paths.append(stack.write_schema(run_dir))
+        values_out.close(descriptions=stack.names, band_tags=value_tags, tags=stack.VALUE_TAGS)
+        codes_out.close(descriptions=stack.names, band_tags=code_tags, tags=stack.CODE_TAGS)
+    stack.write_schema(run_dir)
     return stack
 
 

@@ -94,23 +94,27 @@ def topographic_position_index(dem: np.ndarray, radius_cells: float) -> np.ndarr
 
 def _disk_sum(z: np.ndarray, footprint: np.ndarray) -> np.ndarray:
     """Sum of float64 ``z`` over a disk footprint (outside the array counts as 0), as
-    row-offset runs of prefix-sum differences added in a fixed order (see
-    :func:`topographic_position_index`)."""
+    row-offset runs of prefix-sum differences added in a fixed order (by run width, then
+    row offset: the same for every row, whatever the number of rows; see
+    :func:`topographic_position_index`). Each run width's sums are computed once and
+    added at its two row offsets."""
     k = footprint.shape[0] // 2
     rows, cols = z.shape
     prefix = np.zeros((rows, cols + 1), dtype=np.float64)
     np.cumsum(z, axis=1, out=prefix[:, 1:])
     col = np.arange(cols)
     out = np.zeros(z.shape, dtype=np.float64)
+    offsets: dict[int, list[int]] = {}  # run half-width → the row offsets with that run
     for dy in range(-k, k + 1):
-        half = int(footprint[dy + k].sum()) // 2
-        lo, hi = max(0, -dy), min(rows, rows - dy)
-        if lo >= hi:
-            continue
-        src = prefix[lo + dy : hi + dy]
+        offsets.setdefault(int(footprint[dy + k].sum()) // 2, []).append(dy)
+    for half, dys in offsets.items():
         right = np.minimum(col + half + 1, cols)
         left = np.maximum(col - half, 0)
-        out[lo:hi] += src[:, right] - src[:, left]
+        runs = prefix[:, right] - prefix[:, left]
+        for dy in dys:
+            lo, hi = max(0, -dy), min(rows, rows - dy)
+            if lo < hi:
+                out[lo:hi] += runs[lo + dy : hi + dy]
     return out
 
 

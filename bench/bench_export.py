@@ -1,10 +1,10 @@
 """Benchmark: ``export-factors`` (local backend) whole-array against strip by strip.
 
 The region: the embedded demo (``assets/demo``, 9 factors) re-gridded finer, as issue 17
-measured it (same inputs, ``resolution`` changed): ``--resolution`` (default 8.8 m →
-3,178 × 3,078 = 9.8 M px... see the printed shape) is 1×; 2× and 4× divide it by √2 and 2
+measured it (same inputs, ``resolution`` changed): ``--resolution`` (default 8.8 m → 10.2 M px)
+is 1×; 2× and 4× divide it by √2 and 2
 (twice and four times the pixels). Note that the TPI and relief radii (450 m) then span
-more cells (51 → 102), so the neighbourhood work per pixel grows with the scale too.
+more cells (51 at 1×, 102 at 4×), so the neighbourhood work per pixel grows with the scale too.
 
 Two modes, each in its own child process (peak RSS = ``VmHWM`` from /proc, its own):
 

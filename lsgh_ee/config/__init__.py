@@ -286,6 +286,12 @@ class EvaluationConfig(Strict):
 
 class OutputConfig(Strict):
     dir: Path = Field(Path("runs/region"), description="run folder (relative to the config)")
+    strip_rows: int = Field(
+        512,
+        ge=0,
+        description="rows per strip of export-factors' windowed computation and writing "
+        "(memory grows with it; the results do not change); 0 = the whole grid at once",
+    )
 
 
 class RegionConfig(Strict):
@@ -466,7 +472,7 @@ def _resolve_paths(config: RegionConfig, source: Path) -> RegionConfig:
             "earthengine": earthengine,
             "dem": dem,
             "factors": factors,
-            "output": OutputConfig(dir=base / config.output.dir),
+            "output": config.output.model_copy(update={"dir": base / config.output.dir}),
             "source_file": source.resolve(),
         }
     )

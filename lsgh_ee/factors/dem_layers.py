@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection
 import numpy as np
 
 from lsgh_ee.config import RegionConfig, TerrainConfig
-from lsgh_ee.factors import hydrology, terrain
+from lsgh_ee.factors import hydrology, neighbourhood, terrain
 from lsgh_ee.factors.catalogue import HYDROLOGY_FACTORS
 from lsgh_ee.grid import Grid
 from lsgh_ee.region import Region
@@ -37,39 +37,77 @@ def dem_halo(grid: Grid, settings: TerrainConfig, names: Collection[str]) -> int
 def terrain_layers(
     region: Region, read_dem: DemReader, names: Collection[str]
 ) -> dict[str, np.ndarray]:
-    """Raw values of the DEM factors on the region's grid (float32, NaN nodata), keyed by
-    factor name: the paper's terrain factors and the field's DEM factors always (cheap),
-    the hydrology factors when ``names`` asks for one (flow routing)."""
-    config, grid = region.config, region.grid
-    settings = config.terrain
+    """Raw values of the DEM factors ``names`` on the region's grid (float32, NaN nodata),
+    keyed by factor name, from the whole padded DEM at once (the hydrology factors need
+    whole catchments; :mod:`lsgh_ee.factors.windows` computes the others strip by strip
+    with the same :func:`dem_factors`)."""
+    grid, settings = region.grid, region.config.terrain
     pad = dem_halo(grid, settings, names)
-    padded = grid.padded(pad)
     # The DEM must cover the AOI; the pad beyond it is a bonus where the DEM extends further.
-    dem = read_dem(padded, _coverage_needed(grid, pad))
-    cellsize = (grid.resolution, grid.resolution)
-    slope, aspect = terrain.slope_aspect(dem, cellsize, method=settings.method)
-    aspect = np.where(slope < settings.flat_slope, np.float32(-1), aspect)
-    aspect[np.isnan(slope)] = np.nan
-    tpi = terrain.topographic_position_index(dem, grid.cells_for(settings.tpi_radius))
-    inner = (slice(pad, -pad), slice(pad, -pad))
-    position = terrain.slope_position(tpi[inner], slope[inner]).astype("float32")
+    dem = read_dem(grid.padded(pad), coverage_needed(grid, pad))
+    layers = dem_factors(dem, grid.resolution, settings, names, pad)
+    if "slope_position" in names:
+        tpi, slope = layers.pop("tpi"), layers["slope"]
+        position = neighbourhood.slope_position(tpi, slope, neighbourhood.tpi_moments(tpi))
+        layers["slope_position"] = slope_position_values(position)
+    return layers
+
+
+def dem_factors(
+    dem: np.ndarray,
+    resolution: float,
+    settings: TerrainConfig,
+    names: Collection[str],
+    pad: int,
+) -> dict[str, np.ndarray]:
+    """The DEM factors ``names`` of a DEM read with a halo of ``pad`` cells, cut back to
+    the inner cells (float32, NaN nodata). For ``slope_position`` it gives ``tpi`` (and
+    ``slope``) instead: the classes need the whole region's TPI moments.
+
+    Every factor but the hydrology ones is local: a cell's value depends only on the DEM
+    within ``pad`` cells, so strips of rows with that halo give the whole array's values.
+    """
+    cellsize = (resolution, resolution)
+    wanted = set(names) | ({"tpi", "slope"} if "slope_position" in names else set())
+    wanted.discard("slope_position")
+    layers: dict[str, np.ndarray] = {}
+    if wanted & {"slope", "aspect", *HYDROLOGY_FACTORS}:
+        slope, aspect = terrain.slope_aspect(dem, cellsize, method=settings.method)
+        aspect = np.where(slope < settings.flat_slope, np.float32(-1), aspect)
+        aspect[np.isnan(slope)] = np.nan
+        layers.update(slope=slope, aspect=aspect)
+    if "tpi" in wanted:
+        layers["tpi"] = neighbourhood.topographic_position_index(
+            dem, dem_radius(resolution, settings.tpi_radius)
+        )
+    if "curvature" in wanted:
+        layers["curvature"] = terrain.curvature(dem, cellsize)
+    if "local_relief" in wanted:
+        radius = dem_radius(resolution, settings.relief_radius)
+        layers["local_relief"] = neighbourhood.local_relief(dem, radius)
+    if "elevation" in wanted:
+        layers["elevation"] = np.asarray(dem, dtype=np.float32)
+    if wanted & {"plan_curvature", "profile_curvature"}:
+        plan, profile = terrain.plan_profile_curvature(dem, cellsize)
+        layers.update(plan_curvature=plan, profile_curvature=profile)
+    if "tri" in wanted:
+        layers["tri"] = terrain.terrain_ruggedness_index(dem)
+    if wanted & set(HYDROLOGY_FACTORS):
+        layers.update(hydrology_layers(dem, layers["slope"], cellsize, settings))
+    inner = (slice(pad, dem.shape[0] - pad), slice(pad, dem.shape[1] - pad))
+    return {name: layers[name][inner] for name in wanted}
+
+
+def dem_radius(resolution: float, metres: float) -> float:
+    """A neighbourhood radius in cells (``Grid.cells_for``)."""
+    return metres / resolution
+
+
+def slope_position_values(codes: np.ndarray) -> np.ndarray:
+    """Slope-position codes as the factor's float32 values (0 = nodata → NaN)."""
+    position = codes.astype("float32")
     position[position == 0] = np.nan
-    plan, profile = terrain.plan_profile_curvature(dem, cellsize)
-    layers = {
-        "slope": slope,
-        "aspect": aspect,
-        "curvature": terrain.curvature(dem, cellsize),
-        "local_relief": terrain.local_relief(dem, grid.cells_for(settings.relief_radius)),
-        "elevation": np.asarray(dem, dtype=np.float32),
-        "plan_curvature": plan,
-        "profile_curvature": profile,
-        "tri": terrain.terrain_ruggedness_index(dem),
-    }
-    if any(name in HYDROLOGY_FACTORS for name in names):
-        layers.update(hydrology_layers(dem, slope, cellsize, settings))
-    out = {name: values[inner] for name, values in layers.items()}
-    out["slope_position"] = position
-    return out
+    return position
 
 
 def hydrology_layers(
@@ -89,7 +127,8 @@ def hydrology_layers(
     }
 
 
-def _coverage_needed(grid: Grid, pad: int) -> float:
+def coverage_needed(grid: Grid, pad: int) -> float:
+    """Share of the grid padded by ``pad`` cells that the DEM must cover: all the grid."""
     inner = grid.height * grid.width
     outer = (grid.height + 2 * pad) * (grid.width + 2 * pad)
     return 0.999 * inner / outer

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from scipy.ndimage import distance_transform_edt
@@ -65,41 +65,73 @@ def compute_local_factors(
     Returns:
         The stack, NaN / code 0 outside the AOI and wherever a source is nodata.
     """
+    layers = list(whole_layers(region, factors, progress, read_dem, read_factor))
+    return FactorStack(grid=region.grid, layers=layers)
+
+
+def whole_layers(
+    region: Region,
+    factors: list[ResolvedFactor],
+    progress: Progress | None = None,
+    read_dem: DemReader | None = None,
+    read_factor: FactorReader | None = None,
+) -> Iterator[FactorLayer]:
+    """The finished layers of ``factors`` in order, each computed on the whole grid as it
+    is asked for (the DEM factors all at once on the first; each handed over and dropped
+    from the cache): see :func:`compute_local_factors`."""
     terrain_cache: dict[str, np.ndarray] = {}
-    layers = []
     for index, factor in enumerate(factors):
         if progress:
             progress(factor.name, index, len(factors))
-        if read_factor is not None and factor.spec.source == "ee" and factor.recipe != "terrain":
-            layer = _read_layer(factor, read_factor)
-        elif factor.recipe == "terrain":
+        if factor.recipe == "terrain":
             if not terrain_cache:
                 dem_names = [f.name for f in factors if f.recipe == "terrain"]
                 reader = read_dem or _local_dem(region)
                 terrain_cache.update(terrain_layers(region, reader, dem_names))
-            values = terrain_cache[factor.name]
-            layer = _layer(factor, values, method=terrain_method(region.config, factor.name))
-        elif factor.recipe == "ndvi":
-            layer = _layer(factor, _ndvi(factor, region.grid), method={"recipe": "ndvi"})
-        elif factor.recipe == "distance":
-            layer = _layer(
-                factor,
-                _distance(factor, region.grid),
-                method={
-                    "recipe": "euclidean distance to rasterised features (pixel centres)",
-                    "source": str(factor.spec.path),
-                },
-            )
-        elif factor.recipe == "raster":
-            layer = _raster_layer(factor, region.grid)
+            values = terrain_cache.pop(factor.name)
+            layer = layer_of(factor, values, method=terrain_method(region.config, factor.name))
         else:
-            layer = _polygon_layer(factor, region.grid)
-        _apply_mask(layer, region.aoi_mask)
-        if factor.classify != "table2" and factor.kind != "categorical":
-            _classify_from_data(layer, factor, seed=region.config.sampling.seed)
-        _check_not_empty(layer)
-        layers.append(layer)
-    return FactorStack(grid=region.grid, layers=layers)
+            layer = source_layer(region, factor, read_factor)
+        finish_layer(layer, factor, region)
+        yield layer
+
+
+def source_layer(
+    region: Region, factor: ResolvedFactor, read_factor: FactorReader | None = None
+) -> FactorLayer:
+    """A non-terrain factor on the whole grid, classified where its breaks are fixed (see
+    :func:`compute_local_factors` for ``read_factor``); :func:`finish_layer` completes it."""
+    if read_factor is not None and factor.spec.source == "ee":
+        return _read_layer(factor, read_factor)
+    if factor.recipe == "ndvi":
+        return layer_of(factor, _ndvi(factor, region.grid), method={"recipe": "ndvi"})
+    if factor.recipe == "distance":
+        return layer_of(
+            factor,
+            _distance(factor, region.grid),
+            method={
+                "recipe": "euclidean distance to rasterised features (pixel centres)",
+                "source": str(factor.spec.path),
+            },
+        )
+    if factor.recipe == "raster":
+        return _raster_layer(factor, region.grid)
+    return _polygon_layer(factor, region.grid)
+
+
+def finish_layer(layer: FactorLayer, factor: ResolvedFactor, region: Region) -> None:
+    """Mask a whole-grid layer to the AOI, classify it from its data where its breaks are
+    not fixed, and check it has a valid pixel."""
+    apply_mask(layer, region.aoi_mask)
+    if needs_data_breaks(factor):
+        classify_from_data(layer, factor, seed=region.config.sampling.seed)
+    check_not_empty(layer)
+
+
+def needs_data_breaks(factor: ResolvedFactor) -> bool:
+    """Whether the factor's breaks come from its own values (``classify: quantile |
+    natural``), known only once all its values are."""
+    return factor.classify != "table2" and factor.kind != "categorical"
 
 
 # --- terrain -------------------------------------------------------------------------------
@@ -131,7 +163,7 @@ def _read_layer(factor: ResolvedFactor, read_factor: FactorReader) -> FactorLaye
     values, classes, method = read_factor(factor)
     if factor.kind == "categorical":
         return _categorical_layer(factor, values, classes, method)
-    return _layer(factor, values, method=method)
+    return layer_of(factor, values, method=method)
 
 
 def _raster_layer(factor: ResolvedFactor, grid: Grid) -> FactorLayer:
@@ -140,7 +172,7 @@ def _raster_layer(factor: ResolvedFactor, grid: Grid) -> FactorLayer:
     values = read_onto_grid(spec.path, grid, categorical=categorical, band=spec.band)
     method = {"recipe": "raster", "source": str(spec.path), "band": spec.band}
     if not categorical:
-        return _layer(factor, values, method=method)
+        return layer_of(factor, values, method=method)
     codes, classes = _remap(factor, values)
     return _categorical_layer(factor, codes, classes, method)
 
@@ -232,7 +264,7 @@ def _distance(factor: ResolvedFactor, grid: Grid) -> np.ndarray:
 # --- classification ------------------------------------------------------------------------
 
 
-def _layer(factor: ResolvedFactor, values: np.ndarray, method: dict) -> FactorLayer:
+def layer_of(factor: ResolvedFactor, values: np.ndarray, method: dict) -> FactorLayer:
     values = values.astype("float32", copy=False)
     if factor.name == "aspect":
         return FactorLayer(
@@ -261,7 +293,7 @@ def _layer(factor: ResolvedFactor, values: np.ndarray, method: dict) -> FactorLa
     )
 
 
-def _classify_from_data(layer: FactorLayer, factor: ResolvedFactor, *, seed: int) -> None:
+def classify_from_data(layer: FactorLayer, factor: ResolvedFactor, *, seed: int) -> None:
     """Classify a layer with breaks computed on its own values inside the AOI
     (``classify: quantile | natural``); the breaks go into the schema like Table 2's."""
     from lsgh_ee.factors.classify import data_breaks
@@ -295,12 +327,12 @@ def _categorical_layer(
     )
 
 
-def _apply_mask(layer: FactorLayer, inside: np.ndarray) -> None:
+def apply_mask(layer: FactorLayer, inside: np.ndarray) -> None:
     layer.values[~inside] = np.nan
     layer.codes[~inside] = 0
 
 
-def _check_not_empty(layer: FactorLayer) -> None:
+def check_not_empty(layer: FactorLayer) -> None:
     if not layer.codes.any():
         source = layer.method.get("source") or layer.method.get("dem")
         where = f" ({source})" if source else ""

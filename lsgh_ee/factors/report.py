@@ -17,6 +17,7 @@ import pandas as pd
 
 from lsgh_ee.atomic import atomic_path, write_text
 from lsgh_ee.factors.stack import FactorStack
+from lsgh_ee.rasters import read_stack
 from lsgh_ee.runfolder import RunFolder
 
 COLLINEAR = 0.7
@@ -57,19 +58,44 @@ def factor_report(
         n_samples: at most this many landslide pixels and as many other pixels are used.
         seed: for the pixel draw and the forest.
     """
+    return codes_report(stack.codes, stack.names, landslide_mask, n_samples=n_samples, seed=seed)
+
+
+def factor_report_from_file(
+    codes_path: str | os.PathLike,
+    names: list[str],
+    landslide_mask: np.ndarray,
+    *,
+    n_samples: int = 5000,
+    seed: int = 42,
+) -> FactorReport:
+    """:func:`factor_report` of a written ``class_codes.tif`` (read whole: one byte per
+    factor and pixel; drawing the sample strip by strip is still to do)."""
+    codes, _, _ = read_stack(codes_path)
+    return codes_report(codes, names, landslide_mask, n_samples=n_samples, seed=seed)
+
+
+def codes_report(
+    codes: np.ndarray,
+    names: list[str],
+    landslide_mask: np.ndarray,
+    *,
+    n_samples: int = 5000,
+    seed: int = 42,
+) -> FactorReport:
+    """:func:`factor_report` of a uint8 ``(factors, rows, cols)`` class-code stack."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.inspection import permutation_importance
     from sklearn.model_selection import train_test_split
 
     rng = np.random.default_rng(seed)
-    codes = stack.codes.reshape(len(stack.layers), -1)
+    codes = codes.reshape(len(names), -1)
     valid = (codes > 0).all(axis=0)
     flat_mask = landslide_mask.reshape(-1)
     positives = np.flatnonzero(valid & flat_mask)
     others = np.flatnonzero(valid & ~flat_mask)
     positives = rng.permutation(positives)[:n_samples]
     others = rng.permutation(others)[: max(len(positives), 1)]
-    names = stack.names
 
     sample = np.flatnonzero(valid)
     if sample.size > 200_000:

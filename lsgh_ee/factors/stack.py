@@ -84,13 +84,22 @@ class FactorStack:
     def schema(self) -> dict:
         return {"grid": self.grid.to_dict(), "factors": [layer.schema() for layer in self.layers]}
 
-    def write(self, run_dir: str | os.PathLike) -> list[Path]:
-        """Write the two stacks and the schema into ``run_dir`` (atomically, each)."""
-        run_dir = Path(run_dir)
+    #: File tags of ``factors.tif`` and ``class_codes.tif``.
+    VALUE_TAGS = {"content": "lsgh-ee factor values"}
+    CODE_TAGS = {"content": "lsgh-ee class codes (0 = nodata)"}
+
+    def band_tags(self) -> tuple[list[dict], list[dict]]:
+        """Band tags of ``factors.tif`` (units, kind) and ``class_codes.tif`` (classes, kind)."""
         tags = [{"units": ly.units, "kind": ly.kind} for ly in self.layers]
         code_tags = [
             {"classes": json.dumps(list(ly.classes)), "kind": ly.kind} for ly in self.layers
         ]
+        return tags, code_tags
+
+    def write(self, run_dir: str | os.PathLike) -> list[Path]:
+        """Write the two stacks and the schema into ``run_dir`` (atomically, each)."""
+        run_dir = Path(run_dir)
+        tags, code_tags = self.band_tags()
         paths = [
             write_geotiff(
                 RunFolder(run_dir).factors,
@@ -98,7 +107,7 @@ class FactorStack:
                 self.grid,
                 descriptions=self.names,
                 band_tags=tags,
-                tags={"content": "lsgh-ee factor values"},
+                tags=self.VALUE_TAGS,
             ),
             write_geotiff(
                 RunFolder(run_dir).codes,
@@ -107,12 +116,17 @@ class FactorStack:
                 nodata=0,
                 descriptions=self.names,
                 band_tags=code_tags,
-                tags={"content": "lsgh-ee class codes (0 = nodata)"},
+                tags=self.CODE_TAGS,
             ),
         ]
-        write_text(RunFolder(run_dir).factor_schema, json.dumps(self.schema(), indent=2))
-        paths.append(RunFolder(run_dir).factor_schema)
+        paths.append(self.write_schema(run_dir))
         return paths
+
+    def write_schema(self, run_dir: str | os.PathLike) -> Path:
+        """Write ``factor_schema.json`` into ``run_dir`` (atomically)."""
+        path = RunFolder(run_dir).factor_schema
+        write_text(path, json.dumps(self.schema(), indent=2))
+        return path
 
     @classmethod
     def read(cls, run_dir: str | os.PathLike) -> FactorStack:

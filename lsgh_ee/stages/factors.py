@@ -44,9 +44,9 @@ def export_factors(
             config's ``earthengine.export``); see :func:`lsgh_ee.earthengine.exports.fetch_image`.
         task_progress: called with each poll of a batch export task (a ``TaskStatus``).
     """
-    from lsgh_ee.factors.local import compute_local_factors
-    from lsgh_ee.factors.report import factor_report, write_factor_report
+    from lsgh_ee.factors.report import factor_report_from_file, write_factor_report
     from lsgh_ee.factors.resolve import resolve_factors
+    from lsgh_ee.factors.windows import export_local_factors
     from lsgh_ee.inventory import read_inventory
     from lsgh_ee.region import Region
 
@@ -81,13 +81,22 @@ def export_factors(
             if backend == "ee" and from_ee
             else None
         )
-        stack = compute_local_factors(region, factors, progress, read_dem, read_factor)
-        outputs = stack.write(run.path) + downloaded
+        stack = export_local_factors(
+            region,
+            factors,
+            run.path,
+            strip_rows=config.output.strip_rows,
+            progress=progress,
+            read_dem=read_dem,
+            read_factor=read_factor,
+        )
+        outputs = [run.factors, run.codes, run.factor_schema, *downloaded]
         with atomic_path(run.inventory) as tmp:
             inventory.landslides.to_file(tmp, driver="GPKG", layer="landslides")
         outputs.append(run.inventory)
-        report = factor_report(
-            stack,
+        report = factor_report_from_file(
+            run.codes,
+            stack.names,
             inventory.mask(region.grid, "polygon"),
             n_samples=config.sampling.importance_samples,
             seed=config.sampling.seed,

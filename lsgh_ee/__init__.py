@@ -16,6 +16,8 @@ names below are imported on first use.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 from lsgh_ee.errors import LsghError
@@ -30,6 +32,27 @@ _ELSEWHERE = {
 _STAGES = "lsgh_ee.stages"  # every name of its __all__: the stages, run_all, the studies
 
 __all__ = ["LsghError", "__version__", *_ELSEWHERE]
+
+#: Stage functions named like a subpackage: ``lsgh_ee.report`` is the stage (``lg.report``),
+#: the ``lsgh_ee/report/`` package is reached by ``from lsgh_ee.report... import``.
+_STAGE_OVER_PACKAGE = frozenset({"report"})
+
+
+class _Package(types.ModuleType):
+    """The ``lsgh_ee`` module: importing a subpackage binds it as an attribute of its
+    parent, which would hide the stage function of the same name after the first use
+    (``lg.report(config)`` would then fail with "'module' object is not callable"). Those
+    bindings are skipped; the subpackage stays in ``sys.modules``, where ``from ...
+    import`` finds it (attribute chains such as ``mock.patch("lsgh_ee.report.html.x")``
+    do not)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _STAGE_OVER_PACKAGE and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

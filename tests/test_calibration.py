@@ -281,9 +281,7 @@ def test_evaluate_writes_the_reliability_diagram_and_the_youden_table(
     assert entry["brier"] == pytest.approx(summary["table4"]["rf"]["mse"], abs=1e-6)
     bins = reliability_bins(test.label, score)
     assert bins["count"].sum() == len(test)
-    from lsgh_ee.stages.report import report  # (lg.report is shadowed by lsgh_ee.report)
-
-    report(config)
+    lg.report(config)
     page = run.report.read_text(encoding="utf-8")
     assert "Calibration" in page and "Youden" in page and page.count("data:image/png") >= 3
 

@@ -335,7 +335,7 @@ def test_the_report_shows_the_cv_study_and_which_split_each_number_comes_from(
 ) -> None:
     from scipy import stats
 
-    from lsgh_ee.stages.report import report  # lg.report is shadowed by lsgh_ee.report
+    report = lg.report
 
     config = _cv_region(built_region, tmp_path / "region")
     run = RunFolder(load_config(config).run_dir)

@@ -85,3 +85,20 @@ def test_a_bundle_records_the_diameter_of_its_samples_not_the_config(
     lg.train(config, "rf", force=True)
     bundle = lg.RunFolder(lg.load_config(config).run_dir).model_dir("rf")
     assert json.loads((bundle / "schema.json").read_text())["heatmap_diameter"] == 9
+
+
+def test_lg_report_stays_the_stage_after_the_report_package_is_imported() -> None:
+    import importlib
+
+    import lsgh_ee as lg
+
+    html = importlib.import_module("lsgh_ee.report.html")  # what the stage itself imports
+    from lsgh_ee.report import preview  # the package is still importable
+    from lsgh_ee.stages.report import report
+
+    assert lg.report is report and callable(lg.report)
+    assert html.__name__ == "lsgh_ee.report.html"
+    assert preview.__name__ == "lsgh_ee.report.preview"
+    lg.unrelated_attribute = 1  # other attributes are set as usual
+    assert lg.unrelated_attribute == 1
+    del lg.unrelated_attribute

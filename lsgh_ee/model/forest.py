@@ -135,12 +135,7 @@ class RandomForest(ModelEstimator):
             "param_grid": self.param_grid,
             "seed": seed,
         }
-        if validation is not None:
-            x_val, y_val = validation
-            self._calibrate(self._predict(x_val), y_val, "validation")
-        else:
-            scores, seen = out_of_bag(self.model_, x)
-            self._calibrate(scores[seen], y[seen], "out-of-bag")
+        calibrate_forest(self, x, y, validation)
 
     def _grid_splits(self, y: np.ndarray, groups: np.ndarray | None) -> tuple[list, int, str]:
         """(train/score index pairs, folds, a description) of the grid search."""
@@ -176,6 +171,20 @@ class RandomForest(ModelEstimator):
             raise LsghError(
                 f"cannot load {path}: {exc}; the file is damaged, retrain or restore it"
             ) from exc
+
+
+def calibrate_forest(
+    estimator: ModelEstimator, features: np.ndarray, y: np.ndarray, validation: tuple | None
+) -> None:
+    """Fit a fitted forest estimator's calibration on ``validation`` (its inputs, labels)
+    when given, else on the out-of-bag scores of its training samples: ``features`` are
+    the forest's own input matrix ``(N, columns)``, ``y`` their labels ``(N,)``."""
+    if validation is not None:
+        x_val, y_val = validation
+        estimator._calibrate(estimator._predict(x_val), y_val, "validation")
+    else:
+        scores, seen = out_of_bag(estimator.model_, features)
+        estimator._calibrate(scores[seen], y[seen], "out-of-bag")
 
 
 def out_of_bag(forest, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ import numpy as np
 
 from lsgh_ee.errors import LsghError
 from lsgh_ee.model.base import EpochCallback, ModelEstimator, check_positive
-from lsgh_ee.model.forest import RandomForest, out_of_bag
+from lsgh_ee.model.forest import RandomForest, calibrate_forest
 
 
 def encode_values(
@@ -200,12 +200,7 @@ class RawForest(ModelEstimator):
             "importances": [round(float(v), 6) for v in forest.feature_importances_],
             "seed": self.seed,
         }
-        if validation is not None:
-            x_val, y_val = validation
-            self._calibrate(self._predict(x_val), y_val, "validation")
-        else:
-            scores, seen = out_of_bag(forest, self.encode(x))
-            self._calibrate(scores[seen], y[seen], "out-of-bag")
+        calibrate_forest(self, self.encode(x), y, validation)
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         return self.model_.predict(self.encode(x))

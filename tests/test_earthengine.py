@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from ee_client import trusted_key
 from ee_fake import (
     FakeEarthEngine,
     PixelGrid,
@@ -67,8 +68,7 @@ def fake() -> Iterator[FakeEarthEngine]:
 
 @pytest.fixture
 def key(fake: FakeEarthEngine, tmp_path: Path) -> ServiceAccountKey:
-    made = make_service_account_key(tmp_path / "sa-key.json", token_uri=fake.token_uri)
-    fake.trust_key(made.private_key_id, made.public_key_pem, made.client_email)
+    made = trusted_key(fake, tmp_path / "sa-key.json")
     return made
 
 

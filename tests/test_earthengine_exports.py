@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from ee_client import trusted_key
 from ee_fake import FakeEarthEngine, make_service_account_key
 from pyproj import CRS
 
@@ -229,8 +230,7 @@ def test_export_factors_through_cloud_storage_equals_the_download(
         fake.add_asset("USGS/SRTMGL1_003", synthetic_dem(), "EPSG:32633", DEM_TRANSFORM,
                        ["elevation"])  # fmt: skip
         fake.storage.add_bucket(BUCKET)
-        key = make_service_account_key(tmp_path / "key.json", token_uri=fake.token_uri)
-        fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+        key = trusted_key(fake, tmp_path / "key.json")
         settings = {"project": PROJECT, "api_url": fake.url, "key_file": str(key.path),
                     "bucket": BUCKET, "storage_url": fake.url, "poll_seconds": 0.01}  # fmt: skip
         configs = {mode: _region(tmp_path / mode, dem={"source": "ee"}, earthengine=settings)

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from ee_client import trusted_key
 from ee_fake import (
     CollectionImage,
     FakeEarthEngine,
     ServiceAccountKey,
-    make_service_account_key,
     time_start,
 )
 from pyproj import CRS
@@ -68,8 +68,7 @@ def session(
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     for name in ("GOOGLE_APPLICATION_CREDENTIALS", "LSGH_EE_API_URL", "LSGH_EE_PROJECT"):
         monkeypatch.delenv(name, raising=False)
-    key = make_service_account_key(tmp_path / "sa-key.json", token_uri=fake.token_uri)
-    fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+    key = trusted_key(fake, tmp_path / "sa-key.json")
     open_session(PROJECT, key_file=key.path, api_url=fake.url, client_retries=0)
     return key
 
@@ -511,8 +510,7 @@ def test_export_factors_takes_imagery_and_vectors_from_earth_engine(
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     for name in ("GOOGLE_APPLICATION_CREDENTIALS", "LSGH_EE_API_URL", "LSGH_EE_PROJECT"):
         monkeypatch.delenv(name, raising=False)
-    key = make_service_account_key(tmp_path / "sa-key.json", token_uri=fake.token_uri)
-    fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+    key = trusted_key(fake, tmp_path / "sa-key.json")
     remote = _ee_region(tmp_path / "ee", fake, key, "ee")
     local = _ee_region(tmp_path / "local", fake, key, "local")
     run_cli("export-factors", str(remote), "--backend", "ee")

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 import rasterio
 from affine import Affine
-from ee_fake import FakeEarthEngine, make_service_account_key
+from ee_client import fake_session, pixels, trusted_key
+from ee_fake import FakeEarthEngine
 from pyproj import CRS
 from scipy import ndimage
 from shapely.geometry import Point
@@ -25,14 +26,13 @@ from conftest import edit_config, fast_training, make_region, run_cli, synthetic
 from lsgh_ee.atomic import write_text
 from lsgh_ee.config import SamplingConfig, load_config
 from lsgh_ee.earthengine import native_zoning
-from lsgh_ee.earthengine.download import download_image
 from lsgh_ee.earthengine.exports import ExportSettings
 from lsgh_ee.earthengine.geometry import crs_code, grid_projection, grid_region
 from lsgh_ee.earthengine.native_heatmap import heatmap_image, landslide_image
 from lsgh_ee.earthengine.native_samples import NativeSources, draw_native_samples
 from lsgh_ee.earthengine.native_tables import histogram_counts, read_tfrecord_table, reduce_grid
 from lsgh_ee.earthengine.native_zoning import curve_auc_bound, zoning_statistics
-from lsgh_ee.earthengine.session import EarthEngineSession, open_session
+from lsgh_ee.earthengine.session import EarthEngineSession
 from lsgh_ee.errors import LsghError
 from lsgh_ee.factors.stack import FactorLayer, FactorStack
 from lsgh_ee.grid import Grid
@@ -77,20 +77,7 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEarthE
 
 @pytest.fixture
 def session(fake: FakeEarthEngine, tmp_path: Path) -> EarthEngineSession:
-    key = make_service_account_key(tmp_path / "key.json", token_uri=fake.token_uri)
-    fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
-    return open_session(PROJECT, key_file=key.path, api_url=fake.url, client_retries=0)
-
-
-def pixels(image: ee.Image, tmp_path: Path, grid: Grid = GRID) -> np.ndarray:
-    """All bands of ``image`` on ``grid`` as float64 ``(bands, rows, cols)``, NaN = masked."""
-    names = image.bandNames().getInfo()
-    out = download_image(
-        image, grid, tmp_path / f"img{len(list(tmp_path.glob('*.tif')))}.tif",
-        band_names=names, dtype="float64", workers=1,
-    )  # fmt: skip
-    with rasterio.open(out) as src:
-        return src.read()
+    return fake_session(fake, tmp_path, PROJECT)
 
 
 def centre_pixels(seed: int, n: int, grid: Grid = GRID) -> tuple[np.ndarray, np.ndarray]:
@@ -122,7 +109,7 @@ def test_heatmap_in_earth_engine_equals_the_local_heatmap(
     session: EarthEngineSession, tmp_path: Path, diameter: int
 ) -> None:
     rows, cols = centre_pixels(diameter, 15)
-    remote = pixels(heatmap_image(rows, cols, GRID, diameter), tmp_path)[0]
+    remote = pixels(heatmap_image(rows, cols, GRID, diameter), tmp_path, GRID)[0]
     local = gaussian_heatmap((rows, cols), GRID.shape, diameter)
     assert remote.shape == local.shape
     np.testing.assert_array_equal(remote.astype(np.float32), local)
@@ -135,7 +122,7 @@ def test_landslide_image_equals_the_inventory_mask(
 ) -> None:
     inventory = polygon_inventory(GRID)
     for mode in ("polygon", "centroid"):
-        remote = pixels(landslide_image(inventory, GRID, mode), tmp_path)[0]
+        remote = pixels(landslide_image(inventory, GRID, mode), tmp_path, GRID)[0]
         np.testing.assert_array_equal(remote.astype(bool), inventory.mask(GRID, mode))
 
 
@@ -146,7 +133,8 @@ def test_fake_distance_transform_matches_scipy(session: EarthEngineSession, tmp_
     mask = np.zeros(GRID.shape, dtype=bool)
     mask[rows, cols] = True
     reach = 6
-    remote = pixels(squared_distance(centres_image(rows, cols, GRID), GRID, reach), tmp_path)[0]
+    centres = centres_image(rows, cols, GRID)
+    remote = pixels(squared_distance(centres, GRID, reach), tmp_path, GRID)[0]
     dist = ndimage.distance_transform_edt(~mask)
     expected = np.where(dist <= reach, np.rint(dist**2), reach**2 + 1)
     np.testing.assert_array_equal(remote, expected)
@@ -233,7 +221,7 @@ def test_native_samples_follow_the_local_rules(
     assert soft.sum() > 0
     # class codes are the codes at the sampled pixels; the heatmap image is the local one
     np.testing.assert_array_equal(samples.codes, codes[:, samples.rows, samples.cols].T)
-    np.testing.assert_array_equal(pixels(heat, tmp_path)[0].astype(np.float32), local_heat)
+    np.testing.assert_array_equal(pixels(heat, tmp_path, GRID)[0].astype(np.float32), local_heat)
     # the samples file of a run holds them as the local path writes it
     back = Samples.read_gpkg(samples.write_gpkg(tmp_path / "samples.gpkg", GRID.crs))
     assert back.digest() == samples.digest()
@@ -418,8 +406,7 @@ def test_sample_stage_in_earth_engine_matches_the_local_stage(
 ) -> None:
     fake.add_asset("USGS/SRTMGL1_003", synthetic_dem(), "EPSG:32633", DEM_TRANSFORM,
                    ["elevation"])  # fmt: skip
-    key = make_service_account_key(tmp_path / "key.json", token_uri=fake.token_uri)
-    fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+    key = trusted_key(fake, tmp_path / "key.json")
     remote = terrain_region(
         tmp_path / "ee", dem={"source": "ee"},
         earthengine={"project": PROJECT, "api_url": fake.url, "key_file": str(key.path),
@@ -455,8 +442,7 @@ def test_sample_stage_in_earth_engine_matches_the_local_stage(
 def test_zone_stage_in_earth_engine_writes_the_local_tables(
     fake: FakeEarthEngine, tmp_path: Path
 ) -> None:
-    key = make_service_account_key(tmp_path / "key.json", token_uri=fake.token_uri)
-    fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+    key = trusted_key(fake, tmp_path / "key.json")
     config = load_config(terrain_region(
         tmp_path / "r", earthengine={"project": PROJECT, "api_url": fake.url,
                                      "key_file": str(key.path)},
@@ -509,8 +495,7 @@ def test_run_backend_ee_end_to_end_on_the_fake(
         fake.add_folder(f"projects/{PROJECT}/assets/lsgh-ee")
         fake.add_asset("USGS/SRTMGL1_003", synthetic_dem(), "EPSG:32633", DEM_TRANSFORM,
                        ["elevation"])  # fmt: skip
-        key = make_service_account_key(tmp_path / "key.json", token_uri=fake.token_uri)
-        fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+        key = trusted_key(fake, tmp_path / "key.json")
         config = terrain_region(
             tmp_path / "ee", dem={"source": "ee"},
             training=fast_training(models=["lsgh", "rf"], epochs=2),
@@ -563,8 +548,7 @@ def test_native_run_without_a_bucket_or_with_a_bad_backend_is_one_line(
     with FakeEarthEngine(projects={PROJECT: None}) as fake:
         fake.add_asset("USGS/SRTMGL1_003", synthetic_dem(), "EPSG:32633", DEM_TRANSFORM,
                        ["elevation"])  # fmt: skip
-        key = make_service_account_key(tmp_path / "key.json", token_uri=fake.token_uri)
-        fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+        key = trusted_key(fake, tmp_path / "key.json")
         config = terrain_region(tmp_path / "ee", dem={"source": "ee"}, earthengine={
             "project": PROJECT, "api_url": fake.url, "key_file": str(key.path)})  # fmt: skip
         with pytest.raises(LsghError, match=r"set earthengine\.bucket in the config"):

@@ -9,7 +9,8 @@ import numpy as np
 import rasterio
 import yaml
 from affine import Affine
-from ee_fake import FakeEarthEngine, make_service_account_key
+from ee_client import trusted_key
+from ee_fake import FakeEarthEngine
 
 from conftest import RES, edit_config, make_region, run_cli, synthetic_dem, write_raster
 
@@ -34,8 +35,7 @@ def test_terrain_factors_from_earth_engine_equal_the_local_ones(
     with FakeEarthEngine(projects={PROJECT: None}) as fake:
         fake.add_asset("USGS/SRTMGL1_003", synthetic_dem(), "EPSG:32633", DEM_TRANSFORM,
                        ["elevation"])  # fmt: skip
-        key = make_service_account_key(tmp_path / "key.json", token_uri=fake.token_uri)
-        fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+        key = trusted_key(fake, tmp_path / "key.json")
         remote = _region(
             tmp_path / "ee",
             dem={"source": "ee"},
@@ -68,8 +68,7 @@ def test_a_project_the_account_may_not_use_is_one_line(
     tmp_path: Path, no_ambient_credentials: None
 ) -> None:
     with FakeEarthEngine(projects={"someone-elses": {"other@example.com"}}) as fake:
-        key = make_service_account_key(tmp_path / "key.json", token_uri=fake.token_uri)
-        fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+        key = trusted_key(fake, tmp_path / "key.json")
         config = _region(
             tmp_path / "ee",
             dem={"source": "ee"},

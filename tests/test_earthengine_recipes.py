@@ -16,7 +16,8 @@ import pytest
 import rasterio
 import yaml
 from affine import Affine
-from ee_fake import CollectionImage, FakeEarthEngine, make_service_account_key
+from ee_client import fake_session, pixels, trusted_key
+from ee_fake import CollectionImage, FakeEarthEngine
 from pyproj import CRS
 
 from conftest import (
@@ -37,7 +38,7 @@ from lsgh_ee.earthengine.recipes import (
     factor_image,
     terrain_factor_image,
 )
-from lsgh_ee.earthengine.session import EarthEngineSession, open_session
+from lsgh_ee.earthengine.session import EarthEngineSession
 from lsgh_ee.errors import LsghError
 from lsgh_ee.factors import terrain
 from lsgh_ee.factors.catalogue import CATALOGUE
@@ -87,20 +88,7 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEarthE
 
 @pytest.fixture
 def session(fake: FakeEarthEngine, tmp_path: Path) -> EarthEngineSession:
-    key = make_service_account_key(tmp_path / "key.json", token_uri=fake.token_uri)
-    fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
-    return open_session(PROJECT, key_file=key.path, api_url=fake.url, client_retries=0)
-
-
-def pixels(image: ee.Image, tmp_path: Path, grid: Grid = GRID) -> np.ndarray:
-    """All bands of ``image`` on ``grid`` as float64 ``(bands, rows, cols)``, NaN = masked."""
-    names = image.bandNames().getInfo()
-    out = download_image(
-        image, grid, tmp_path / f"img{len(list(tmp_path.glob('*.tif')))}.tif",
-        band_names=names, dtype="float64", workers=1,
-    )  # fmt: skip
-    with rasterio.open(out) as src:
-        return src.read()
+    return fake_session(fake, tmp_path, PROJECT)
 
 
 def _image() -> tuple[ee.Image, ee.Image, ee.Image]:
@@ -149,7 +137,7 @@ def test_binary_operators_match_numpy_and_propagate_masks(
     session: EarthEngineSession, tmp_path: Path, op: str
 ) -> None:
     a, b, _ = _image()
-    got = pixels(getattr(a, op)(b), tmp_path)[0]
+    got = pixels(getattr(a, op)(b), tmp_path, GRID)[0]
     with np.errstate(all="ignore"):
         want = _masked(BINARY[op](A, B), A, B)
     np.testing.assert_allclose(got, want, rtol=1e-12, equal_nan=True)
@@ -159,7 +147,7 @@ def test_binary_operators_match_numpy_and_propagate_masks(
 def test_unary_operators(session: EarthEngineSession, tmp_path: Path) -> None:
     a, b, _ = _image()
     image = a.abs().addBands(a.abs().sqrt()).addBands(a.atan()).addBands(b.Not())
-    got = pixels(image.rename(["abs", "sqrt", "atan", "not"]), tmp_path)
+    got = pixels(image.rename(["abs", "sqrt", "atan", "not"]), tmp_path, GRID)
     # sqrt and atan are float32 in Earth Engine ("float"): compare at float32 precision
     np.testing.assert_allclose(got[0], np.abs(A), equal_nan=True)
     np.testing.assert_allclose(got[1], np.sqrt(np.abs(A)), rtol=1e-6, equal_nan=True)
@@ -178,7 +166,7 @@ def test_one_band_operand_is_used_against_every_band(session: EarthEngineSession
 
 def test_broadcast_values(session: EarthEngineSession, tmp_path: Path) -> None:
     img = ee.Image("test/ab").select(["a", "b"])
-    got = pixels(img.subtract(ee.Image("test/ab").select("b")).multiply(2), tmp_path)
+    got = pixels(img.subtract(ee.Image("test/ab").select("b")).multiply(2), tmp_path, GRID)
     np.testing.assert_allclose(got[0], _masked((A - B) * 2, A), equal_nan=True)
     np.testing.assert_allclose(got[1], np.zeros(SHAPE), equal_nan=True)
 
@@ -195,6 +183,7 @@ def test_where_update_mask_mask_and_clamp(session: EarthEngineSession, tmp_path:
             ["where", "updated", "mask", "clamp", "remask"]
         ),
         tmp_path,
+        GRID,
     )
     np.testing.assert_allclose(got[0], np.where(B > 0, np.where(np.isnan(A), np.nan, -1.0), A),
                                equal_nan=True)  # fmt: skip
@@ -209,7 +198,7 @@ def test_remap_names_its_band_remapped(session: EarthEngineSession, tmp_path: Pa
     remapped = ee.Image("test/ab").remap([-1, 0, 1], [10, 20, 30], None, "b")
     with_default = b.remap([0], [5], 7)
     assert remapped.bandNames().getInfo() == ["remapped"]
-    got = pixels(remapped.addBands(with_default.rename("d")), tmp_path)
+    got = pixels(remapped.addBands(with_default.rename("d")), tmp_path, GRID)
     lookup = {-1.0: 10.0, 0.0: 20.0, 1.0: 30.0}
     want = np.vectorize(lambda v: lookup.get(v, np.nan))(B)
     np.testing.assert_array_equal(got[0], want)
@@ -224,7 +213,7 @@ def test_bit_operators_and_casts(session: EarthEngineSession, tmp_path: Path) ->
     image = ee.Image.cat(
         [ints.bitwiseAnd(0b1010), ints.rightShift(2), a.toInt16(), a.multiply(7).toUint8()]
     ).rename(["and", "shift", "int16", "uint8"])
-    got = pixels(image, tmp_path)
+    got = pixels(image, tmp_path, GRID)
     i = INTS.astype("int64")
     np.testing.assert_array_equal(got[0], i & 0b1010)
     np.testing.assert_array_equal(got[1], i >> 2)
@@ -241,7 +230,7 @@ def test_neighbourhood_and_region_reductions(session: EarthEngineSession, tmp_pa
     spread = a.reduceNeighborhood(ee.Reducer.stdDev(), ee.Kernel.circle(2, "pixels", False))
     assert highest.bandNames().getInfo() == ["b_max"]
     assert spread.bandNames().getInfo() == ["a_stdDev"]
-    got = pixels(ee.Image.cat([highest, smoothed, spread]), tmp_path)
+    got = pixels(ee.Image.cat([highest, smoothed, spread]), tmp_path, GRID)
     inner = (slice(1, -1), slice(1, -1))  # the asset ends at the grid's edge
     windows = np.lib.stride_tricks.sliding_window_view(B, (3, 3))
     np.testing.assert_array_equal(got[0][inner], windows.max(axis=(-2, -1)))
@@ -355,7 +344,7 @@ def test_dem_band_and_dataset_choice(
 ) -> None:
     chosen = _config(tmp_path, ee_asset="test/two_band_dem", ee_band="height")
     first = dem_image("test/two_band_dem", GRID)  # no band named: the first
-    got = pixels(terrain_factor_image("local_relief", GRID, chosen).addBands(first), tmp_path)
+    got = pixels(terrain_factor_image("local_relief", GRID, chosen).addBands(first), tmp_path, GRID)
     np.testing.assert_allclose(got[0], _local_terrain(chosen)["local_relief"], atol=1e-3)
     np.testing.assert_array_equal(got[1], 0.0)
     serialized = json.dumps(ee.serializer.encode(dem_image("NASA/NASADEM_HGT/001", GRID)))
@@ -374,7 +363,7 @@ def test_copernicus_tiles_are_mosaicked(
     ]  # fmt: skip
     fake.add_collection("COPERNICUS/DEM/GLO30", tiles)
     config = _config(tmp_path, ee_asset="COPERNICUS/DEM/GLO30")
-    got = pixels(terrain_factor_image("local_relief", GRID, config), tmp_path)
+    got = pixels(terrain_factor_image("local_relief", GRID, config), tmp_path, GRID)
     np.testing.assert_allclose(got[0], _local_terrain(config)["local_relief"], atol=1e-3)
     assert "ImageCollection.mosaic" in json.dumps(ee.serializer.encode(dem_image(
         "COPERNICUS/DEM/GLO30", GRID)))  # fmt: skip
@@ -394,7 +383,7 @@ def test_class_codes_follow_the_local_edge_convention(
             [class_codes(a, breaks), class_codes(edges.select([1]), breaks),
              class_codes(edges.select([2]), breaks), aspect_codes(a.add(50).multiply(4.5))]
         ).rename(["a", "zero", "edge", "aspect"]),
-        tmp_path,
+        tmp_path, GRID,
     )  # fmt: skip
     np.testing.assert_array_equal(got[0], classify_breaks(A.astype("float32"), breaks))
     assert got[0][5:9, 10:20].max() == 0  # masked → 0
@@ -410,7 +399,7 @@ def test_class_codes_follow_the_local_edge_convention(
 def test_aspect_codes_of_flat_and_sector_edges(session: EarthEngineSession, tmp_path: Path) -> None:
     values = [-1.0, 0.0, 22.4999, 22.5, 67.5, 112.5, 157.5, 202.5, 247.5, 292.5, 337.5, 359.9]
     bands = [aspect_codes(ee.Image.constant(v)).rename(f"v{i}") for i, v in enumerate(values)]
-    got = pixels(ee.Image.cat(bands), tmp_path)[:, 0, 0]
+    got = pixels(ee.Image.cat(bands), tmp_path, GRID)[:, 0, 0]
     want = classify_aspect(np.asarray(values, dtype="float32"))
     np.testing.assert_array_equal(got, want)
     assert list(want) == [1, 2, 2, 6, 4, 8, 3, 9, 5, 7, 2, 2]
@@ -519,8 +508,7 @@ def _export_region(folder: Path, ee_sources: bool, **changes: object) -> Path:
 
 
 def _ee_settings(fake: FakeEarthEngine, tmp_path: Path) -> dict:
-    key = make_service_account_key(tmp_path / "sa.json", token_uri=fake.token_uri)
-    fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+    key = trusted_key(fake, tmp_path / "sa.json")
     return {"project": PROJECT, "api_url": fake.url, "key_file": str(key.path)}
 
 
@@ -612,7 +600,7 @@ def test_log_and_fast_distance_transform_of_the_fake_equal_numpy(
 ) -> None:
     fake.add_asset("test/ab", BANDS, CRS_CODE, ORIGIN, ["a", "b", "ints"], nodata=-9999.0)
     a, b, _ = _image()
-    got = pixels(a.log().addBands(b.abs().add(1).log()), tmp_path)
+    got = pixels(a.log().addBands(b.abs().add(1).log()), tmp_path, GRID)
     with np.errstate(invalid="ignore"):
         want_a = np.where(A > 0, np.log(A), np.nan)  # log of <= 0 and masked: masked
     np.testing.assert_allclose(got[0], want_a, rtol=1e-12)
@@ -622,14 +610,14 @@ def test_log_and_fast_distance_transform_of_the_fake_equal_numpy(
     features[[3, 30, 31], [4, 40, 2]] = 1.0
     fake.add_asset("test/features", features[None], CRS_CODE, ORIGIN, ["f"])
     image = ee.Image("test/features")
-    near = pixels(image.fastDistanceTransform(6, "pixels", "squared_euclidean"), tmp_path)[0]
+    near = pixels(image.fastDistanceTransform(6, "pixels", "squared_euclidean"), tmp_path, GRID)[0]
     rows, cols = np.indices(SHAPE)
     fr, fc = np.nonzero(features)
     brute = np.min((rows[..., None] - fr) ** 2 + (cols[..., None] - fc) ** 2, axis=-1)
     np.testing.assert_array_equal(near, np.where(brute <= 36, brute, np.nan))
     assert np.isnan(near).any() and (near == 0).sum() == 3
     with pytest.raises(ee.EEException, match="UNIMPLEMENTED|emulates fastDistanceTransform"):
-        pixels(image.fastDistanceTransform(6, "meters", "squared_euclidean"), tmp_path)
+        pixels(image.fastDistanceTransform(6, "meters", "squared_euclidean"), tmp_path, GRID)
 
 
 @pytest.mark.parametrize("method", ["zevenbergen_thorne", "horn"])

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from ee_fake import FakeEarthEngine, make_service_account_key
+from ee_client import trusted_key
+from ee_fake import FakeEarthEngine
 
 from conftest import edit_config, fast_training, run_cli
 
@@ -182,8 +183,7 @@ def _hosted_setup(
     shutil.copytree(trained.parent / "run", run)
     with rasterio.open(run / "class_codes.tif") as src:
         fake.add_asset(CODES_ASSET, src.read(), src.crs.to_string(), src.transform, nodata=0)
-    key = make_service_account_key(tmp_path / "key.json", token_uri=fake.token_uri)
-    fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+    key = trusted_key(fake, tmp_path / "key.json")
     # beside the region's files, so its relative paths still hold
     config = trained.parent / f"region-ee-{tmp_path.name}.yaml"
     shutil.copy(trained, config)

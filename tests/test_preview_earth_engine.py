@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from ee_fake import FakeEarthEngine, ServiceAccountKey, make_service_account_key
+from ee_client import trusted_key
+from ee_fake import FakeEarthEngine, ServiceAccountKey
 from ee_fake.maps import tile_grid
 from PIL import Image
 from pyproj import Transformer
@@ -139,8 +140,7 @@ def online(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Online]:
         mp.setenv("HOME", str(folder / "home"))
         for name in EARTH_ENGINE_ENV:
             mp.delenv(name, raising=False)
-        key = make_service_account_key(folder / "key.json", token_uri=fake.token_uri)
-        fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+        key = trusted_key(fake, folder / "key.json")
         config = load_config(_ee_config(folder / "region", fake, key.path))
         run = write_run(folder / "run")
         _add_uploads(fake, run, X0, Y0, ROWS, COLS)
@@ -160,8 +160,7 @@ def fake() -> Iterator[FakeEarthEngine]:
 
 @pytest.fixture
 def key(fake: FakeEarthEngine, tmp_path: Path) -> ServiceAccountKey:
-    made = make_service_account_key(tmp_path / "sa-key.json", token_uri=fake.token_uri)
-    fake.trust_key(made.private_key_id, made.public_key_pem, made.client_email)
+    made = trusted_key(fake, tmp_path / "sa-key.json")
     return made
 
 

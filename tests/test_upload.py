@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from ee_fake import FakeEarthEngine, make_service_account_key
+from ee_client import trusted_key
+from ee_fake import FakeEarthEngine
 
 from conftest import edit_config, make_region, run_cli
 from lsgh_ee.earthengine.download import download_image
@@ -64,8 +65,7 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeEarthE
 
 @pytest.fixture
 def config(fake: FakeEarthEngine, tmp_path: Path) -> Path:
-    key = make_service_account_key(tmp_path / "key.json", token_uri=fake.token_uri)
-    fake.trust_key(key.private_key_id, key.public_key_pem, key.client_email)
+    key = trusted_key(fake, tmp_path / "key.json")
     path = make_region(tmp_path / "region")
     _write_maps(tmp_path / "region" / "run")
     settings = {"project": PROJECT, "api_url": fake.url, "key_file": str(key.path),

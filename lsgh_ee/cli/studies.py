@@ -1,4 +1,4 @@
-"""Commands over the studies: cv, scale-study and transfer-eval."""
+"""Commands over the studies: cv, compare-cv, scale-study and transfer-eval."""
 
 from __future__ import annotations
 
@@ -129,3 +129,44 @@ def cv(
     run = RunFolder(result.run_dir)
     print_table(run.cv_file(run.CV_TABLE_MD))
     print_table(run.cv_file(run.CV_PAIRS_MD))
+
+
+@command("compare-cv")
+def compare_cv(
+    base: Annotated[
+        str,
+        typer.Argument(
+            help="The base run: a run folder with cv/ (or LABEL=FOLDER).", show_default=False
+        ),
+    ],
+    others: Annotated[
+        list[str],
+        typer.Argument(help="Runs compared with it, same forms.", show_default=False),
+    ],
+    models: ModelsOption = None,
+    versus: Annotated[
+        str | None,
+        typer.Option(
+            "--versus", help="Compare every model with this model of the base run (e.g. rf-raw)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Markdown file for the table (a .csv of it next to it)."),
+    ] = None,
+) -> None:
+    """An ablation: each model's fold-paired difference between cv runs (AUC, AP, Brier).
+
+    Run 'lsgh-ee cv' once per setting (one config each, its own output.dir), then compare:
+    lsgh-ee compare-cv paper=runs/paper more-factors=runs/plus8 -m lsgh -m rf-raw.
+    The runs must have cut the same folds (same inventory, block size and seed); this is
+    checked fold by fold.
+    """
+    from lsgh_ee.stages import compare_cv as study
+
+    if models:
+        models = [m for value in models for m in value.split(",") if m]
+    result = study(base, others, models=models, versus=versus, out=out)
+    typer.echo(result.summary["markdown"])
+    for path in result.outputs:
+        typer.echo(f"  {path}")

@@ -223,6 +223,13 @@ class TrainingConfig(Strict):
         ge=0,
         description="loss weight of each soft sample; hard samples weigh 1 (paper: 1.0)",
     )
+    members: int = Field(
+        1,
+        ge=1,
+        description="networks trained per network model, each from its own seed, whose "
+        "outputs are averaged into one model (a seed ensemble; paper: 1). Training and map "
+        "prediction take this many times as long",
+    )
     models: list[ModelName] = Field(
         default_factory=lambda: [m for m in MODEL_VARIANTS if m != "lsgh-ctx"],
         description="model variants 'run' trains and evaluates (lsgh-ctx, beyond the "

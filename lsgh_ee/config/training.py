@@ -26,6 +26,7 @@ PAPER: dict[str, Any] = {
     "soft_weight": 1.0,
     "batch_size": 32,
     "patience": 50,
+    "members": 1,
 }
 
 #: preset name -> the settings it fills (keys of the ``training`` section)

@@ -171,3 +171,53 @@ def format_ci(mean: float, low: float, high: float) -> str:
     ``0.8339 ± 0.0720 [0.7618, 0.9059]`` ("–" for no value, the value alone without an
     interval)."""
     return _ci(mean, low, high)
+
+
+def compare_runs(
+    base: pd.DataFrame,
+    others: dict[str, pd.DataFrame],
+    pairs: list[tuple[str, str]],
+    correction: float = 0.0,
+) -> pd.DataFrame:
+    """Paired differences between cross-validation runs of the same folds (an ablation):
+    for every ``(label, other)`` and ``(model_other, model_base)`` in ``pairs``, the mean
+    fold-wise difference ``other[model_other] − base[model_base]`` of AUC, AP and the Brier
+    score with its interval (:func:`t_interval`), and in how many folds the other run
+    scored the higher AUC. Frames are per-fold tables (:data:`FOLD_COLUMNS`); folds are
+    matched on ``(repeat, fold)``, so both runs must have cut the same folds (the caller
+    checks). Rows whose model is missing from either run are skipped."""
+    rows = []
+    for label, other in others.items():
+        for model_other, model_base in pairs:
+            a = other[other.model == model_other].set_index(["repeat", "fold"])
+            b = base[base.model == model_base].set_index(["repeat", "fold"])
+            if a.empty or b.empty:
+                continue
+            joined = a.merge(b, left_index=True, right_index=True, suffixes=("_a", "_b"))
+            row: dict[str, object] = {"run": label, "model": model_other, "base_model": model_base}
+            for score in SCORES:
+                diff = (joined[f"{score}_a"] - joined[f"{score}_b"]).to_numpy(dtype="float64")
+                mean, low, high = t_interval(diff, correction=correction)
+                row |= {f"{score}_diff": mean, f"{score}_low": low, f"{score}_high": high}
+            diff = (joined["auc_a"] - joined["auc_b"]).to_numpy(dtype="float64")
+            row["auc_other"] = float(joined["auc_a"].mean())
+            row["auc_base"] = float(joined["auc_b"].mean())
+            row["other_wins_auc"] = f"{int((diff > 0).sum())}/{int(np.isfinite(diff).sum())}"
+            rows.append(row)
+    columns = ["run", "model", "base_model", "auc_base", "auc_other",
+               *[f"{s}_{part}" for s in SCORES for part in ("diff", "low", "high")],
+               "other_wins_auc"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def comparison_markdown(table: pd.DataFrame, base: str) -> str:
+    """:func:`compare_runs`' table as Markdown, one row per run and model."""
+    names = {"auc": "ΔAUC (95% CI)", "ap": "ΔAP (95% CI)", "brier": "ΔBrier (95% CI)"}
+    header = ["Run", "Model", f"AUC in {base}", "AUC in run", *names.values(), "Run wins (AUC)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, r in table.iterrows():
+        model = r.model if r.model == r.base_model else f"{r.model} vs {r.base_model}"
+        cells = [_ci(r[f"{s}_diff"], r[f"{s}_low"], r[f"{s}_high"]) for s in SCORES]
+        lines.append(f"| {r.run} | {model} | {r.auc_base:.4f} | {r.auc_other:.4f} | "
+                     + " | ".join(cells) + f" | {r.other_wins_auc} |")  # fmt: skip
+    return "\n".join(lines) + "\n"

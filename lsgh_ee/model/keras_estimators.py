@@ -85,6 +85,12 @@ class KerasEstimator(ModelEstimator):
             weights instead of a fresh initialisation (fine-tuning).
         calibration: ``none``, ``platt`` or ``isotonic``, fitted on the early-stopping
             validation samples (:mod:`lsgh_ee.model.calibration`).
+        members: networks trained, each from its own seed (``seed``, ``seed + 1``, ...)
+            with its own early stopping, whose outputs are averaged into one saved network
+            (a seed ensemble; 1, the paper: one network). A small inventory leaves each
+            network's weights to chance; the average removes that variance (see
+            ``docs/training-settings.md``). Training and map prediction take ``members``
+            times as long.
         on_epoch: called as ``on_epoch(epoch, logs)`` after every epoch (``logs``: loss,
             mae, val_loss, val_mae, val_auc) — for progress bars; not saved with the model.
     """
@@ -92,7 +98,7 @@ class KerasEstimator(ModelEstimator):
     scse: ClassVar[bool] = True
     model_file: ClassVar[str] = "model.keras"
     #: the parameters that shape the network: fine-tuning keeps the bundle's
-    architecture_params: ClassVar[tuple[str, ...]] = ("filters", "dropout", "reduction")
+    architecture_params: ClassVar[tuple[str, ...]] = ("filters", "dropout", "reduction", "members")
 
     def __init__(
         self,
@@ -122,9 +128,12 @@ class KerasEstimator(ModelEstimator):
         train_only: Sequence[str] | None = None,
         warm_start: bool = False,
         calibration: str = "none",
+        members: int = 1,
         on_epoch: EpochCallback | None = None,
     ):
         super().__init__(class_counts, factor_names=factor_names, calibration=calibration)
+        check_positive(members=members)
+        self.members = int(members)
         self.bn_momentum = float(bn_momentum)
         self.filters = tuple(int(f) for f in filters)
         self.dropout = float(dropout)
@@ -224,10 +233,69 @@ class KerasEstimator(ModelEstimator):
             x_train, y_train, (x_val, y_val) = x, y, validation
         else:
             x_train, y_train, x_val, y_val = validation_split(x, y, self.validation_fraction, seed)
-        keras.utils.set_random_seed(seed)
         if self.deterministic and keras.backend.backend() == "tensorflow":
             tf.config.experimental.enable_op_determinism()
         warm = self.warm_start and self.model_ is not None
+        if warm and self.members > 1:
+            raise LsghError(
+                f"a model of {self.members} averaged networks cannot be fine-tuned; train the "
+                "source model with training.members: 1"
+            )
+        trained = [
+            self._fit_network(x_train, y_train, x_val, y_val, seed + member, warm)
+            for member in range(self.members)
+        ]
+        _, history, monitor, stopper = trained[0]
+        self.model_ = self._inference_model([t[0] for t in trained])
+        self.history_ = {k: [float(v) for v in values] for k, values in history.history.items()}
+        self.samples_per_second_ = throughput(len(x_train), monitor.train_seconds)
+        val_loss = self.history_.get("val_loss")
+        best = None if stopper is None else stopper.best_epoch
+        self.fit_info_ = {
+            "n_train": int(len(x_train)),
+            "n_validation": 0 if x_val is None else int(len(x_val)),
+            "epochs_run": len(monitor.train_seconds),
+            "best_epoch": best,
+            "early_stopping": None if stopper is None else stopper.monitor,
+            "best_score": None if stopper is None else stopper.best_score,
+            "best_val_loss": None if best is None or not val_loss else float(val_loss[best]),
+            "seed": seed,
+            "batch_size": batch_size,
+            "max_epochs": self.epochs,
+            "patience": self.patience,
+            "loss": self.loss,
+            "soft_weight": self.soft_weight,
+            "validation_fraction": None if validation is not None else self.validation_fraction,
+            "deterministic": self.deterministic,
+            "fine_tuned": warm,
+            "trained_layers": None if self.train_only is None else list(self.train_only),
+            "devices": [d.device_type for d in tf.config.list_logical_devices()],
+        }
+        if self.members > 1:  # the first member's history and stop are the ones above
+            self.fit_info_["members"] = [
+                {"seed": seed + i, "epochs_run": len(t[2].train_seconds),
+                 "best_epoch": None if t[3] is None else t[3].best_epoch,
+                 "best_score": None if t[3] is None else t[3].best_score}
+                for i, t in enumerate(trained)
+            ]  # fmt: skip
+        # calibration and the Youden threshold: on the early-stopping validation samples
+        self._calibrate(None if x_val is None else self._predict(x_val), y_val, "validation")
+
+    def _fit_network(
+        self,
+        x_train: np.ndarray,
+        y_train: np.ndarray,
+        x_val: np.ndarray | None,
+        y_val: np.ndarray | None,
+        seed: int,
+        warm: bool,
+    ) -> tuple[keras.Model, keras.callbacks.History, TrainingMonitor, SmoothedEarlyStopping | None]:
+        """One network trained from ``seed``: (the trained model, its history, its monitor,
+        its early stopper or None)."""
+        import tensorflow as tf
+
+        batch_size = self.batch_size
+        keras.utils.set_random_seed(seed)
         model = self.build()
         if warm:
             model.set_weights(self.model_.get_weights())
@@ -268,37 +336,28 @@ class KerasEstimator(ModelEstimator):
             callbacks=callbacks,
             shuffle=False,  # tf.data shuffles (seeded)
         )
+        return model, history, monitor, stopper
 
-        # Keep an uncompiled copy for inference: no optimizer state in saved files.
-        inference = self.build()
-        inference.set_weights(model.get_weights())
-        self.model_ = inference
-        self.history_ = {k: [float(v) for v in values] for k, values in history.history.items()}
-        self.samples_per_second_ = throughput(len(x_train), monitor.train_seconds)
-        val_loss = self.history_.get("val_loss")
-        best = None if stopper is None else stopper.best_epoch
-        self.fit_info_ = {
-            "n_train": int(len(x_train)),
-            "n_validation": 0 if x_val is None else int(len(x_val)),
-            "epochs_run": len(monitor.train_seconds),
-            "best_epoch": best,
-            "early_stopping": None if stopper is None else stopper.monitor,
-            "best_score": None if stopper is None else stopper.best_score,
-            "best_val_loss": None if best is None or not val_loss else float(val_loss[best]),
-            "seed": seed,
-            "batch_size": batch_size,
-            "max_epochs": self.epochs,
-            "patience": self.patience,
-            "loss": self.loss,
-            "soft_weight": self.soft_weight,
-            "validation_fraction": None if validation is not None else self.validation_fraction,
-            "deterministic": self.deterministic,
-            "fine_tuned": warm,
-            "trained_layers": None if self.train_only is None else list(self.train_only),
-            "devices": [d.device_type for d in tf.config.list_logical_devices()],
-        }
-        # calibration and the Youden threshold: on the early-stopping validation samples
-        self._calibrate(None if x_val is None else self._predict(x_val), y_val, "validation")
+    def _inference_model(self, trained: list[keras.Model]) -> keras.Model:
+        """An uncompiled copy of the trained network(s) for inference (no optimizer state
+        in saved files); several members become one network averaging their outputs."""
+        copies = []
+        for model in trained:
+            copy = self.build()
+            copy.set_weights(model.get_weights())
+            copies.append(copy)
+        if len(copies) == 1:
+            return copies[0]
+        from lsgh_ee.model.network import INPUT_NAME, OUTPUT_NAME
+
+        shape = tuple(copies[0].inputs[0].shape[1:])  # (F,) codes, (k, k, F) patches
+        inputs = keras.Input(shape, dtype="int32", name=INPUT_NAME)
+        outputs = [
+            keras.Model(c.inputs[0], c.outputs[0], name=f"member_{i}")(inputs)
+            for i, c in enumerate(copies)
+        ]
+        average = keras.layers.Average(name=OUTPUT_NAME)(outputs)
+        return keras.Model(inputs, average, name=f"{copies[0].name}_x{len(copies)}")
 
     def _early_stopping(self, x_val: np.ndarray, y_val: np.ndarray) -> list:
         """The callbacks that score the hard validation samples (when both classes are

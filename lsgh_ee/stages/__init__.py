@@ -13,13 +13,15 @@ zone                 :func:`zone`
 preview, report      :func:`preview`, :func:`report`
 upload, export-model :func:`upload`, :func:`export_model`
 all of them          :func:`run_all`
-studies              :func:`cv`, :func:`scale_study`, :func:`transfer_eval`
+studies              :func:`cv`, :func:`compare_cv`, :func:`scale_study`,
+                     :func:`transfer_eval`
 ===================  ====================================================================
 
 Importing this package imports neither TensorFlow nor Earth Engine; the stages that need
 them import them when they run.
 """
 
+from lsgh_ee.stages.compare_cv import compare_cv
 from lsgh_ee.stages.cv import cv
 from lsgh_ee.stages.evaluate import evaluate
 from lsgh_ee.stages.factors import export_factors
@@ -39,6 +41,7 @@ __all__ = [
     "Progress",
     "StageResult",
     "as_config",
+    "compare_cv",
     "cv",
     "evaluate",
     "export_factors",

@@ -181,7 +181,9 @@ def cv(
                                                  "test": int(part.test_landslides.size)},
                                   "samples": {"train": len(part.train), "validation": len(val),
                                               "test": len(test)},
-                                  "breaks_recomputed": recomputed})  # fmt: skip
+                                  "breaks_recomputed": recomputed,
+                                  "test_landslides":
+                                      landslide_digest(part.test_landslides)})  # fmt: skip
                 counts = [len(layer.classes) for layer in fold_stack.layers]
                 if kind == "temporal":
                     span = years.years[years.group == k]
@@ -262,3 +264,15 @@ def cv(
         return outputs, summary
 
     return run_stage("cv", run, params, inputs, work, force)
+
+
+def landslide_digest(indices) -> str:
+    """A short digest of a fold's test landslides (inventory row indices, in any order):
+    two cv runs cut the same folds when every fold's digest matches
+    (:func:`lsgh_ee.stages.compare_cv.compare_cv` checks it)."""
+    import hashlib
+
+    import numpy as np
+
+    ordered = np.sort(np.asarray(indices, dtype=np.int64).ravel())
+    return hashlib.sha256(ordered.tobytes()).hexdigest()[:16]

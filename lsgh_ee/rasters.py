@@ -350,3 +350,9 @@ def read_stack(path: str | os.PathLike) -> tuple[np.ndarray, Grid, list[str]]:
     with open_raster(path) as src:
         grid = Grid(src.crs, src.transform, src.height, src.width)
         return src.read(), grid, [d or f"band{i}" for i, d in enumerate(src.descriptions, 1)]
+
+
+def stack_grid(path: str | os.PathLike) -> Grid:
+    """The grid of a GeoTIFF, from its header (nothing read)."""
+    with open_raster(path) as src:
+        return Grid(src.crs, src.transform, src.height, src.width)

@@ -55,9 +55,11 @@ class KeyHistogram:
         bins = order_keys(values) >> np.uint32(BIN_SHIFT)
         self.counts += np.bincount(bins, minlength=self.counts.size)
 
-    def ranges(self, range_rows: int = RANGE_ROWS) -> list[tuple[int, int]]:
+    def ranges(self, range_rows: int | None = None) -> list[tuple[int, int]]:
         """Consecutive bin ranges ``[lo, hi)`` covering every counted pixel, each of at
-        most ``range_rows`` pixels unless a single bin holds more."""
+        most ``range_rows`` (default :data:`RANGE_ROWS`) pixels unless a single bin holds
+        more."""
+        range_rows = RANGE_ROWS if range_rows is None else range_rows
         out: list[tuple[int, int]] = []
         filled = np.flatnonzero(self.counts)
         lo, held = None, 0
@@ -170,7 +172,7 @@ def grouped(
     weights: Sequence[Weight] = (),
     columns: Sequence[str] = (),
     *,
-    range_rows: int = RANGE_ROWS,
+    range_rows: int | None = None,
 ) -> Iterator[Groups]:
     """The distinct values of column ``key`` (float32) with their pixel counts and the
     sums of each of ``weights`` (a function of a chunk's ``{column: rows}``, ``key`` and

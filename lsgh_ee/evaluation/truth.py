@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lsgh_ee.evaluation.grouped import RANGE_ROWS, KeyHistogram, Spill, grouped, in_range
+from lsgh_ee.evaluation.grouped import KeyHistogram, Spill, grouped, in_range
 from lsgh_ee.grid import Grid
 from lsgh_ee.mapping import Predictor, predict_strips
 from lsgh_ee.rasters import SourceRaster, check_coverage, check_some_data
@@ -62,7 +62,7 @@ def agreement_of_strips(
     pairs: Iterable[tuple[np.ndarray, np.ndarray]],
     workdir: str | os.PathLike | None = None,
     *,
-    range_rows: int = RANGE_ROWS,
+    range_rows: int | None = None,
 ) -> dict[str, float]:
     """:func:`lsgh_ee.evaluation.truth_agreement` of a map given as ``(index, truth)``
     strips (float32 arrays of one shape each, NaN = nodata), spilling to a temporary
@@ -83,7 +83,7 @@ def agreement_of_strips(
         return _agreement(spill, hx, hy, range_rows)
 
 
-def _agreement(spill: Spill, hx: KeyHistogram, hy: KeyHistogram, range_rows: int) -> dict:
+def _agreement(spill: Spill, hx: KeyHistogram, hy: KeyHistogram, range_rows: int | None) -> dict:
     n = spill.rows
     m = (n + 1) / 2
     spill.add_column("ry", "float64")

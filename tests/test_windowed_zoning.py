@@ -69,6 +69,28 @@ def test_strips_give_the_whole_array_zoning(
         assert want.used == 20_002  # the documented sample plus the minimum and maximum
 
 
+@pytest.mark.parametrize("kind", ["continuous", "ties"])
+def test_a_curve_of_many_distinct_values_is_summed_on_the_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    from lsgh_ee.zoning import windowed
+
+    monkeypatch.setattr(grouped_mod, "RANGE_ROWS", 2000)
+    monkeypatch.setattr(windowed, "MAX_CURVE_POINTS", 100)
+    index, slides = _case(kind)
+    want_area, want_found, want_auc = zone_map(index, slides, seed=2).curve
+    got = zone_by_strips(_map(tmp_path, index), lambda r, n: slides[r : r + n], seed=2,
+                         strip_rows=9)  # fmt: skip
+    area, found, auc = got.zoning.curve
+    assert auc == pytest.approx(want_auc, rel=1e-12)
+    assert 100 <= area.size <= 250 < want_area.size  # thinned
+    assert (area[0], found[0], area[-1], found[-1]) == (0.0, 0.0, 1.0, 1.0)
+    assert np.all(np.diff(area) > 0) and np.all(np.diff(found) >= 0)
+    vertex = np.searchsorted(want_area, area)  # every point is one of today's vertices
+    np.testing.assert_allclose(want_area[vertex], area, rtol=1e-12)
+    np.testing.assert_allclose(want_found[vertex], found, rtol=1e-12, atol=1e-15)
+
+
 def test_an_empty_map_is_refused_as_today(tmp_path: Path) -> None:
     index = np.full((6, 5), np.nan, np.float32)
     with pytest.raises(ValueError, match="no valid susceptibility value"):

@@ -14,12 +14,15 @@ in row-major order. Then, from the spill:
   hence the same breaks;
 - the zone table: zones of the spilled values, counted chunk by chunk;
 - the success-rate curve: pixels and landslide pixels per distinct index value, from
-  :func:`~lsgh_ee.evaluation.grouped.grouped` (integers: the same curve, bit for bit).
-  The curve has one point per distinct value, so it is the one thing held in proportion to
-  the distinct values (16 bytes each; for a codes model, at most its distinct vectors).
+  :func:`~lsgh_ee.evaluation.grouped.grouped` (integers: the same curve, bit for bit, while
+  the map has at most :data:`MAX_CURVE_POINTS` distinct values, e.g. a codes model's map
+  of as many distinct vectors; beyond, as for a values model's map of nearly all distinct
+  values, the area is summed on the way, equal within 1e-12, and the curve's points are
+  thinned to about :data:`MAX_CURVE_POINTS`: :class:`_StreamedCurve`).
 
 The zone map is written by :func:`zone_strips` strip by strip. Every number equals the
-whole-array one exactly (counts are integers; the curve is computed from the same counts).
+whole-array one exactly (counts are integers; the curve is computed from the same counts),
+but for the success-rate curve of a map of many distinct values (above).
 """
 
 from __future__ import annotations
@@ -51,6 +54,10 @@ from lsgh_ee.zoning import (
     zone_counts,
     zone_table_from_counts,
 )
+
+#: Points of the success-rate curve held exactly (one per distinct value); beyond, the
+#: curve is thinned and its area summed on the way (:class:`_StreamedCurve`).
+MAX_CURVE_POINTS = 1 << 18
 
 #: ``(first row, rows) -> bool (rows, cols)`` landslide mask of those rows of the grid.
 LandslideRows = Callable[[int, int], np.ndarray]
@@ -126,7 +133,7 @@ def zone_by_strips(
         sample = _jenks_sample(spill, seed, low, high)
         breaks = natural_breaks(sample)
         table = zone_table_from_counts(*_zone_counts(spill, breaks))
-        curve = _success_curve(spill, keys)
+        curve = _success_curve(spill, keys, int(slide_px.sum()))
     zoning = Zoning(breaks, int(sample.size), None, table, curve)
     return StripZoning(zoning, interval_table_from_counts(pixels, slide_px), histogram)
 
@@ -156,11 +163,62 @@ def _zone_counts(spill: Spill, breaks: list[float]) -> tuple[np.ndarray, np.ndar
     return pixels, slide_px
 
 
-def _success_curve(spill: Spill, keys: KeyHistogram) -> tuple[np.ndarray, np.ndarray, float]:
+def _success_curve(
+    spill: Spill, keys: KeyHistogram, slides_total: int
+) -> tuple[np.ndarray, np.ndarray, float]:
     """:func:`lsgh_ee.zoning.success_rate_curve` from the pixels and landslide pixels per
-    distinct value, most susceptible first."""
-    counts, found = [], []
+    distinct value, most susceptible first: exactly today's curve while the map has at most
+    :data:`MAX_CURVE_POINTS` distinct values, else :class:`_StreamedCurve`'s."""
+    counts, found, held = [], [], 0
+    streamed: _StreamedCurve | None = None
     for g in grouped(spill, "x", keys, [lambda c: c["s"]], ["s"]):
-        counts.append(g.counts)
-        found.append(np.rint(g.sums[0]).astype(np.int64))
+        slides = np.rint(g.sums[0]).astype(np.int64)
+        if streamed is None and held + g.counts.size > MAX_CURVE_POINTS:
+            streamed = _StreamedCurve(spill.rows, slides_total)
+            for c, s in zip(counts, found, strict=True):
+                streamed.add(c, s)
+        if streamed is not None:
+            streamed.add(g.counts, slides)
+        else:
+            counts.append(g.counts)
+            found.append(slides)
+            held += g.counts.size
+    if streamed is not None:
+        return streamed.curve()
     return success_rate_from_counts(np.concatenate(counts)[::-1], np.concatenate(found)[::-1])
+
+
+class _StreamedCurve:
+    """The success-rate curve of more than :data:`MAX_CURVE_POINTS` distinct values, fed
+    in increasing order of the value: the area under it from every group (each group's
+    trapezoid needs only the landslide pixels below it: ``n_g / N · (2 (S − below_g) −
+    s_g) / 2S``; equal to :func:`lsgh_ee.zoning.success_rate_from_counts`' within 1e-12,
+    the sums being added in another order), its points thinned to one each time the area
+    share crosses a multiple of ``1 / MAX_CURVE_POINTS`` (plus both ends)."""
+
+    def __init__(self, pixels: int, slides: int) -> None:
+        self.n, self.s = pixels, slides
+        self.below_n = self.below_s = 0
+        self.auc = 0.0
+        self.area: list[np.ndarray] = []
+        self.found: list[np.ndarray] = []
+
+    def add(self, counts: np.ndarray, slides: np.ndarray) -> None:
+        below_n = self.below_n + np.cumsum(counts) - counts
+        below_s = self.below_s + np.cumsum(slides) - slides
+        s = max(self.s, 1)
+        self.auc += float(np.sum(counts / self.n * (2 * (self.s - below_s) - slides) / (2 * s)))
+        step = self.n / MAX_CURVE_POINTS
+        cells = np.floor(below_n / step)
+        keep = cells != np.floor((below_n + counts) / step)
+        keep[0] |= self.below_n == 0
+        keep[-1] = True
+        self.area.append((self.n - below_n[keep]) / self.n)
+        self.found.append((self.s - below_s[keep]) / s)
+        self.below_n += int(counts.sum())
+        self.below_s += int(slides.sum())
+
+    def curve(self) -> tuple[np.ndarray, np.ndarray, float]:
+        area = np.r_[0.0, np.concatenate(self.area)[::-1]]
+        found = np.r_[0.0, np.concatenate(self.found)[::-1]]
+        return area, found, self.auc

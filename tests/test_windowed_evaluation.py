@@ -65,7 +65,7 @@ def test_grouped_counts_and_sums_every_distinct_value(
     rng = np.random.default_rng(4)
     x = rng.integers(-5, 30, 500).astype(np.float32) / 7
     w = rng.random(500)
-    spill = Spill(tmp_path, {"x": "float32", "w": "float64"})
+    spill = Spill(tmp_path / "s", {"x": "float32", "w": "float64"})
     hist = KeyHistogram()
     for part in np.array_split(np.arange(500), 9):
         spill.append(x=x[part], w=w[part])

@@ -2,24 +2,28 @@
 counts and sums, in increasing order of the value, with memory bounded by a range of rows.
 
 What the whole-array functions get from one ``argsort`` (tie groups of equal scores, their
-counts and weight sums, average ranks) comes here from a :class:`Spill`: the valid pixels'
-columns appended to flat files on disk, window by window, while a :class:`KeyHistogram`
-counts them in 2**20 bins of their float32 order. :func:`grouped` then cuts the bins into
-ranges of at most ``range_rows`` pixels and, one range at a time, sweeps the files chunk by
-chunk, merging each chunk's distinct values of the range into sorted distinct values with
-their counts and sums (``np.unique`` + ``np.bincount``). Ties never straddle two ranges (a
-value has one bin), so every group is whole, and ranges come in increasing order.
+counts and weight sums, average ranks) comes here from a bucket sort on disk. The valid
+pixels' columns are appended to flat files (a :class:`Spill`), window by window, while a
+:class:`KeyHistogram` counts them in 2**20 bins of their float32 order. :class:`Buckets`
+then cuts the bins into ranges of at most ``range_rows`` pixels and distributes the rows
+into one spill per range, in one pass; each range is read whole in turn
+(:meth:`Buckets.ranges`) and :func:`groups_of` gives its distinct values with their
+counts and sums (``np.unique`` + ``np.bincount``), and each row's group. Ties never
+straddle two ranges (a value has one bin), so every group is whole, and ranges come in
+increasing order. Time: linear in the pixels (each row is written and read a fixed number
+of times).
 
-Memory: one chunk (:data:`CHUNK_ROWS` rows) plus the distinct values of one range, at most
-``range_rows`` (a single bin with more pixels than that, of as many distinct values, would
-exceed it: a bin spans 1/2048 of a power of two); disk: the columns, 4-8 bytes a pixel.
-Counts are exact; sums of floats are added in another order than a whole-array
-``np.add.reduceat`` (per chunk, then merged), so they agree to about 1e-12 relatively.
+Memory: one chunk (:data:`CHUNK_ROWS` rows) or one range, at most ``range_rows`` rows (a
+single bin with more pixels than that would exceed it: a bin spans 1/2048 of a power of
+two); disk: the columns, a few bytes a pixel, removed with the folder. Counts are exact;
+sums of floats are added in another order than a whole-array ``np.add.reduceat``, so they
+agree to about 1e-12 relatively.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,29 +105,11 @@ class Spill:
                 f.write(np.ascontiguousarray(array, dtype=self.dtypes[name]).tobytes())
         self.rows += sizes.pop()
 
-    def add_column(self, name: str, dtype: str) -> None:
-        """A new column of :attr:`rows` zeros, to be filled by :meth:`scatter`."""
-        self.dtypes[name] = np.dtype(dtype)
-        with open(self.path(name), "wb") as f:
-            f.truncate(self.rows * self.dtypes[name].itemsize)
-
     def read(self, name: str, start: int, stop: int) -> np.ndarray:
         """Rows ``start .. stop`` of column ``name``."""
         dtype = self.dtypes[name]
         return np.fromfile(self.path(name), dtype=dtype, count=stop - start,
                            offset=start * dtype.itemsize)  # fmt: skip
-
-    def scatter(self, name: str, start: int, positions: np.ndarray, values: np.ndarray) -> None:
-        """Write ``values`` at rows ``start + positions`` (positions within one chunk)."""
-        if positions.size == 0:
-            return
-        dtype = self.dtypes[name]
-        stop = start + int(positions.max()) + 1
-        view = np.memmap(self.path(name), dtype=dtype, mode="r+",
-                         offset=start * dtype.itemsize, shape=(stop - start,))  # fmt: skip
-        view[positions] = values
-        view.flush()
-        del view
 
     def chunks(self, names: Sequence[str]) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
         """``(first row, {column: rows})`` of consecutive chunks of :data:`CHUNK_ROWS`."""
@@ -134,35 +120,84 @@ class Spill:
 
 @dataclass
 class Groups:
-    """The distinct values of one range, increasing, with their pixels and weight sums."""
+    """The distinct values of one range, increasing, with their pixels and weight sums,
+    and the group of each of the range's rows."""
 
     values: np.ndarray  # (G,) float64
     counts: np.ndarray  # (G,) int64
     sums: np.ndarray  # (W, G) float64, one row per weight
-    bins: tuple[int, int]  # the range's bins [lo, hi)
-
-    def lookup(self, values: np.ndarray) -> np.ndarray:
-        """Index of each of ``values`` (all of them among :attr:`values`)."""
-        return np.searchsorted(self.values, np.asarray(values, dtype=np.float64))
+    inverse: np.ndarray  # (rows,) int: each row's group
 
 
-def _merge(a: Groups | None, b: Groups) -> Groups:
-    if a is None:
-        return b
-    values, inverse = np.unique(np.concatenate([a.values, b.values]), return_inverse=True)
-    counts = np.bincount(inverse, weights=np.concatenate([a.counts, b.counts]),
-                         minlength=values.size).astype(np.int64)  # fmt: skip
-    sums = np.zeros((a.sums.shape[0], values.size))
-    for i in range(a.sums.shape[0]):
-        sums[i] = np.bincount(inverse, weights=np.concatenate([a.sums[i], b.sums[i]]),
+def groups_of(rows: Mapping[str, np.ndarray], key: str, weights: Sequence[Weight] = ()) -> Groups:
+    """The distinct values of column ``key`` of ``rows`` (a range, read whole), with their
+    pixel counts and the sums of each of ``weights`` (a function of ``rows``)."""
+    values, inverse = np.unique(rows[key].astype(np.float64) + 0.0, return_inverse=True)
+    inverse = inverse.ravel()
+    counts = np.bincount(inverse, minlength=values.size).astype(np.int64)
+    sums = np.zeros((len(weights), values.size))
+    for i, weight in enumerate(weights):
+        sums[i] = np.bincount(inverse, weights=np.asarray(weight(rows), dtype=np.float64),
                               minlength=values.size)  # fmt: skip
-    return Groups(values, counts, sums, a.bins)
+    return Groups(values, counts, sums, inverse)
 
 
-def in_range(values: np.ndarray, bins: tuple[int, int]) -> np.ndarray:
-    """Boolean mask of float32 ``values`` whose bin lies in ``bins`` ``[lo, hi)``."""
-    b = order_keys(values) >> np.uint32(BIN_SHIFT)
-    return (b >= bins[0]) & (b < bins[1])
+class Buckets:
+    """Rows distributed by the value of a float32 column ``key`` into consecutive ranges of
+    at most ``range_rows`` (default :data:`RANGE_ROWS`) pixels, counted beforehand in
+    ``histogram``; one :class:`Spill` per range under ``folder``."""
+
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        columns: Mapping[str, str],
+        key: str,
+        histogram: KeyHistogram,
+        range_rows: int | None = None,
+    ):
+        self.key, self.folder = key, Path(folder)
+        bounds = histogram.ranges(range_rows)
+        self._ends = np.array([hi for _, hi in bounds], dtype=np.int64)
+        self._spills = [Spill(self.folder / str(i), columns) for i in range(len(bounds))]
+
+    def add(self, **columns: np.ndarray) -> None:
+        """Append rows, each to its range's spill (every row's bin must have been counted)."""
+        bins = (order_keys(columns[self.key]) >> np.uint32(BIN_SHIFT)).astype(np.int64)
+        where = np.searchsorted(self._ends, bins, side="right")
+        order = np.argsort(where, kind="stable")
+        edges = np.searchsorted(where[order], np.arange(len(self._spills) + 1))
+        for i, spill in enumerate(self._spills):
+            if edges[i + 1] > edges[i]:
+                rows = order[edges[i] : edges[i + 1]]
+                spill.append(**{name: np.asarray(a)[rows] for name, a in columns.items()})
+
+    def ranges(self) -> Iterator[dict[str, np.ndarray]]:
+        """Each range's rows ``{column: rows}``, read whole, in increasing order of
+        ``key``; a range's files are removed once read."""
+        for spill in self._spills:
+            rows = {name: spill.read(name, 0, spill.rows) for name in spill.dtypes}
+            shutil.rmtree(spill.folder, ignore_errors=True)
+            if next(iter(rows.values())).size:
+                yield rows
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def bucketed(
+    spill: Spill,
+    key: str,
+    histogram: KeyHistogram,
+    columns: Sequence[str] = (),
+    *,
+    range_rows: int | None = None,
+) -> Buckets:
+    """The rows of ``spill`` (columns ``key`` and ``columns``) in :class:`Buckets` by
+    ``key``, in a folder beside the spill's (``<spill folder>.<key>``)."""
+    names = [key, *[c for c in columns if c != key]]
+    folder = spill.folder.with_name(f"{spill.folder.name}.{key}")
+    out = Buckets(folder, {n: spill.dtypes[n].str for n in names}, key, histogram, range_rows)
+    for _, chunk in spill.chunks(names):
+        out.add(**chunk)
+    return out
 
 
 def grouped(
@@ -174,23 +209,8 @@ def grouped(
     *,
     range_rows: int | None = None,
 ) -> Iterator[Groups]:
-    """The distinct values of column ``key`` (float32) with their pixel counts and the
-    sums of each of ``weights`` (a function of a chunk's ``{column: rows}``, ``key`` and
-    ``columns`` read), one range at a time, in increasing order of the value."""
-    names = [key, *[c for c in columns if c != key]]
-    for bins in histogram.ranges(range_rows):
-        held: Groups | None = None
-        for _, chunk in spill.chunks(names):
-            keep = in_range(chunk[key], bins)
-            if not keep.any():
-                continue
-            values, inverse = np.unique(chunk[key][keep].astype(np.float64) + 0.0,
-                                        return_inverse=True)  # fmt: skip
-            counts = np.bincount(inverse, minlength=values.size).astype(np.int64)
-            sums = np.zeros((len(weights), values.size))
-            for i, weight in enumerate(weights):
-                sums[i] = np.bincount(inverse, weights=np.asarray(weight(chunk), float)[keep],
-                                      minlength=values.size)  # fmt: skip
-            held = _merge(held, Groups(values, counts, sums, bins))
-        if held is not None:
-            yield held
+    """The distinct values of column ``key`` (float32) of ``spill`` with their pixel
+    counts and the sums of each of ``weights`` (a function of a range's ``{column: rows}``,
+    ``key`` and ``columns`` read), one range at a time, in increasing order of the value."""
+    for rows in bucketed(spill, key, histogram, columns, range_rows=range_rows).ranges():
+        yield groups_of(rows, key, weights)

@@ -4,17 +4,17 @@
 
 Each strip of the map is predicted (:func:`lsgh_ee.mapping.predict_strips`) and the truth
 read onto the same rows (:class:`lsgh_ee.rasters.SourceRaster`, bit for bit the rows of
-the whole-grid read); the pixels valid in both go to a :class:`~lsgh_ee.evaluation.grouped.Spill`
-on disk (8 bytes a pixel, removed afterwards). Then, by :func:`~lsgh_ee.evaluation.grouped.grouped`
-passes, in increasing order of the value:
+the whole-grid read); the pixels valid in both go to a spill on disk (8 bytes a pixel,
+then 8 + 16 in buckets; removed afterwards), sorted into ranges of values by
+:class:`lsgh_ee.evaluation.grouped.Buckets`, read in increasing order of the value:
 
 - the expected AUC: per distinct score, the sums of p and 1 − p, the negative weight below
   carried from range to range (:func:`lsgh_ee.evaluation.weighted_auc`'s formula);
 - the ceiling AUC: the same with the truth as the score;
-- Spearman's rho: the Pearson correlation of average ranks. The truth's average rank of
-  every pixel is written back to the spill (a float64 column); the score's groups sum
-  those ranks, so ``Σ (rx − m)(ry − m) = Σ_groups (rx_g − m)(Σ ry − n_g m)`` with
-  ``m = (n + 1) / 2`` the mean of either rank.
+- Spearman's rho: the Pearson correlation of average ranks. Each pixel's truth rank is
+  carried with it into buckets by score; the score's groups sum those ranks, so
+  ``Σ (rx − m)(ry − m) = Σ_groups (rx_g − m)(Σ ry − n_g m)`` with ``m = (n + 1) / 2`` the
+  mean of either rank.
 
 Equal to the whole-array numbers within 1e-9 (absolute; the sums are added in another
 order); the tests check it on strips of a few rows.
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lsgh_ee.evaluation.grouped import KeyHistogram, Spill, grouped, in_range
+from lsgh_ee.evaluation.grouped import Buckets, KeyHistogram, Spill, bucketed, groups_of
 from lsgh_ee.grid import Grid
 from lsgh_ee.mapping import Predictor, predict_strips
 from lsgh_ee.rasters import SourceRaster, check_coverage, check_some_data
@@ -70,7 +70,7 @@ def agreement_of_strips(
     if workdir is not None:
         Path(workdir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir, prefix=".truth-") as tmp:
-        spill = Spill(tmp, {"x": "float32", "y": "float32"})
+        spill = Spill(Path(tmp) / "pixels", {"x": "float32", "y": "float32"})
         hx, hy = KeyHistogram(), KeyHistogram()
         for index, truth in pairs:
             index = np.ravel(index).astype(np.float32, copy=False)
@@ -86,20 +86,20 @@ def agreement_of_strips(
 def _agreement(spill: Spill, hx: KeyHistogram, hy: KeyHistogram, range_rows: int | None) -> dict:
     n = spill.rows
     m = (n + 1) / 2
-    spill.add_column("ry", "float64")
-    ceiling, before, syy = _WeightedAuc(), 0, 0.0
+    columns = {"x": "float32", "y": "float32", "ry": "float64"}
+    by_x = Buckets(spill.folder.with_name("by_x"), columns, "x", hx, range_rows)
     p, q = (lambda c: c["y"].astype(np.float64)), (lambda c: 1 - c["y"].astype(np.float64))
-    for g in grouped(spill, "y", hy, [p, q], range_rows=range_rows):
+    ceiling, before, syy = _WeightedAuc(), 0, 0.0
+    for rows in bucketed(spill, "y", hy, ["x"], range_rows=range_rows).ranges():
+        g = groups_of(rows, "y", [p, q])
         ceiling.add(g.sums[0], g.sums[1])
         ranks = _average_ranks(g.counts, before)
         syy += float(np.sum(g.counts * (ranks - m) ** 2))
         before += int(g.counts.sum())
-        for start, chunk in spill.chunks(["y"]):  # each pixel's rank, back to the spill
-            keep = in_range(chunk["y"], g.bins)
-            spill.scatter("ry", start, np.flatnonzero(keep), ranks[g.lookup(chunk["y"][keep])])
+        by_x.add(x=rows["x"], y=rows["y"], ry=ranks[g.inverse])  # each pixel's truth rank
     expected, before, sxx, sxy = _WeightedAuc(), 0, 0.0, 0.0
-    ry = lambda c: c["ry"]  # noqa: E731
-    for g in grouped(spill, "x", hx, [p, q, ry], ["y", "ry"], range_rows=range_rows):
+    for rows in by_x.ranges():
+        g = groups_of(rows, "x", [p, q, lambda c: c["ry"]])
         expected.add(g.sums[0], g.sums[1])
         ranks = _average_ranks(g.counts, before)
         sxx += float(np.sum(g.counts * (ranks - m) ** 2))

@@ -112,7 +112,7 @@ def zone_by_strips(
     if workdir is not None:
         Path(workdir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir, prefix=".zoning-") as tmp:
-        spill = Spill(tmp, {"x": "float32", "s": "uint8"})
+        spill = Spill(Path(tmp) / "pixels", {"x": "float32", "s": "uint8"})
         keys = KeyHistogram()
         pixels, slide_px = np.zeros(5, np.int64), np.zeros(5, np.int64)
         histogram = np.zeros(len(HISTOGRAM_EDGES) - 1, np.int64)

@@ -18,8 +18,9 @@ the two).
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -220,6 +221,55 @@ def windows(height: int, width: int, rows_per_window: int) -> list[Window]:
     ]
 
 
+def predict_windows(
+    model: Predictor,
+    src: rasterio.DatasetReader,
+    strips: list[Window],
+    class_counts: np.ndarray,
+    *,
+    input_kind: InputKind = "codes",
+    cache: VectorCache | None = None,
+    patches: PatchCache | None = None,
+) -> Iterator[tuple[Window, np.ndarray]]:
+    """``(window, susceptibility)`` of each full-width strip of the open input stack
+    ``src`` (see :func:`predict_map` for ``input_kind``); the susceptibility is flat,
+    ``(rows · cols,)`` float32, NaN = nodata. ``cache`` / ``patches``: the distinct vectors
+    / neighbourhoods already predicted, shared across strips."""
+    cache = cache if cache is not None else VectorCache()
+    for window in strips:
+        if input_kind == "patches":  # read with a halo of context // 2
+            index = predict_patches(model, strip_patches(src, window, int(model.context)), patches)
+        else:
+            block = src.read(window=window)  # (F, rows, cols)
+            flat = block.reshape(block.shape[0], -1).T
+            if input_kind == "values":
+                index = predict_values(model, flat.astype(np.float32, copy=False))
+            else:
+                index = predict_codes(model, flat, class_counts, cache)
+        yield window, index
+
+
+def predict_strips(
+    model: Predictor, run_dir: str | os.PathLike, rows_per_window: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first row, susceptibility (rows, cols) float32)`` of each strip of a run's map,
+    predicted from its class-code stack (its factor values for a ``values`` model) as
+    :func:`predict_stack` predicts the whole of it, strip by strip
+    (``rows_per_window`` rows; 0 = one strip): memory bounded by a strip and the
+    distinct vectors."""
+    input_kind = getattr(model, "input_kind", "codes")
+    schema = json.loads(RunFolder(run_dir).factor_schema.read_text(encoding="utf-8"))
+    counts = np.array([len(f["classes"]) for f in schema["factors"]])
+    with (
+        rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB),
+        open_raster(input_raster(run_dir, input_kind)) as src,
+    ):
+        rows = rows_per_window if rows_per_window > 0 else max(src.height, 1)
+        strips = windows(src.height, src.width, rows)
+        for window, index in predict_windows(model, src, strips, counts, input_kind=input_kind):
+            yield window.row_off, index.reshape(window.height, window.width)
+
+
 def predict_map(
     model: Predictor,
     codes_path: str | os.PathLike,
@@ -282,19 +332,11 @@ def predict_map(
         with atomic_path(out_path) as cog_tmp:
             try:
                 with rasterio.open(strips_path, "w", **profile) as dst:
-                    for i, window in enumerate(strips):
-                        if input_kind == "patches":  # read with a halo of context // 2
-                            flat = strip_patches(src, window, int(model.context))
-                            index = predict_patches(model, flat, patches)
-                        else:
-                            block = src.read(window=window)  # (F, rows, cols)
-                            flat = block.reshape(block.shape[0], -1).T
-                            if input_kind == "values":
-                                index = predict_values(model, flat.astype(np.float32, copy=False))
-                            else:
-                                index = predict_codes(model, flat, counts, cache)
+                    found = predict_windows(model, src, strips, counts, input_kind=input_kind,
+                                            cache=cache, patches=patches)  # fmt: skip
+                    for i, (window, index) in enumerate(found):
                         dst.write(index.reshape(1, window.height, window.width), window=window)
-                        pixels += flat.shape[0]
+                        pixels += index.size
                         valid_pixels += int(np.isfinite(index).sum())
                         if progress:
                             progress(i + 1, len(strips))

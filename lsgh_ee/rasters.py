@@ -287,11 +287,15 @@ class StripWriter:
         descriptions: Sequence[str] | None = None,
         tags: Mapping[str, str] | None = None,
         band_tags: Sequence[Mapping[str, str]] | None = None,
+        colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
     ) -> Path:
-        """Describe the bands, make the file cloud-optimised and move it into place."""
+        """Describe the bands (``colormap``: band 1's colour table, as
+        :func:`write_geotiff`'s), make the file cloud-optimised and move it into place."""
         with self._stack, _cache():
             try:
                 _describe(self._dst, descriptions, tags, band_tags)
+                if colormap:
+                    self._dst.write_colormap(1, colormap)
                 self._dst.close()
                 to_cog(self._plain, self._tmp, categorical=self.categorical)
             finally:
@@ -350,3 +354,9 @@ def read_stack(path: str | os.PathLike) -> tuple[np.ndarray, Grid, list[str]]:
     with open_raster(path) as src:
         grid = Grid(src.crs, src.transform, src.height, src.width)
         return src.read(), grid, [d or f"band{i}" for i, d in enumerate(src.descriptions, 1)]
+
+
+def stack_grid(path: str | os.PathLike) -> Grid:
+    """The grid of a GeoTIFF, from its header (nothing read)."""
+    with open_raster(path) as src:
+        return Grid(src.crs, src.transform, src.height, src.width)

@@ -13,7 +13,11 @@ import pandas as pd
 
 from lsgh_ee.atomic import atomic_path
 from lsgh_ee.grid import Grid
-from lsgh_ee.zoning import ZONE_COLOURS, ZONES
+from lsgh_ee.zoning import HISTOGRAM_EDGES, ZONE_COLOURS, ZONES, index_histogram
+
+#: Longest side, in pixels, of a map read for a figure (:func:`read_for_figure`); a
+#: figure's map panel is about 700 pixels wide.
+FIGURE_MAX_SIZE = 2048
 
 
 def _pyplot():
@@ -89,18 +93,46 @@ def map_figure(
 
 def histogram_figure(indices: Mapping[str, np.ndarray], path: str | os.PathLike) -> Path:
     """Frequency histogram of the susceptibility index, one line per model (Figure 10)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
-    bins = np.linspace(0, 1, 51)
+    counts = {}
     for model, index in indices.items():
         values = index[np.isfinite(index)]
-        counts, _ = np.histogram(values, bins=bins)
-        ax.step(bins[:-1], counts / max(values.size, 1), where="post", label=model)
+        counts[model] = (index_histogram(values), values.size)
+    return histogram_figure_from_counts(counts, path)
+
+
+def histogram_figure_from_counts(
+    counts: Mapping[str, tuple[np.ndarray, int]], path: str | os.PathLike
+) -> Path:
+    """:func:`histogram_figure` from each model's ``(pixels per bin of
+    lsgh_ee.zoning.HISTOGRAM_EDGES, valid pixels)``, e.g. added up window by window."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    bins = HISTOGRAM_EDGES
+    for model, (hist, valid) in counts.items():
+        ax.step(bins[:-1], hist / max(valid, 1), where="post", label=model)
     ax.set(xlabel="Susceptibility index", ylabel="Share of pixels per 0.02 bin", xlim=(0, 1),
            title="Frequency of the susceptibility index")  # fmt: skip
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, Path(path))
+
+
+def read_for_figure(
+    path: str | os.PathLike, *, categorical: bool, max_size: int = FIGURE_MAX_SIZE
+) -> np.ndarray:
+    """Band 1 of a map for a figure, read at most ``max_size`` pixels a side (the whole
+    band when it is no larger; else a decimated read, from the file's overviews where it
+    has them: averaged values, or the nearest class for ``categorical``). Float rasters
+    come back float32 with NaN for nodata."""
+    import rasterio
+    from rasterio.enums import Resampling
+
+    with rasterio.open(path) as src:
+        scale = min(1.0, max_size / max(src.height, src.width))
+        shape = (max(1, round(src.height * scale)), max(1, round(src.width * scale)))
+        resampling = Resampling.nearest if categorical or scale == 1.0 else Resampling.average
+        data = src.read(1, out_shape=shape, resampling=resampling, masked=not categorical)
+    return data if categorical else np.ma.filled(data.astype("float32"), np.nan)
 
 
 def density_figure(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike) -> Path:

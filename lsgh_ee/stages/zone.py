@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from lsgh_ee.atomic import write_text
 from lsgh_ee.config import RegionConfig
@@ -14,6 +17,10 @@ from lsgh_ee.runfolder import RunFolder
 from lsgh_ee.stages.predict import mapped_models
 from lsgh_ee.stages.runner import ConfigLike, StageResult, as_config, run_folder, run_stage
 from lsgh_ee.zoning import IntervalTable, Zoning
+
+if TYPE_CHECKING:
+    from lsgh_ee.grid import Grid
+    from lsgh_ee.inventory import Inventory
 
 
 def zone(
@@ -41,45 +48,90 @@ def zone(
 
 
 def zone_maps(config: RegionConfig, run: RunFolder, models: list[str]) -> tuple[list[Path], dict]:
-    """The work of the ``zone`` stage (see :func:`zone`): outputs and summary."""
-    import rasterio
-
+    """The work of the ``zone`` stage (see :func:`zone`): outputs and summary. Window by
+    window (``output.strip_rows`` rows, :mod:`lsgh_ee.zoning.windowed`), or each whole
+    map at once with ``strip_rows: 0``; the same files and numbers either way."""
     from lsgh_ee.inventory import read_inventory
-    from lsgh_ee.rasters import write_geotiff
     from lsgh_ee.region import Region
     from lsgh_ee.report import figures
-    from lsgh_ee.zoning import ZONE_COLOURS, interval_table, zone_map
 
     region = Region.from_config(config)
     inventory = read_inventory(config.inventory, region)
-    landslides = inventory.mask(region.grid, "polygon")
     centres = inventory.centroids()
+    strip_rows = config.output.strip_rows
     outputs: list[Path] = []
     summary: dict[str, dict] = {}
-    indices, tables, curves = {}, {}, {}
+    histograms, tables, curves = {}, {}, {}
     for model in models:
+        zone_one = _zone_whole if strip_rows == 0 else _zone_windowed
+        intervals, zoning, histograms[model] = zone_one(config, run, model, inventory, region.grid)
+        outputs.append(run.zones(model))
         folder = run.map_dir(model)
-        with rasterio.open(run.susceptibility(model)) as src:
-            index = src.read(1)
-        zoning = zone_map(index, landslides, seed=config.sampling.seed)
-        outputs.append(write_geotiff(
-            run.zones(model), zoning.zones, region.grid, nodata=0, colormap=ZONE_COLOURS,
-            descriptions=["susceptibility zone"],
-            tags={"classes": "1 very low, 2 low, 3 moderate, 4 high, 5 very high",
-                  "jenks_breaks": json.dumps(zoning.breaks), "jenks_values": str(zoning.used)},
-        ))  # fmt: skip
-        intervals = interval_table(index, landslides)
         outputs += write_zone_tables(folder, intervals, zoning)
-        outputs.append(figures.map_figure(index, zoning.zones, region.grid, centres,
+        index = figures.read_for_figure(run.susceptibility(model), categorical=False)
+        zones = figures.read_for_figure(run.zones(model), categorical=True)
+        outputs.append(figures.map_figure(index, zones, region.grid, centres,
                                           folder / RunFolder.MAP_PNG, model=model))  # fmt: skip
-        indices[model], tables[model], curves[model] = index, intervals.table, zoning.curve
+        tables[model], curves[model] = intervals.table, zoning.curve
         summary[model] = zone_summary(intervals, zoning)
-    outputs.append(figures.histogram_figure(indices, run / RunFolder.HISTOGRAM_PNG))
+    outputs.append(figures.histogram_figure_from_counts(histograms, run / RunFolder.HISTOGRAM_PNG))
     outputs.append(figures.density_figure(tables, run / RunFolder.DENSITY_PNG))
     outputs.append(figures.success_figure(curves, run / RunFolder.SUCCESS_PNG))
     write_text(run.zoning, json.dumps(summary, indent=2))
     outputs.append(run.zoning)
     return outputs, {"models": summary}
+
+
+def zones_tags(zoning: Zoning) -> dict[str, str]:
+    """Tags of ``zones.tif``: the classes and the Jenks breaks."""
+    classes = "1 very low, 2 low, 3 moderate, 4 high, 5 very high"
+    breaks = json.dumps(zoning.breaks)
+    return {"classes": classes, "jenks_breaks": breaks, "jenks_values": str(zoning.used)}
+
+
+def _zone_whole(
+    config: RegionConfig, run: RunFolder, model: str, inventory: Inventory, grid: Grid
+) -> tuple[IntervalTable, Zoning, tuple[np.ndarray, int]]:
+    """One map zoned as a whole array (the reference of :func:`_zone_windowed`)."""
+    import rasterio
+
+    from lsgh_ee.rasters import write_geotiff
+    from lsgh_ee.zoning import ZONE_COLOURS, index_histogram, interval_table, zone_map
+
+    landslides = inventory.mask(grid, "polygon")
+    with rasterio.open(run.susceptibility(model)) as src:
+        index = src.read(1)
+    zoning = zone_map(index, landslides, seed=config.sampling.seed)
+    write_geotiff(run.zones(model), zoning.zones, grid, nodata=0, colormap=ZONE_COLOURS,
+                  descriptions=["susceptibility zone"], tags=zones_tags(zoning))  # fmt: skip
+    valid = index[np.isfinite(index)]
+    return interval_table(index, landslides), zoning, (index_histogram(valid), valid.size)
+
+
+def _zone_windowed(
+    config: RegionConfig, run: RunFolder, model: str, inventory: Inventory, grid: Grid
+) -> tuple[IntervalTable, Zoning, tuple[np.ndarray, int]]:
+    """One map zoned strip by strip (:func:`lsgh_ee.zoning.windowed.zone_by_strips`),
+    its ``zones.tif`` written strip by strip."""
+    from lsgh_ee.factors.windows import strip_grid
+    from lsgh_ee.rasters import StripWriter
+    from lsgh_ee.zoning import ZONE_COLOURS
+    from lsgh_ee.zoning.windowed import zone_by_strips, zone_strips
+
+    rows = config.output.strip_rows
+
+    def landslides(row0: int, height: int) -> np.ndarray:
+        return inventory.mask(strip_grid(grid, row0, height), "polygon")
+
+    done = zone_by_strips(run.susceptibility(model), landslides, seed=config.sampling.seed,
+                          strip_rows=rows, workdir=run.path)  # fmt: skip
+    with StripWriter(run.zones(model), grid, 1, "uint8", nodata=0) as out:
+        for row0, zones in zone_strips(run.susceptibility(model), done.zoning.breaks, rows):
+            out.write(1, row0, zones)
+        out.close(descriptions=["susceptibility zone"], tags=zones_tags(done.zoning),
+                  colormap=ZONE_COLOURS)  # fmt: skip
+    valid = int(done.intervals.table["pixels"].sum())
+    return done.intervals, done.zoning, (done.histogram, valid)
 
 
 def write_zone_tables(folder: Path, intervals: IntervalTable, zoning: Zoning) -> list[Path]:

@@ -35,22 +35,33 @@ def jenks_breaks(
         number of values they were computed on — all of them when there are at most
         ``sample``, else ``sample`` random values plus the minimum and maximum).
     """
-    import jenkspy
-
     values = np.asarray(index, dtype="float64")
     values = values[np.isfinite(values)]
     if values.size == 0:
         raise ValueError("no valid susceptibility value to zone")
     if values.size > sample:
-        rng = np.random.default_rng(seed)
-        values = np.concatenate([rng.choice(values, sample, replace=False),
-                                 [values.min(), values.max()]])  # fmt: skip
+        picked = values[jenks_positions(values.size, sample, seed)]
+        values = np.concatenate([picked, [values.min(), values.max()]])
+    return natural_breaks(values, n_classes), int(values.size)
+
+
+def jenks_positions(n: int, sample: int, seed: int) -> np.ndarray:
+    """Positions (among ``n`` valid values in row-major order) of the documented Jenks
+    sample: ``sample`` of them without replacement, drawn by a seeded NumPy generator
+    (``Generator.choice(values, sample)`` picks ``values`` at these positions)."""
+    return np.random.default_rng(seed).choice(n, sample, replace=False)
+
+
+def natural_breaks(values: np.ndarray, n_classes: int = 5) -> list[float]:
+    """Jenks natural breaks of ``values`` (float64, no NaN), ``n_classes + 1`` increasing
+    values from the minimum to the maximum; evenly spaced when there are at most
+    ``n_classes`` distinct values."""
+    import jenkspy
+
     distinct = np.unique(values)
     if distinct.size <= n_classes:  # too few values for natural breaks: one class each
-        breaks = list(np.linspace(distinct[0], distinct[-1], n_classes + 1))
-    else:
-        breaks = [float(b) for b in jenkspy.jenks_breaks(values, n_classes=n_classes)]
-    return breaks, int(values.size)
+        return list(np.linspace(distinct[0], distinct[-1], n_classes + 1))
+    return [float(b) for b in jenkspy.jenks_breaks(values, n_classes=n_classes)]
 
 
 def zone(index: np.ndarray, breaks: list[float]) -> np.ndarray:
@@ -92,13 +103,21 @@ def interval_table(
         landslides: boolean mask of landslide pixels, same shape.
     """
     valid = np.isfinite(index)
-    values = index[valid]
-    slides = landslides[valid].astype(bool)
+    pixels, slide_px = interval_counts(index[valid], landslides[valid], edges)
+    return interval_table_from_counts(pixels, slide_px, edges)
+
+
+def interval_counts(
+    values: np.ndarray, slides: np.ndarray, edges: tuple[float, ...] = INTERVALS
+) -> tuple[np.ndarray, np.ndarray]:
+    """(pixels, landslide pixels) per equal interval of valid index ``values`` (1-D, no
+    NaN; ``slides`` their landslide flags): int64 arrays of ``len(edges) - 1``, to add up
+    window by window (:func:`interval_table_from_counts`)."""
     bins = np.clip(np.searchsorted(np.asarray(edges[1:-1]), values, side="right"), 0,
                    len(edges) - 2)  # fmt: skip
     pixels = np.bincount(bins, minlength=len(edges) - 1)
-    slide_px = np.bincount(bins[slides], minlength=len(edges) - 1)
-    return interval_table_from_counts(pixels, slide_px, edges)
+    slide_px = np.bincount(bins[np.asarray(slides, dtype=bool)], minlength=len(edges) - 1)
+    return pixels.astype(np.int64), slide_px.astype(np.int64)
 
 
 def interval_table_from_counts(
@@ -127,10 +146,17 @@ def interval_table_from_counts(
 
 def zone_table(zones: np.ndarray, landslides: np.ndarray) -> pd.DataFrame:
     """Per Jenks zone: pixels, share of area, landslide pixels, share of landslides."""
+    return zone_table_from_counts(*zone_counts(zones, landslides))
+
+
+def zone_counts(zones: np.ndarray, landslides: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(pixels, landslide pixels) of zones 1..5 (int64 arrays of 5) of uint8 ``zones``
+    (0 = nodata, not counted) and a landslide mask of the same shape, to add up window
+    by window (:func:`zone_table_from_counts`)."""
     valid = zones > 0
     pixels = np.bincount(zones[valid], minlength=6)[1:]
     slide_px = np.bincount(zones[valid & landslides.astype(bool)], minlength=6)[1:]
-    return zone_table_from_counts(pixels, slide_px)
+    return pixels.astype(np.int64), slide_px.astype(np.int64)
 
 
 def zone_table_from_counts(pixels: np.ndarray, slide_px: np.ndarray) -> pd.DataFrame:
@@ -223,3 +249,14 @@ def zone_map(index: np.ndarray, landslides: np.ndarray, *, seed: int) -> Zoning:
     zones = zone(index, breaks)
     return Zoning(breaks, used, zones, zone_table(zones, landslides),
                   success_rate_curve(index, landslides))  # fmt: skip
+
+
+#: Bin edges of the index frequency histogram (the paper's Figure 10): 50 bins of 0.02.
+HISTOGRAM_EDGES = np.linspace(0, 1, 51)
+
+
+def index_histogram(values: np.ndarray) -> np.ndarray:
+    """Pixels per bin of :data:`HISTOGRAM_EDGES` of valid index ``values`` (int64 array of
+    50), to add up window by window."""
+    counts, _ = np.histogram(values, bins=HISTOGRAM_EDGES)
+    return counts.astype(np.int64)

@@ -20,6 +20,10 @@ Two exact methods compute the same array (bit for bit, they share one table of v
 
 ``auto`` (the default) takes whichever does less work, so the cost is bounded by both
 ``centres × kernel area`` and ``grid pixels``.
+
+:class:`Heatmap` gives the same values rows by rows (a strip needs the centres within
+``floor(R)`` rows of it) or at single pixels, and :func:`write_heatmap_strips` writes the
+file of :func:`write_heatmap` strip by strip: memory bounded by a strip.
 """
 
 from __future__ import annotations

@@ -14,10 +14,12 @@ network, ``lsgh``, and ``rf-raw``); the stages are those of ``lsgh-ee run``:
 ``baseline`` is a process that only imports TensorFlow and lsgh_ee's model layer, the
 floor every training/mapping stage pays.
 
-For each stage: seconds and peak MiB per scale, the ratios 2×/1× and 4×/1×, ``flat``
-when every peak is within 10 % of the 1× peak, ``linear`` when every time ratio is at
-most 1.25 × the pixel ratio (a fixed cost such as imports makes small stages
-sub-linear, which passes). Prints a table and writes ``bench/results/scale.json``.
+For each stage: wall seconds, CPU seconds (user + system, from ``wait4``: what a busy
+shared machine does not distort) and peak MiB per scale, the ratios 2×/1× and 4×/1× of
+CPU time and peak memory, ``flat`` when every peak is within 10 % of the 1× peak,
+``linear`` when every CPU-time ratio is at most 1.25 × the pixel ratio (a fixed cost
+such as imports makes small stages sub-linear, which passes). Prints a table and writes
+``bench/results/scale.json``.
 
     .venv/bin/python bench/bench_scale.py                 # 10.2, 20.4, 40.8 M px
     .venv/bin/python bench/bench_scale.py --quick         # 0.39, 0.78, 1.56 M px
@@ -67,7 +69,7 @@ def region_at(folder: Path, resolution: float, epochs: int, models: list[str]) -
 
 
 def measure(command: list[str], pythonpath: str) -> dict:
-    """Run ``command``; its wall seconds and peak RSS (MiB)."""
+    """Run ``command``; its wall seconds, CPU seconds (user + system) and peak RSS (MiB)."""
     env = dict(os.environ, PYTHONPATH=pythonpath, TF_CPP_MIN_LOG_LEVEL="2")
     start = time.perf_counter()
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
@@ -80,7 +82,8 @@ def measure(command: list[str], pythonpath: str) -> dict:
     if proc.returncode:
         sys.stderr.write(err[-4000:])
         raise subprocess.CalledProcessError(proc.returncode, command)
-    return {"s": round(seconds, 1), "mib": round(usage.ru_maxrss / 1024)}
+    return {"s": round(seconds, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+            "mib": round(usage.ru_maxrss / 1024)}  # fmt: skip
 
 
 def stage_commands(config: Path, stages: list[str], models: list[str]) -> list[tuple[str, list]]:
@@ -105,14 +108,16 @@ def summarise(runs: dict[int, dict[str, dict]]) -> dict[str, dict]:
     base = scales[0]
     out = {}
     for label in list(runs[base]):
-        row: dict = {"s": {}, "mib": {}, "time_ratio": {}, "mib_ratio": {}}
+        row: dict = {"s": {}, "cpu_s": {}, "mib": {}, "time_ratio": {}, "mib_ratio": {}}
         for scale in scales:
             got = runs[scale].get(label)
             if got is None:
                 continue
             row["s"][scale], row["mib"][scale] = got["s"], got["mib"]
+            row["cpu_s"][scale] = got["cpu_s"]
             if scale != base:
-                row["time_ratio"][scale] = round(got["s"] / max(runs[base][label]["s"], 1e-9), 2)
+                cpu = max(runs[base][label]["cpu_s"], 1e-9)
+                row["time_ratio"][scale] = round(got["cpu_s"] / cpu, 2)
                 row["mib_ratio"][scale] = round(got["mib"] / runs[base][label]["mib"], 2)
         row["flat"] = all(r <= FLAT for r in row["mib_ratio"].values())
         row["linear"] = all(r <= LINEAR * s / base for s, r in row["time_ratio"].items())
@@ -121,12 +126,13 @@ def summarise(runs: dict[int, dict[str, dict]]) -> dict[str, dict]:
 
 
 def print_table(summary: dict[str, dict], scales: list[int], mpx: dict[int, float]) -> None:
-    head = " | ".join(f"{s}x {mpx[s]:.1f} Mpx s / MiB" for s in scales)
-    ratios = " | ".join(f"{s}x/1x t / mem" for s in scales[1:])
+    head = " | ".join(f"{s}x {mpx[s]:.1f} Mpx s / CPU s / MiB" for s in scales)
+    ratios = " | ".join(f"{s}x/1x CPU / mem" for s in scales[1:])
     print(f"| stage | {head} | {ratios} | flat | linear |")
     print("|---" * (3 + len(scales) + len(scales[1:])) + "|")
     for label, row in summary.items():
-        cells = " | ".join(f"{row['s'].get(s, '-')} / {row['mib'].get(s, '-')}" for s in scales)
+        cells = " | ".join(f"{row['s'].get(s, '-')} / {row['cpu_s'].get(s, '-')} / "
+                           f"{row['mib'].get(s, '-')}" for s in scales)  # fmt: skip
         rat = " | ".join(f"{row['time_ratio'].get(s, '-')} / {row['mib_ratio'].get(s, '-')}"
                          for s in scales[1:])  # fmt: skip
         print(
@@ -166,8 +172,8 @@ def main() -> None:
                 except subprocess.CalledProcessError:
                     print(f"{scale}x {label} failed; the later stages of this size are skipped")
                     break
-                print(f"{scale}x {res:6.2f} m  {label:16s} {got['s']:8.1f} s {got['mib']:7d} MiB",
-                      flush=True)  # fmt: skip
+                print(f"{scale}x {res:6.2f} m  {label:16s} {got['s']:8.1f} s "
+                      f"(CPU {got['cpu_s']:.1f} s) {got['mib']:7d} MiB", flush=True)  # fmt: skip
             if not args.keep:
                 shutil.rmtree(config.parent / "run", ignore_errors=True)
     finally:

@@ -20,6 +20,10 @@ Two exact methods compute the same array (bit for bit, they share one table of v
 
 ``auto`` (the default) takes whichever does less work, so the cost is bounded by both
 ``centres × kernel area`` and ``grid pixels``.
+
+:class:`Heatmap` gives the same values rows by rows (a strip needs the centres within
+``floor(R)`` rows of it) or at single pixels, and :func:`write_heatmap_strips` writes the
+file of :func:`write_heatmap` strip by strip: memory bounded by a strip.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from scipy import ndimage
 
 from lsgh_ee.errors import LsghError
 from lsgh_ee.grid import Grid
-from lsgh_ee.rasters import write_geotiff
+from lsgh_ee.rasters import StripWriter, write_geotiff
 
 BOUNDARY_VALUE = 0.1
 """The heatmap's value at distance R from a centre (paper, Figure 4)."""
@@ -125,6 +129,13 @@ def gaussian_heatmap(
     """
     height, width = (int(s) for s in shape)
     diameter = _check_diameter(diameter, (height, width))
+    flat = _centre_pixels(centres_rc, (height, width))
+    return _compute(flat, (height, width), diameter, method)
+
+
+def _centre_pixels(centres_rc: tuple[np.ndarray, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """Sorted distinct flat indices of the centres, checked (see :func:`gaussian_heatmap`)."""
+    height, width = shape
     rows = np.asarray(centres_rc[0]).ravel()
     cols = np.asarray(centres_rc[1]).ravel()
     if rows.shape != cols.shape:
@@ -139,7 +150,11 @@ def gaussian_heatmap(
     rows, cols = rows.astype(np.int64), cols.astype(np.int64)
     if rows.min() < 0 or cols.min() < 0 or rows.max() >= height or cols.max() >= width:
         raise ValueError(f"centre pixels outside the {height} x {width} grid")
-    flat = np.unique(rows * width + cols)  # sorted: better locality for the scatter
+    return np.unique(rows * width + cols)  # sorted: better locality for the scatter
+
+
+def _compute(flat: np.ndarray, shape: tuple[int, int], diameter: int, method: str) -> np.ndarray:
+    height, width = shape
     if method == "auto":
         area = _kernel_offsets(diameter)[0].size
         method = "stamp" if flat.size * area <= _STAMP_TO_EDT_COST * height * width else "edt"
@@ -202,6 +217,89 @@ def _edt(flat: np.ndarray, shape: tuple[int, int], diameter: int) -> np.ndarray:
     return out
 
 
+class Heatmap:
+    """The heatmap of landslide centres on a grid, computed on demand: whole
+    (:meth:`array`, :func:`gaussian_heatmap`), rows by rows (:meth:`rows`) or at pixels
+    (:meth:`at`), all equal bit for bit. Holds the centres only.
+
+    A strip needs only the centres within ``floor(R)`` rows of it (the kernel is 0
+    beyond R), so :meth:`rows` computes the strip's rows plus that halo with the same
+    methods and value table and crops: memory is that of the strip.
+    """
+
+    def __init__(self, centres_rc: tuple[np.ndarray, np.ndarray], shape: tuple[int, int],
+                 diameter: int):  # fmt: skip
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.diameter = _check_diameter(diameter, self.shape)
+        self.flat = _centre_pixels(centres_rc, self.shape)  # sorted, so rows are sorted too
+        self.centre_rows = self.flat // self.shape[1]
+
+    def array(self) -> np.ndarray:
+        """The whole float32 heatmap (:func:`gaussian_heatmap`)."""
+        return _compute(self.flat, self.shape, self.diameter, "auto")
+
+    def rows(self, row0: int, row1: int) -> np.ndarray:
+        """float32 ``(row1 - row0, width)``: rows ``row0 .. row1`` of :meth:`array`."""
+        height, width = self.shape
+        halo = self.diameter // 2  # a centre within R of a pixel is within floor(R) rows
+        a, b = max(row0 - halo, 0), min(row1 + halo, height)
+        lo, hi = np.searchsorted(self.centre_rows, [a, b])
+        if lo == hi:
+            return np.zeros((row1 - row0, width), dtype=np.float32)
+        part = _compute(self.flat[lo:hi] - a * width, (b - a, width), self.diameter, "auto")
+        return part[row0 - a : row1 - a]
+
+    def at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """float32 values at pixels ``(rows, cols)``: the table value of the squared
+        distance to the nearest centre (exact: integer squared distances), 0 beyond R."""
+        from scipy.spatial import cKDTree
+
+        rows = np.asarray(rows, dtype=np.int64).ravel()
+        out = np.zeros(rows.size, dtype=np.float32)
+        if rows.size == 0:
+            return out
+        width = self.shape[1]
+        centres = np.column_stack([self.flat // width, self.flat % width]).astype(np.float64)
+        points = np.column_stack([rows, np.asarray(cols, dtype=np.int64).ravel()])
+        bound = self.diameter / 2.0 + 1.0  # beyond R the value is 0 anyway
+        dist, _ = cKDTree(centres).query(points.astype(np.float64), distance_upper_bound=bound)
+        table = _value_table(self.diameter)
+        near = np.isfinite(dist)
+        sq = np.rint(dist[near] * dist[near]).astype(np.int64)
+        inside = sq <= table.size - 1
+        values = np.zeros(sq.size, dtype=np.float32)
+        values[inside] = table[sq[inside]]
+        out[near] = values
+        return out
+
+
+def _tags(diameter: int) -> dict[str, str]:
+    return {
+        "content": "lsgh-ee landslide Gaussian heatmap",
+        "diameter_pixels": str(diameter),
+        "radius_pixels": repr(diameter / 2.0),
+        "sigma_pixels": repr(sigma_for(diameter)),
+        "boundary_value": repr(BOUNDARY_VALUE),
+    }
+
+
+def write_heatmap_strips(
+    path: str | os.PathLike, heatmap: Heatmap, grid: Grid, *, strip_rows: int
+) -> Path:
+    """Write ``heatmap`` as :func:`write_heatmap` does (same values, description and
+    tags), computed and written ``strip_rows`` rows at a time (0 = whole grid)."""
+    if heatmap.shape != grid.shape:
+        raise ValueError(f"heatmap shape {heatmap.shape} does not match grid {grid.shape}")
+    step = strip_rows if strip_rows > 0 else grid.height
+    with StripWriter(path, grid, 1, "float32") as out:
+        for row0 in range(0, grid.height, step):
+            out.write(1, row0, heatmap.rows(row0, min(row0 + step, grid.height)))
+        return out.close(descriptions=[_DESCRIPTION], tags=_tags(heatmap.diameter))
+
+
+_DESCRIPTION = "gaussian_heatmap"
+
+
 def write_heatmap(
     path: str | os.PathLike, heatmap: np.ndarray, grid: Grid, *, diameter: int
 ) -> Path:
@@ -212,12 +310,6 @@ def write_heatmap(
         path,
         np.asarray(heatmap, dtype=np.float32),
         grid,
-        descriptions=["gaussian_heatmap"],
-        tags={
-            "content": "lsgh-ee landslide Gaussian heatmap",
-            "diameter_pixels": str(diameter),
-            "radius_pixels": repr(diameter / 2.0),
-            "sigma_pixels": repr(sigma_for(diameter)),
-            "boundary_value": repr(BOUNDARY_VALUE),
-        },
+        descriptions=[_DESCRIPTION],
+        tags=_tags(diameter),
     )

@@ -34,7 +34,14 @@ Modules: :mod:`.samples` (the :class:`Samples` container and its GeoPackage), :m
 its own landslides), :mod:`.single` (:func:`draw_samples`, the ``sample`` stage's split),
 :mod:`.folds` (cross-validation folds and held-out early-stopping sets), :mod:`.splits`
 (random split, blocks, held-out blocks, temporal cutoff), :mod:`.pixels` (drawing pixels
-from masks).
+from masks, whole or strip by strip), :mod:`.ground` (a draw's masks strip by strip),
+:mod:`.source` (the factors, in memory or read window by window from a run folder).
+
+Every draw goes strip of rows by strip (``output.strip_rows``; the ``sample`` stage reads
+the run folder's stacks window by window): the same random calls on the same candidates
+as on the whole grid, so the same samples for any strip height. Whole-grid arrays remain
+where the callers hold the whole stack anyway: the cross-validation folds' areas and
+heatmaps (:mod:`.folds`) and :func:`draw_samples`' returned heatmap.
 """
 
 from lsgh_ee.sampling.draw import SOFT_INTERVALS

@@ -1,7 +1,9 @@
 """Drawing one set of hard and soft samples from the factor stack, the landslides it may
 learn from and their Gaussian heatmap, split at random or not at all (see
 :mod:`lsgh_ee.sampling`; the spatial and temporal splits draw their sides with
-:mod:`.sides`)."""
+:mod:`.sides`), strip of rows by strip (:func:`draw_set_in`, masks from :mod:`.ground`):
+the same samples for any strip height, the whole grid (``output.strip_rows: 0``, and
+:func:`draw_set` on an in-memory stack) included."""
 
 from __future__ import annotations
 
@@ -15,10 +17,12 @@ from lsgh_ee.config import SamplingConfig
 from lsgh_ee.errors import LsghError
 from lsgh_ee.factors.stack import FactorStack
 from lsgh_ee.grid import Grid
-from lsgh_ee.heatmap import gaussian_heatmap
+from lsgh_ee.heatmap import Heatmap
 from lsgh_ee.inventory import Inventory
-from lsgh_ee.sampling.pixels import choose_pixels, far_from
+from lsgh_ee.sampling.ground import Ground
+from lsgh_ee.sampling.pixels import StripFn, StripMask, choose_in
 from lsgh_ee.sampling.samples import KINDS, Samples
+from lsgh_ee.sampling.source import PixelSource, StackSource, as_source, bounds_of
 from lsgh_ee.sampling.splits import check_positive_split, random_split
 
 log = logging.getLogger(__name__)
@@ -38,7 +42,8 @@ def draw_set(
     split_at_random: bool = False,
 ) -> tuple[Samples, np.ndarray]:
     """Draw one set of hard and soft samples from every landslide of ``inventory``; split
-    it at random (the paper's 7:3, stratified by kind) or not at all.
+    it at random (the paper's 7:3, stratified by kind) or not at all: :func:`draw_set_in`
+    on the whole in-memory stack.
 
     Args:
         stack: the factor stack (class codes are the samples' features; the ``slope``
@@ -63,54 +68,101 @@ def draw_set(
         LsghError: nothing valid to sample, no positive left on a side of a random split,
             or no slope layer for the ``low_slope`` rule.
     """
+    samples, heatmap = draw_set_in(StackSource(stack), inventory, config_sampling,
+                                   heatmap_diameter, seed=seed, area=area_strips(area, stack.grid),
+                                   split_at_random=split_at_random)  # fmt: skip
+    return samples, heatmap.array()
+
+
+def area_strips(area: np.ndarray | StripFn | None, grid: Grid) -> StripFn | None:
+    """An area given as a whole boolean grid mask, or rows by rows, as rows by rows."""
+    if area is None or callable(area):
+        return area
+    mask = np.asarray(area, dtype=bool)
+    if mask.shape != grid.shape:
+        raise ValueError(f"area mask has shape {mask.shape}, the grid {grid.shape}")
+    return lambda row0, row1: mask[row0:row1]
+
+
+def draw_set_in(
+    source: PixelSource,
+    inventory: Inventory,
+    config_sampling: SamplingConfig,
+    heatmap_diameter: int,
+    *,
+    seed: int,
+    area: StripFn | None = None,
+    split_at_random: bool = False,
+) -> tuple[Samples, Heatmap]:
+    """:func:`draw_set` strip of rows by strip of ``source`` (``source.strip_rows``; see
+    :mod:`.ground`): the same random calls on the same candidates, so the same samples
+    for any strips. Memory: one strip of the stack and of each mask, plus the samples.
+
+    Passes over the strips: positives and valid ground; the negatives' candidates
+    counted, then the chosen positions found (or, for the rejection sampler, the drawn
+    pixels checked); the three soft intervals counted together, then each one's chosen
+    positions found; the codes and values read at the samples.
+
+    Args: as :func:`draw_set`, with ``area`` rows by rows (:func:`area_strips`).
+
+    Returns:
+        (samples, heatmap): the :class:`~lsgh_ee.heatmap.Heatmap` of the landslides'
+        centres the soft labels were read from.
+    """
     cfg = config_sampling
-    grid = stack.grid
+    grid = source.grid
     rng = np.random.default_rng(seed)
-    codes = stack.codes
-    valid = (codes > 0).all(axis=0)
-    if not valid.any():
+    bounds = bounds_of(source)
+    notices: list[str] = []
+    try:
+        positions, centre_rows, centre_cols = landslides_on_grid(inventory, grid)
+    except LsghError as exc:
+        off_grid: LsghError | None = exc
+        positions = centre_rows = centre_cols = np.zeros(0, dtype=np.int64)
+    else:
+        off_grid = None
+    ground = Ground(source, _subset(inventory, positions), cfg, area)
+    any_valid, dropped, outside, parts = False, 0, 0, []
+    for row0, row1 in bounds:
+        valid = ground.valid(row0, row1)
+        any_valid = any_valid or bool(valid.any())
+        raw = ground.positive_raw(row0, row1) & valid
+        dropped += int(np.count_nonzero(ground.positive_raw(row0, row1) & ~valid))
+        outside += int(np.count_nonzero(raw & ~ground.in_area(row0, row1)))
+        parts.append(np.flatnonzero(ground.positive(row0, row1)) + row0 * grid.width)
+    if not any_valid:
         raise LsghError(
             "no pixel has a valid class code in every factor; check the factor rasters "
             "cover the AOI (see the factor report)"
         )
-    notices: list[str] = []
-    if area is not None:
-        area = np.asarray(area, dtype=bool)
-        if area.shape != grid.shape:
-            raise ValueError(f"area mask has shape {area.shape}, the grid {grid.shape}")
-
-    positions, centre_rows, centre_cols = landslides_on_grid(inventory, grid)
-    # Positives: deduplicated pixels, valid codes only.
-    pos = _landslide_mask(inventory, positions, grid, cfg.positives)
-    dropped = int(np.count_nonzero(pos & ~valid))
+    if off_grid is not None:
+        raise off_grid
     if dropped:
         _notice(notices, f"{dropped} positive pixel(s) dropped: nodata in some factor")
-    pos &= valid
-    if area is not None:
-        outside = int(np.count_nonzero(pos & ~area))
-        if outside:
-            _notice(
-                notices,
-                f"{outside} positive pixel(s) dropped: outside the side's area "
-                "or on an earlier side's samples or landslides",
-            )
-        valid = valid & area
-        pos &= area
-    positives = np.flatnonzero(pos)
+    if area is not None and outside:
+        _notice(
+            notices,
+            f"{outside} positive pixel(s) dropped: outside the side's area "
+            "or on an earlier side's samples or landslides",
+        )
+    positives = np.concatenate(parts).astype(np.int64)
     if positives.size == 0:
         raise LsghError(
             f"none of the {positions.size} landslides has a valid class code in every factor "
             "at its pixel(s); check the factor rasters cover the landslides"
         )
 
-    heatmap = gaussian_heatmap((centre_rows, centre_cols), grid.shape, heatmap_diameter)
+    heatmap = Heatmap((centre_rows, centre_cols), grid.shape, heatmap_diameter)
+    ground.heatmap = heatmap
+    if cfg.negatives == "low_slope" and "slope" not in source.names:
+        raise LsghError(
+            "sampling.negatives is 'low_slope' but the factor stack has no 'slope' factor; "
+            "add slope to 'factors' or use sampling.negatives: outside_heatmap"
+        )
 
     # Negatives: non-landslide ground by the chosen rule.
-    landslide_px = _landslide_mask(inventory, positions, grid, "polygon")
-    allowed = valid & ~landslide_px & ~pos
-    rule = _negative_rule(cfg, stack, heatmap, landslide_px)
     n_neg_wanted = max(1, round(cfg.negative_ratio * positives.size))
-    negatives = choose_pixels(allowed & rule, n_neg_wanted, rng)
+    negatives = choose_in(StripMask(grid.shape, bounds, ground.negative), n_neg_wanted, rng)
     if negatives.size == 0:
         raise LsghError(
             f"no pixel qualifies as a negative sample under sampling.negatives = "
@@ -122,6 +174,7 @@ def draw_set(
             f"only {negatives.size} of {n_neg_wanted} negative samples available under "
             f"'{cfg.negatives}'",
         )
+    ground.negatives = np.sort(negatives)
 
     pos_is_test = np.zeros(positives.size, dtype=bool)
     neg_is_test = np.zeros(negatives.size, dtype=bool)
@@ -130,14 +183,18 @@ def draw_set(
         neg_is_test = random_split(negatives.size, cfg.test_fraction, rng)
         check_positive_split(pos_is_test, cfg)
 
-    # Soft samples from the middle three heatmap intervals.
+    # Soft samples from the middle three heatmap intervals (counted in one pass).
     n_soft = cfg.soft_count(positives.size)
-    soft_ground = valid & ~pos
-    soft_ground.reshape(-1)[negatives] = False
+    bands = [StripMask(grid.shape, bounds, ground.band(low, high)) for low, high in SOFT_INTERVALS]
+    if n_soft > 0:
+        for i, (row0, row1) in enumerate(bounds):
+            for band in bands:
+                if band.counts is None:
+                    band.counts = np.zeros(len(bounds), dtype=np.int64)
+                band.counts[i] = np.count_nonzero(band.strip(row0, row1))
     soft_parts = []
-    for low, high in SOFT_INTERVALS:
-        band = soft_ground & (heatmap > low) & (heatmap <= high)
-        picked = choose_pixels(band, n_soft, rng)
+    for band, (low, high) in zip(bands, SOFT_INTERVALS, strict=True):
+        picked = choose_in(band, n_soft, rng) if n_soft > 0 else np.zeros(0, dtype=np.int64)
         if picked.size < n_soft:
             _notice(
                 notices,
@@ -153,16 +210,17 @@ def draw_set(
     )
 
     flat = np.concatenate([positives, negatives, soft])
+    soft_rows, soft_cols = np.divmod(soft, grid.width)
     label = np.concatenate(
         [
             np.ones(positives.size, np.float32),
             np.zeros(negatives.size, np.float32),
-            heatmap.reshape(-1)[soft],
+            heatmap.at(soft_rows, soft_cols),
         ]
     )
     kind = np.repeat(np.array(KINDS), [positives.size, negatives.size, soft.size])
     split = np.where(np.concatenate([pos_is_test, neg_is_test, soft_is_test]), "test", "train")
-    samples = pixel_samples(stack, flat, label, kind, split)
+    samples = pixel_samples(source, flat, label, kind, split)
     meta: dict[str, Any] = {
         "seed": seed,
         "heatmap_diameter": heatmap_diameter,
@@ -179,17 +237,21 @@ def draw_set(
 
 
 def pixel_samples(
-    stack: FactorStack, flat: np.ndarray, label: np.ndarray, kind: np.ndarray, split: np.ndarray
+    source: FactorStack | PixelSource,
+    flat: np.ndarray,
+    label: np.ndarray,
+    kind: np.ndarray,
+    split: np.ndarray,
 ) -> Samples:
-    """Samples at flat pixel indices ``flat`` of the stack's grid, with their class codes
+    """Samples at flat pixel indices ``flat`` of the source's grid, with their class codes
     and factor values."""
-    grid = stack.grid
+    source = as_source(source)
+    grid = source.grid
     rows, cols = np.divmod(flat, grid.width)
     x, y = grid.xy(rows, cols)
-    values = np.stack([layer.values[rows, cols] for layer in stack.layers], axis=1)
-    return Samples(rows=rows, cols=cols, x=x, y=y, codes=stack.codes[:, rows, cols].T,
-                   values=values, label=label, kind=kind, split=split,
-                   factor_names=tuple(stack.names))  # fmt: skip
+    codes, values = source.at(rows, cols)
+    return Samples(rows=rows, cols=cols, x=x, y=y, codes=codes, values=values, label=label,
+                   kind=kind, split=split, factor_names=tuple(source.names))  # fmt: skip
 
 
 def _notice(notices: list[str], message: str) -> None:
@@ -209,35 +271,9 @@ def landslides_on_grid(inventory: Inventory, grid: Grid) -> tuple[np.ndarray, ..
     return np.flatnonzero(inside), rows[inside], cols[inside]
 
 
-def _landslide_mask(
-    inventory: Inventory, positions: np.ndarray, grid: Grid, mode: str
-) -> np.ndarray:
-    if positions.size == 0:
-        return np.zeros(grid.shape, dtype=bool)
-    subset = dataclasses.replace(
-        inventory, landslides=inventory.landslides.iloc[positions].reset_index(drop=True)
-    )
-    return subset.mask(grid, mode)  # type: ignore[arg-type]
-
-
-def _negative_rule(
-    cfg: SamplingConfig,
-    stack: FactorStack,
-    heatmap: np.ndarray,
-    landslide_px: np.ndarray,
-) -> np.ndarray:
-    if cfg.negatives == "outside_heatmap":
-        return heatmap == 0
-    if cfg.negatives == "outside_buffer":
-        return far_from(landslide_px, cfg.negative_buffer, stack.grid)
-    if "slope" not in stack.names:
-        raise LsghError(
-            "sampling.negatives is 'low_slope' but the factor stack has no 'slope' factor; "
-            "add slope to 'factors' or use sampling.negatives: outside_heatmap"
-        )
-    slope = stack.layers[stack.names.index("slope")].values
-    with np.errstate(invalid="ignore"):
-        return slope < cfg.negative_max_slope
+def _subset(inventory: Inventory, positions: np.ndarray) -> Inventory:
+    rows = inventory.landslides.iloc[np.asarray(positions, dtype=np.int64)]
+    return dataclasses.replace(inventory, landslides=rows.reset_index(drop=True))
 
 
 def _relax_hint(cfg: SamplingConfig) -> str:

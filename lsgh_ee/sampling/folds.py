@@ -393,7 +393,7 @@ def _draw_sides(
         train=train,
         validation=validation.subset(validation.kind != "soft"),
         test=test.subset(test.kind != "soft"),
-        heatmap=heatmap,
+        heatmap=heatmap.array(),
         test_area=areas[2],
         validation_area=areas[1],
         fit_landslides=landslides[0],

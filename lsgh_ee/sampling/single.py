@@ -28,15 +28,18 @@ import numpy as np
 from lsgh_ee.config import SamplingConfig
 from lsgh_ee.errors import LsghError
 from lsgh_ee.factors.stack import FactorStack
+from lsgh_ee.heatmap import Heatmap
 from lsgh_ee.inventory import Inventory
-from lsgh_ee.sampling.draw import draw_set, landslides_on_grid
+from lsgh_ee.sampling.draw import area_strips, draw_set_in, landslides_on_grid
+from lsgh_ee.sampling.pixels import StripFn
 from lsgh_ee.sampling.samples import Samples
 from lsgh_ee.sampling.sides import Side, draw_sides, subset
+from lsgh_ee.sampling.source import PixelSource, as_source
 from lsgh_ee.sampling.splits import Blocks, held_out_blocks, temporal_cutoff
 
 
 def draw_samples(
-    stack: FactorStack,
+    stack: FactorStack | PixelSource,
     inventory: Inventory,
     config_sampling: SamplingConfig,
     heatmap_diameter: int,
@@ -47,7 +50,8 @@ def draw_samples(
     hold_out: bool = True,
 ) -> tuple[Samples, np.ndarray]:
     """Draw hard and soft samples on the stack's grid and split them into train and test
-    by ``sampling.split`` (see the module doc).
+    by ``sampling.split`` (see the module doc): :func:`draw_samples_in` with the heatmap
+    made whole.
 
     Args:
         stack: the factor stack (class codes are the samples' features).
@@ -69,23 +73,51 @@ def draw_samples(
             not larger than a pixel, landslides in fewer than two blocks, no positive on a
             side), or no slope layer for the ``low_slope`` rule.
     """
+    source = as_source(stack)
+    samples, heatmap = draw_samples_in(source, inventory, config_sampling, heatmap_diameter,
+                                       seed=seed, date_attribute=date_attribute,
+                                       area=area_strips(area, source.grid),
+                                       hold_out=hold_out)  # fmt: skip
+    return samples, heatmap.array()
+
+
+def draw_samples_in(
+    source: PixelSource,
+    inventory: Inventory,
+    config_sampling: SamplingConfig,
+    heatmap_diameter: int,
+    *,
+    seed: int,
+    date_attribute: str | None = None,
+    area: StripFn | None = None,
+    hold_out: bool = True,
+) -> tuple[Samples, Heatmap]:
+    """:func:`draw_samples` strip by strip of ``source`` (the ``sample`` stage reads the
+    run folder's stacks window by window, :class:`~lsgh_ee.sampling.source.RunSource`):
+    the same samples for any strips; the areas of the sides are computed rows by rows.
+
+    Returns:
+        (samples, heatmap): the :class:`~lsgh_ee.heatmap.Heatmap` the training soft labels
+        were read from (write it with :func:`lsgh_ee.heatmap.write_heatmap_strips`).
+    """
     cfg = config_sampling
     if not hold_out or cfg.split == "random":
-        return draw_set(stack, inventory, cfg, heatmap_diameter, seed=seed, area=area,
-                        split_at_random=hold_out)  # fmt: skip
-    everywhere = np.ones(stack.grid.shape, dtype=bool) if area is None else np.asarray(area)
-    positions, rows, cols = landslides_on_grid(inventory, stack.grid)
+        return draw_set_in(source, inventory, cfg, heatmap_diameter, seed=seed, area=area,
+                           split_at_random=hold_out)  # fmt: skip
+    grid = source.grid
+    positions, rows, cols = landslides_on_grid(inventory, grid)
     extra: dict[str, Any]
+    areas: tuple[StripFn | None, StripFn | None]
     if cfg.split == "temporal":
         years = landslide_years(inventory, date_attribute, positions)
         cutoff = temporal_cutoff(years, cfg)
         is_test = years > cutoff
-        areas = (everywhere, everywhere)
+        areas = (area, area)
         extra = {"temporal_cutoff": int(cutoff), "landslides_train": int((~is_test).sum()),
                  "landslides_test": int(is_test.sum())}  # fmt: skip
     else:
-        blocks = Blocks.on(stack.grid, cfg.block_size)
-        ls_block = blocks.of(rows * stack.grid.width + cols, stack.grid.width)
+        blocks = Blocks.on(grid, cfg.block_size)
+        ls_block = blocks.of(rows * grid.width + cols, grid.width)
         counts = np.bincount(ls_block, minlength=blocks.count)
         test_blocks = held_out_blocks(
             np.arange(blocks.count), counts, cfg.test_fraction, np.random.default_rng([seed, 0]),
@@ -93,12 +125,12 @@ def draw_samples(
                      f"{cfg.block_size:g} m, too few for a spatial split; use a smaller "
                      "sampling.block_size or sampling.split: random"))  # fmt: skip
         is_test = np.isin(ls_block, test_blocks)
-        test_area = blocks.mask(test_blocks)
-        areas = (everywhere & ~test_area, everywhere & test_area)
+        areas = (_blocks_area(blocks, test_blocks, area, inside=False),
+                 _blocks_area(blocks, test_blocks, area, inside=True))  # fmt: skip
         extra = {"block_size": cfg.block_size, "test_blocks": int(test_blocks.size)}
     sides = [Side("training", positions[~is_test], areas[0], seed),
              Side("test", positions[is_test], areas[1], seed + 1, soft=False)]  # fmt: skip
-    (train, heatmap), (test, _) = draw_sides(stack, inventory, cfg, heatmap_diameter, sides)
+    (train, heatmap), (test, _) = draw_sides(source, inventory, cfg, heatmap_diameter, sides)
     test = test.subset(test.kind != "soft")
     test.split[:] = "test"
     notices = list(train.meta["notices"]) + [f"test side: {n}" for n in test.meta["notices"]]
@@ -106,6 +138,19 @@ def draw_samples(
     joined = Samples.join([train, test], meta)
     joined.meta["counts"] = joined.counts()
     return joined, heatmap
+
+
+def _blocks_area(blocks: Blocks, chosen: np.ndarray, area: StripFn | None,
+                 *, inside: bool) -> StripFn:  # fmt: skip
+    """``area`` (everywhere when None) within (``inside``) or outside the ``chosen``
+    blocks, rows by rows."""
+
+    def strip(row0: int, row1: int) -> np.ndarray:
+        mask = blocks.mask(chosen, row0, row1)
+        mask = mask if inside else ~mask
+        return mask if area is None else mask & area(row0, row1)
+
+    return strip
 
 
 def landslide_years(

@@ -80,11 +80,12 @@ class Blocks:
         rows, cols = np.divmod(np.asarray(flat, dtype=np.int64), width)
         return self.of_row[rows] * self.n_cols + self.of_col[cols]
 
-    def mask(self, blocks: np.ndarray) -> np.ndarray:
-        """Boolean grid mask of the pixels in ``blocks``."""
+    def mask(self, blocks: np.ndarray, row0: int = 0, row1: int | None = None) -> np.ndarray:
+        """Boolean grid mask of the pixels in ``blocks``: rows ``row0 .. row1`` of it
+        (default all rows)."""
         chosen = np.zeros(self.count, dtype=bool)
         chosen[blocks] = True
-        return chosen.reshape(-1, self.n_cols)[self.of_row][:, self.of_col]
+        return chosen.reshape(-1, self.n_cols)[self.of_row[row0:row1]][:, self.of_col]
 
 
 def held_out_blocks(

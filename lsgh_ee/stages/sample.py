@@ -15,12 +15,17 @@ def sample(
     force: bool = False,
 ) -> StageResult:
     """Stage ``sample``: ``heatmap.tif`` (its diameter in the tags) and ``samples.gpkg``
-    (one point per sample: class codes, label, kind, split). Needs ``export-factors``."""
-    from lsgh_ee.factors.stack import FactorStack
-    from lsgh_ee.heatmap import write_heatmap
+    (one point per sample: class codes, label, kind, split). Needs ``export-factors``.
+
+    Window by window (``output.strip_rows`` rows; 0 = the whole grid at once): the stacks
+    are read strip by strip (:class:`~lsgh_ee.sampling.source.RunSource`), the samples
+    drawn strip by strip (:func:`~lsgh_ee.sampling.single.draw_samples_in`) and the
+    heatmap written strip by strip; the files are those of the whole-array draw."""
+    from lsgh_ee.heatmap import write_heatmap_strips
     from lsgh_ee.inventory import read_inventory
     from lsgh_ee.region import Region
-    from lsgh_ee.sampling import draw_samples
+    from lsgh_ee.sampling.single import draw_samples_in
+    from lsgh_ee.sampling.source import RunSource
 
     config = as_config(config)
     run = run_folder(config, run_dir)
@@ -33,15 +38,17 @@ def sample(
     inputs = [run.codes, run.factors, run.factor_schema, *config.inventory.paths]
 
     def work() -> tuple[list[Path], dict]:
-        stack = FactorStack.read(run.path)
         inventory = read_inventory(config.inventory, Region.from_config(config))
-        samples, heatmap = draw_samples(
-            stack, inventory, config.sampling, config.heatmap_diameter,
-            seed=config.sampling.seed, date_attribute=config.inventory.date_attribute,
-        )  # fmt: skip
+        strip_rows = config.output.strip_rows
+        with RunSource(run.path, strip_rows) as source:
+            samples, heatmap = draw_samples_in(
+                source, inventory, config.sampling, config.heatmap_diameter,
+                seed=config.sampling.seed, date_attribute=config.inventory.date_attribute,
+            )  # fmt: skip
+            grid = source.grid
         outputs = [
-            write_heatmap(run.heatmap, heatmap, stack.grid, diameter=config.heatmap_diameter),
-            samples.write_gpkg(run.samples, stack.grid.crs),
+            write_heatmap_strips(run.heatmap, heatmap, grid, strip_rows=strip_rows),
+            samples.write_gpkg(run.samples, grid.crs),
         ]
         return outputs, {"counts": samples.counts(), "split": config.sampling.split,
                          "digest": samples.digest()}  # fmt: skip

@@ -200,6 +200,28 @@ def test_samples_carry_the_stack_values_through_the_geopackage(sampled: Path) ->
     assert samples.inputs("values") is samples.values and samples.inputs("codes") is samples.codes
 
 
+@pytest.mark.parametrize("split", ["spatial", "temporal"])
+def test_the_spatial_and_temporal_splits_carry_the_values_too(
+    built_region: Path, tmp_path: Path, split: str
+) -> None:
+    # the two sides of these splits are drawn apart and joined; the join once dropped the
+    # values, so rf-raw could not train on a spatial or temporal split
+    folder = tmp_path / "region"
+    shutil.copytree(built_region.parent, folder)
+    config = folder / built_region.name
+    sampling = yaml.safe_load(config.read_text(encoding="utf-8")).get("sampling") or {}
+    edit_config(config, sampling={**sampling, "split": split, "block_size": 450.0},
+                training=fast_training())  # fmt: skip
+    lg.sample(config)
+    run = RunFolder(lg.load_config(config).run_dir)
+    samples = Samples.read_gpkg(run.samples)
+    stack = FactorStack.read(run.path)
+    want = np.stack([layer.values[samples.rows, samples.cols] for layer in stack.layers], axis=1)
+    assert set(samples.split) == {"train", "test"}
+    np.testing.assert_array_equal(samples.values, want)
+    assert lg.train(config, "rf-raw").summary["training_samples"] > 0
+
+
 def test_samples_without_values_say_to_resample(sampled: Path, tmp_path: Path) -> None:
     run = RunFolder(lg.load_config(sampled).run_dir)
     frame = gpd.read_file(run.samples)

@@ -132,6 +132,8 @@ class Samples:
         """The samples of ``parts`` one after the other (same factors), with ``meta``."""
         fields = ("rows", "cols", "x", "y", "codes", "label", "kind", "split")
         joined = {f: np.concatenate([getattr(p, f) for p in parts]) for f in fields}
+        if all(p.values is not None for p in parts):  # a values model (rf-raw) needs them
+            joined["values"] = np.concatenate([p.values for p in parts])
         return cls(**joined, factor_names=parts[0].factor_names, meta=meta)
 
     @property

@@ -416,3 +416,29 @@ def _html_tables(page: str) -> list[pd.DataFrame]:
         header, body = table[0], [r for r in table[1:] if any(r[1:])]
         frames.append(pd.DataFrame(body, columns=header))
     return frames
+
+
+@pytest.mark.slow
+def test_the_scale_study_runs_on_the_cross_validation(built_region: Path, tmp_path: Path) -> None:
+    config = _cv_region(built_region, tmp_path / "region")
+    result = lg.scale_study(config, [3, 9], folds=FOLDS, epochs=2)
+    run = RunFolder(result.run_dir)
+    folds = {d: pd.read_csv(run.scale_study / f"cv-D{d}" / run.CV_FOLDS_CSV) for d in (3, 9)}
+    details = {d: json.loads((run.scale_study / f"cv-D{d}" / run.CV_JSON).read_text())
+               for d in (3, 9)}  # fmt: skip
+    # the same folds for both diameters, but other training samples (the heatmap differs)
+    assert [f["test_landslides"] for f in details[3]["fold_details"]] == [
+        f["test_landslides"] for f in details[9]["fold_details"]
+    ]
+    assert [f["samples"]["train"] for f in details[3]["fold_details"]] != [
+        f["samples"]["train"] for f in details[9]["fold_details"]
+    ]
+    table = pd.read_csv(run.scale_study / "cv_table.csv", index_col="diameter")
+    assert list(table.index) == [3, 9] and result.summary["base"] == 3  # 13 is not listed
+    assert table.loc[9, "auc_mean"] == pytest.approx(folds[9].auc.mean(), abs=1e-6)
+    diff = folds[9].auc.to_numpy() - folds[3].auc.to_numpy()
+    assert table.loc[9, "auc_diff"] == pytest.approx(diff.mean(), abs=1e-6)
+    assert table.loc[3, "auc_diff"] == 0
+    text = (run.scale_study / "cv_table.md").read_text(encoding="utf-8")
+    assert "ΔAUC vs D = 3" in text and "| 9 | 270 |" in text
+    assert lg.scale_study(config, [3, 9], folds=FOLDS, epochs=2).skipped

@@ -22,13 +22,24 @@ def scale_study(
         typer.Option("--diameters", "-d", help="Heatmap diameters in pixels: -d 7 13 19."),
     ] = [7, 13, 19],  # noqa: B006 - typer needs a literal default
     epochs: EpochsOption = None,
+    cv_folds: Annotated[
+        int | None,
+        typer.Option(
+            "--cv",
+            help="Cross-validate each diameter with this many spatial folds instead "
+            "(needs export-factors only).",
+        ),
+    ] = None,
     out: OutOption = None,
     force: ForceOption = False,
 ) -> None:
     """The paper's scale study: one LSGH-Net per heatmap diameter on one shared test set.
 
     Writes scale_study/table.csv and .md (AP, AUC, ... per diameter) and
-    scale_study/pr_curves.png. Needs the sample stage first.
+    scale_study/pr_curves.png. Needs the sample stage first. With --cv K: a K-fold
+    spatially blocked cross-validation per diameter (scale_study/cv-D<d>/) and
+    scale_study/cv_table.csv and .md (AUC and AP with 95% intervals, and each diameter's
+    fold-paired AUC difference from the config's diameter).
     """
     from lsgh_ee.errors import LsghError
     from lsgh_ee.stages import scale_study as study
@@ -40,11 +51,15 @@ def scale_study(
         )
     diameters = [*diameters, *(int(a) for a in ctx.args)]
     with TerminalProgress("scale study") as show:
-        result = study(config, diameters, run_dir=out, epochs=epochs, force=force,
+        result = study(config, diameters, run_dir=out, epochs=epochs, folds=cv_folds,
+                       force=force,
                        on_epoch=lambda e, logs: show.epoch("lsgh", e, logs))  # fmt: skip
     print_result(result)
     run = RunFolder(result.run_dir)
-    print_table(run.study_table(run.scale_study))
+    if cv_folds is None:
+        print_table(run.study_table(run.scale_study))
+    else:
+        print_table(result.outputs[-1])
 
 
 @command("transfer-eval")

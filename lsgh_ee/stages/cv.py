@@ -38,6 +38,7 @@ def cv(
     buffer: float = 0.0,
     kind: str = "spatial",
     ensemble: list[str] | None = None,
+    folder: str | os.PathLike | None = None,
     force: bool = False,
     on_epoch: Callable[[str, int, dict], None] | None = None,
 ) -> StageResult:
@@ -61,6 +62,9 @@ def cv(
         ensemble: two or more of ``models`` whose (calibrated, when
             ``training.calibration`` is set) scores are averaged into one more model,
             ``ensemble``, scored per fold like the others (its map: the members' mean).
+        folder: where the study writes, relative to the run folder (default ``cv``); a
+            study in another folder is its own stage in the manifest (``cv <folder>``),
+            so several (e.g. the scale study's, one per heatmap diameter) live side by side.
         on_epoch: called as ``on_epoch(label, epoch, logs)``, label ``"<model> r<i> f<k>"``.
 
     Example::
@@ -108,6 +112,8 @@ def cv(
     inputs = [run.codes, run.factors, run.factor_schema, *config.inventory.paths]
     if config.evaluation.truth is not None:
         inputs.append(config.evaluation.truth)
+    out = run.cv if folder is None else run.path / folder
+    stage = "cv" if folder is None else f"cv {Path(folder).as_posix()}"
 
     def work() -> tuple[list[Path], dict]:
         import numpy as np
@@ -220,8 +226,7 @@ def cv(
         correction = cvs.correction_for(folds, repeats)
         table = cvs.summary_table(per_fold, correction)
         pairs = cvs.paired_differences(per_fold, correction)
-        folder = run.cv
-        folder.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
         if kind == "temporal":
             title = f"{config.name}: {folds}-fold temporal CV (consecutive year groups)"
         else:
@@ -229,22 +234,22 @@ def cv(
                      + (f", {repeats} repeats" if repeats > 1 else "")
                      + f" (blocks of {config.sampling.block_size:g} m)")  # fmt: skip
         outputs = []
-        write_text(run.cv_file(run.CV_FOLDS_CSV), per_fold.round(6).to_csv(index=False))
-        write_text(run.cv_file(run.CV_TABLE_CSV), table.round(6).to_csv())
-        write_text(run.cv_file(run.CV_PAIRS_CSV), pairs.round(6).to_csv(index=False))
-        outputs += [run.cv_file(n) for n in (run.CV_FOLDS_CSV, run.CV_TABLE_CSV,
+        write_text(out / run.CV_FOLDS_CSV, per_fold.round(6).to_csv(index=False))
+        write_text(out / run.CV_TABLE_CSV, table.round(6).to_csv())
+        write_text(out / run.CV_PAIRS_CSV, pairs.round(6).to_csv(index=False))
+        outputs += [out / n for n in (run.CV_FOLDS_CSV, run.CV_TABLE_CSV,
                                              run.CV_PAIRS_CSV)]  # fmt: skip
         interval = ("Student t over the fold values" if correction == 0 else
                     "Student t over the fold values, variance corrected by 1/(k-1) "
                     "for repeats (Nadeau-Bengio)")  # fmt: skip
         note = f"95% CI: {interval}. Intervals from {folds * repeats} folds.\n"
-        outputs.append(cvs.write_markdown(run.cv_file(run.CV_TABLE_MD),
+        outputs.append(cvs.write_markdown(out / run.CV_TABLE_MD,
                                           cvs.summary_markdown(table, f"## {title}") + "\n"
                                           + note))  # fmt: skip
-        outputs.append(cvs.write_markdown(run.cv_file(run.CV_PAIRS_MD),
+        outputs.append(cvs.write_markdown(out / run.CV_PAIRS_MD,
                                           cvs.pairs_markdown(pairs)))  # fmt: skip
-        outputs.append(maps.write(run.cv_file(run.CV_MAPS_TIF), stack.grid))
-        outputs.append(cvs.plot_fold_auc(per_fold, table, run.cv_file(run.CV_AUC_PNG),
+        outputs.append(maps.write(out / run.CV_MAPS_TIF, stack.grid))
+        outputs.append(cvs.plot_fold_auc(per_fold, table, out / run.CV_AUC_PNG,
                                          title=title))  # fmt: skip
         summary = {
             "kind": kind,
@@ -259,11 +264,11 @@ def cv(
             "fold_details": fold_info,
             "seconds": round(time.perf_counter() - start, 1),
         }
-        write_text(run.cv_file(run.CV_JSON), json.dumps(summary, indent=2))
-        outputs.append(run.cv_file(run.CV_JSON))
+        write_text(out / run.CV_JSON, json.dumps(summary, indent=2))
+        outputs.append(out / run.CV_JSON)
         return outputs, summary
 
-    return run_stage("cv", run, params, inputs, work, force)
+    return run_stage(stage, run, params, inputs, work, force)
 
 
 def landslide_digest(indices) -> str:

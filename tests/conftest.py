@@ -35,8 +35,9 @@ SMALL_RF_GRID = {"n_estimators": [50], "min_samples_leaf": [2]}
 
 
 def fast_training(**settings) -> dict:
-    """A ``training`` config section for tests: ``settings`` plus the small forest grid."""
-    return {**settings, "rf_grid": SMALL_RF_GRID}
+    """A ``training`` config section for tests: ``settings`` plus the small forest grid and
+    one network per model (the default preset averages 5; tests check the plumbing)."""
+    return {"members": 1, **settings, "rf_grid": SMALL_RF_GRID}
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from conftest import edit_config, run_cli
 from lsgh_ee.errors import LsghError
 from lsgh_ee.model import make_model
 from lsgh_ee.model.keras_estimators import LsghNet
+from lsgh_ee.model.network import HEAD_LAYERS
 
 COUNTS = [3, 4, 3, 5]
 
@@ -41,9 +42,16 @@ def test_members_average_the_networks_trained_one_by_one(data, tmp_path: Path) -
     again = LsghNet.load(tmp_path / "bundle")
     assert again.members == 2
     np.testing.assert_array_equal(again.predict(codes[:50]), ensemble.predict(codes[:50]))
-    again.set_params(warm_start=True)
-    with pytest.raises(LsghError, match="2 averaged networks cannot be fine-tuned"):
-        again.fit(codes, labels)
+    # fine-tuning tunes each member's head and keeps its convolutional blocks
+    before = [again.model_.get_layer(f"member_{i}") for i in range(2)]
+    frozen = [m.get_layer("block1_conv").get_weights()[0].copy() for m in before]
+    head = [m.get_layer("head_conv").get_weights()[0].copy() for m in before]
+    again.set_params(warm_start=True, train_only=HEAD_LAYERS, epochs=1)
+    again.fit(codes[fit], 1 - labels[fit], validation=(codes[val], 1 - labels[val]))
+    after = [again.model_.get_layer(f"member_{i}") for i in range(2)]
+    for i, member in enumerate(after):
+        np.testing.assert_array_equal(member.get_layer("block1_conv").get_weights()[0], frozen[i])
+        assert not np.array_equal(member.get_layer("head_conv").get_weights()[0], head[i])
 
 
 def test_members_must_be_positive(built_region: Path, tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ def _demo_config(folder: Path) -> Path:
                 spec[key] = str(ASSETS / spec[key])
     config["output"] = {"dir": "run"}
     config["sampling"] = {"seed": SEED}
-    config["training"] = {"epochs": 5, "patience": 3, "seed": SEED}
+    config["training"] = {"epochs": 5, "patience": 3, "seed": SEED, "members": 1}
     path = folder / "region.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path

@@ -262,6 +262,10 @@ def test_preset_in_a_config_file(region_config: Path) -> None:
     edit_config(region_config, training={"preset": "paper", "soft_weight": 0.5})
     cfg = load_config(region_config).training
     assert (cfg.preset, cfg.soft_weight, cfg.patience, cfg.loss) == ("paper", 0.5, 50, "mse")
+    assert cfg.members == 1  # the paper trains one network
+    edit_config(region_config, training={"patience": 30})
+    cfg = load_config(region_config).training  # the default preset: a seed ensemble of 5
+    assert (cfg.preset, cfg.members, cfg.patience) == ("default", 5, 30)
     edit_config(region_config, training={"preset": "fast"})
     message = _error(region_config)
     assert "training.preset" in message and "'default'" in message and "'paper'" in message

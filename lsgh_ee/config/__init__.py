@@ -188,7 +188,7 @@ MODEL_VARIANTS: tuple[str, ...] = get_args(ModelName)
 class TrainingConfig(Strict):
     """Model training: ``preset`` fills the network and optimiser settings the config
     leaves out (:mod:`lsgh_ee.config.training`): ``paper`` (§3.1) or ``default`` (the
-    same with patience 20)."""
+    same with patience 20 and a seed ensemble of 5 networks)."""
 
     seed: int = 42
     preset: Literal["default", "paper"] = Field(
@@ -196,7 +196,7 @@ class TrainingConfig(Strict):
         description="named settings filling loss, dropout, filters, learning_rate, "
         "lr_schedule, weight_decay, soft_weight, batch_size and patience where the config "
         "leaves them out: paper (the paper's §3.1) or default (the project's choice: the "
-        "paper's with patience 20)",
+        "paper's with patience 20 and members 5)",
     )
     loss: Literal["mse", "bce"] = Field(
         "mse",
@@ -227,8 +227,8 @@ class TrainingConfig(Strict):
         1,
         ge=1,
         description="networks trained per network model, each from its own seed, whose "
-        "outputs are averaged into one model (a seed ensemble; paper: 1). Training and map "
-        "prediction take this many times as long",
+        "outputs are averaged into one model (a seed ensemble; default preset: 5, paper: 1). "
+        "Training and map prediction take this many times as long",
     )
     models: list[ModelName] = Field(
         default_factory=lambda: [m for m in MODEL_VARIANTS if m != "lsgh-ctx"],

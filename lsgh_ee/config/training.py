@@ -9,7 +9,9 @@ cross-validation on the demo and Ecuador found no change (binary cross-entropy, 
 0.5, soft share 0.3, half the widths with weight decay, a cosine schedule) that beat the
 paper's on both (``docs/training-settings.md``), so today it equals ``paper`` except for
 patience 20, which gives the same models as 50 in about half the epochs (README, "Early
-stopping").
+stopping"), and ``members`` 5: every network model is the average of five networks trained
+from five seeds, which removes most of the seed-to-seed spread of a single network's AUC
+(SD 0.047 per demo fold) and raised every network's mean AUC on both regions.
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ PAPER: dict[str, Any] = {
 }
 
 #: preset name -> the settings it fills (keys of the ``training`` section)
-TRAINING_PRESETS: dict[str, dict[str, Any]] = {"paper": PAPER, "default": {**PAPER, "patience": 20}}
+TRAINING_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": PAPER,
+    "default": {**PAPER, "patience": 20, "members": 5},
+}
 
 
 def apply_preset(data: Any) -> Any:

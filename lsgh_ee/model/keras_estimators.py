@@ -236,14 +236,10 @@ class KerasEstimator(ModelEstimator):
         if self.deterministic and keras.backend.backend() == "tensorflow":
             tf.config.experimental.enable_op_determinism()
         warm = self.warm_start and self.model_ is not None
-        if warm and self.members > 1:
-            raise LsghError(
-                f"a model of {self.members} averaged networks cannot be fine-tuned; train the "
-                "source model with training.members: 1"
-            )
+        starts = self._member_weights() if warm else [None] * self.members
         trained = [
-            self._fit_network(x_train, y_train, x_val, y_val, seed + member, warm)
-            for member in range(self.members)
+            self._fit_network(x_train, y_train, x_val, y_val, seed + member, start)
+            for member, start in enumerate(starts)
         ]
         _, history, monitor, stopper = trained[0]
         self.model_ = self._inference_model([t[0] for t in trained])
@@ -288,17 +284,18 @@ class KerasEstimator(ModelEstimator):
         x_val: np.ndarray | None,
         y_val: np.ndarray | None,
         seed: int,
-        warm: bool,
+        start: list[np.ndarray] | None,
     ) -> tuple[keras.Model, keras.callbacks.History, TrainingMonitor, SmoothedEarlyStopping | None]:
-        """One network trained from ``seed``: (the trained model, its history, its monitor,
-        its early stopper or None)."""
+        """One network trained from ``seed``, starting from the weights ``start`` when
+        given (fine-tuning): (the trained model, its history, its monitor, its early
+        stopper or None)."""
         import tensorflow as tf
 
         batch_size = self.batch_size
         keras.utils.set_random_seed(seed)
         model = self.build()
-        if warm:
-            model.set_weights(self.model_.get_weights())
+        if start is not None:
+            model.set_weights(start)
         if self.train_only is not None:
             for layer in model.layers:
                 layer.trainable = layer.name in set(self.train_only)
@@ -337,6 +334,17 @@ class KerasEstimator(ModelEstimator):
             shuffle=False,  # tf.data shuffles (seeded)
         )
         return model, history, monitor, stopper
+
+    def _member_weights(self) -> list[list[np.ndarray]]:
+        """The trained weights of each member network (one list per member)."""
+        if self.members == 1:
+            return [self.model_.get_weights()]
+        try:
+            return [self.model_.get_layer(f"member_{i}").get_weights() for i in range(self.members)]
+        except ValueError as exc:
+            raise LsghError(
+                f"the {self.variant} model does not hold {self.members} member networks; retrain it"
+            ) from exc
 
     def _inference_model(self, trained: list[keras.Model]) -> keras.Model:
         """An uncompiled copy of the trained network(s) for inference (no optimizer state

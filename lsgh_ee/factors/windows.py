@@ -1,8 +1,8 @@
-"""``export-factors`` strip by strip: the DEM factors computed and both stacks written one
+"""``export-factors`` strip by strip: the factors computed and both stacks written one
 strip of rows at a time, so memory stays flat in the region's size for them.
 
 Exactness (the files are bit for bit those of the whole-array computation, checked by
-``tests/test_windowed.py`` on strips of a few rows):
+``tests/test_windowed.py`` and ``tests/test_windowed_sources.py`` on strips of a few rows):
 
 - the DEM of a strip is the whole padded grid's rows ``r0 - halo .. r1 + halo``, every
   column: GDAL resamples each destination cell on its own, from the same whole source band
@@ -16,8 +16,7 @@ Exactness (the files are bit for bit those of the whole-array computation, check
   first pass over the strips sums TPI row by row, the row sums exactly rounded with
   ``math.fsum`` (:func:`lsgh_ee.factors.neighbourhood.merge_moments`), the same numbers
   as over the whole array;
-- fixed class breaks (Table 2, aspect sectors, categorical codes) classify cell by cell.
-
+- fixed class breaks (Table 2, aspect sectors, categorical codes) classify cell by cell;
 - NDVI, rasters, polygons and distances from local files, strip by strip
   (:mod:`lsgh_ee.factors.source_strips`; distances by the exact strip-by-strip transform of
   :mod:`lsgh_ee.factors.strip_distance`, equal to SciPy's);
@@ -26,8 +25,10 @@ Exactness (the files are bit for bit those of the whole-array computation, check
   the same Jenks sample), then the codes rewritten strip by strip.
 
 Memory beyond a strip: the region's AOI mask (bool, one byte per pixel), a whole source
-raster's band as read (source pixels, not grid pixels), one ``int32`` per padded column
-and strip for a distance factor.
+raster's band as read (source pixels, not grid pixels); for a distance factor its burnt
+features, one byte per padded grid cell while GDAL burns them, then one bit (see
+:mod:`lsgh_ee.factors.source_strips` for why), and one ``int32`` per padded column and
+strip.
 
 Kept whole-array (one factor at a time, written and freed before the next):
 
@@ -94,8 +95,9 @@ def export_local_factors(
     read_factor: FactorReader | None = None,
 ) -> FactorStack:
     """Compute, classify and write ``factors.tif``, ``class_codes.tif`` and
-    ``factor_schema.json`` into ``run_dir``, the DEM factors strip by strip (see the
-    module's docstring), the others one whole factor at a time.
+    ``factor_schema.json`` into ``run_dir`` strip by strip, but for the factors kept
+    whole (hydrology, Earth Engine downloads: one whole factor at a time); see the
+    module's docstring.
 
     Args: as :func:`lsgh_ee.factors.local.compute_local_factors`, plus ``run_dir`` and
         ``strip_rows`` (rows per strip; 0 = the whole grid at once).

@@ -278,3 +278,9 @@ def test_the_report_read_by_strips_equals_the_whole_stacks(region_path: Path, tm
     assert small.importance.index.size == len(stack.names)
     diff = (small.correlation - whole.correlation).abs().to_numpy()
     assert np.nanmax(diff) < 0.1
+    # the draw does not depend on the strips
+    other = factor_report_from_file(tmp_path / "class_codes.tif", stack.names, mask,
+                                    n_samples=300, seed=3, strip_rows=7,
+                                    sample=int(valid.sum()) // 3)  # fmt: skip
+    assert other.correlation.equals(small.correlation)
+    assert other.importance.equals(small.importance)

@@ -64,10 +64,11 @@ def factor_report(
     return codes_report(stack.codes, stack.names, landslide_mask, n_samples=n_samples, seed=seed)
 
 
-#: Valid pixels (every factor coded) the report reads from ``class_codes.tif`` at most,
-#: besides every landslide pixel: a seeded uniform draw of this many (one byte per factor
-#: and pixel held, ~10 MB for 10 factors). A region with at most this many valid pixels is
-#: read whole and gets the report of the whole stack.
+#: Valid pixels (every factor coded) the report reads from ``class_codes.tif``, about,
+#: besides every landslide pixel: each valid pixel is kept with probability this / their
+#: number (seeded; one byte per factor and kept pixel held, ~10 MB for 10 factors). A
+#: region with at most this many valid pixels is read whole and gets the report of the
+#: whole stack.
 REPORT_SAMPLE = 1_000_000
 
 
@@ -86,28 +87,24 @@ def factor_report_from_file(
 
     The valid pixels are counted first. At most ``sample`` of them: all are kept, in row
     order, and the report equals :func:`factor_report` of the whole stack (it draws only
-    among valid pixels, by their rank). More: the landslide pixels and a seeded draw of
-    ``sample`` valid pixels are kept, and the report (correlation, forest) is computed on
-    them; the draw is uniform, so the correlations estimate the region's.
+    among valid pixels, by their rank). More: the landslide pixels are kept and every
+    other valid pixel with probability ``sample / count`` (a seeded stream of uniform
+    numbers in row order, independent of ``strip_rows``; memory of a strip, where an exact
+    draw of ``sample`` positions would allocate up to 8 bytes per valid pixel), and the
+    report (correlation, forest) is computed on them; the draw is uniform, so the
+    correlations estimate the region's.
     """
     count = 0
     for _, codes in _code_strips(codes_path, strip_rows):
         count += int((codes > 0).all(axis=0).sum())
-    keep = None
-    if count > sample:
-        rng = np.random.default_rng([seed, count])
-        keep = np.sort(rng.choice(count, sample, replace=False))
+    rng = np.random.default_rng([seed, count]) if count > sample else None
     kept_codes, kept_mask = [], []
-    offset = 0
     for row0, codes in _code_strips(codes_path, strip_rows):
         valid = (codes > 0).all(axis=0)
         flags = landslide_mask[row0 : row0 + codes.shape[1]][valid]
         chosen = codes[:, valid]
-        if keep is not None:
-            end = offset + chosen.shape[1]
-            picked = flags.copy()
-            picked[keep[np.searchsorted(keep, offset) : np.searchsorted(keep, end)] - offset] = True
-            offset = end
+        if rng is not None:
+            picked = flags | (rng.random(chosen.shape[1]) < sample / count)
             chosen, flags = chosen[:, picked], flags[picked]
         kept_codes.append(chosen)
         kept_mask.append(flags)

@@ -79,7 +79,7 @@ def worker(mode: str, config_path: str, out: str, strip_rows: int) -> dict:
         stack = export_local_factors(region, factors, out, strip_rows=strip_rows)
         t1 = time.perf_counter()
         factor_report_from_file(Path(out) / "class_codes.tif", stack.names, mask,
-                                n_samples=samples, seed=seed)  # fmt: skip
+                                n_samples=samples, seed=seed, strip_rows=strip_rows)  # fmt: skip
     t2 = time.perf_counter()
     rows, cols = region.grid.shape
     return {"mode": mode, "rows": rows, "cols": cols, "mpx": rows * cols / 1e6,

@@ -143,6 +143,9 @@ def main() -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--modes", nargs="+", default=["whole", "strips"])
     parser.add_argument("--strip-rows", type=int, default=512)
+    parser.add_argument("--scale-strips", action="store_true",
+                        help="strip rows / sqrt(scale) at each scale: strips of as many pixels "
+                        "(the grid's width grows by sqrt(scale))")  # fmt: skip
     parser.add_argument("--small", action="store_true", help="1x at 45 m (0.4 M px): quick")
     parser.add_argument("--repo", type=Path, default=REPO, help="checkout the children import")
     parser.add_argument("--worker", nargs=4, metavar=("MODE", "CONFIG", "OUT", "ROWS"))
@@ -157,16 +160,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         for scale in args.scales:
             resolution = args.resolution / math.sqrt(scale)
-            config = region_at(Path(tmp), resolution, args.strip_rows)
+            rows = (
+                round(args.strip_rows / math.sqrt(scale)) if args.scale_strips else args.strip_rows
+            )
+            config = region_at(Path(tmp), resolution, rows)
             for mode in args.modes:
                 out = Path(tmp) / f"run-{scale}-{mode}"
-                result = run_child(args.repo, mode, str(config), str(out), str(args.strip_rows))
-                result.update(scale=scale, resolution=round(resolution, 3), repo=str(args.repo))
+                result = run_child(args.repo, mode, str(config), str(out), str(rows))
+                result.update(scale=scale, resolution=round(resolution, 3), repo=str(args.repo),
+                              strip_rows=rows)  # fmt: skip
                 results.append(result)
                 print(f"{scale}x {resolution:6.2f} m {result['mpx']:6.1f} Mpx {mode:6s} "
                       f"{result['total_s']:7.1f} s (factors {result['factors_s']:.1f} s, "
                       f"report {result['report_s']:.1f} s)  peak {result['peak_mib']:6d} MiB "
-                      f"(imports {result['import_mib']} MiB)", flush=True)  # fmt: skip
+                      f"(imports {result['import_mib']} MiB) cpu {result.get('cpu_s', '-')} s "
+                      f"strips of {rows} rows", flush=True)  # fmt: skip
                 shutil.rmtree(out, ignore_errors=True)
     write_results(RESULTS, {"strip_rows": args.strip_rows, "runs": results})
 

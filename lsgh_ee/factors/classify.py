@@ -103,24 +103,46 @@ def data_breaks(
     if data.size == 0:
         raise ValueError("no valid value to compute class breaks from")
     if method == "quantile":
-        inner = np.quantile(data, np.arange(1, n_classes) / n_classes)
+        inner = np.quantile(data, quantile_levels(n_classes))
     elif method == "natural":
-        import jenkspy
-
         if data.size > sample:
             rng = np.random.default_rng(seed)
             data = np.concatenate([rng.choice(data, sample, replace=False),
                                    [data.min(), data.max()]])  # fmt: skip
-        distinct = np.unique(data)
-        if distinct.size <= n_classes:
-            inner = (distinct[1:] + distinct[:-1]) / 2
-        else:
-            inner = np.asarray(jenkspy.jenks_breaks(data, n_classes=n_classes)[1:-1])
+        inner = natural_inner(data, n_classes)
     else:
-        raise ValueError(f"unknown classification {method!r}; use quantile or natural")
+        raise ValueError(unknown_method(method))
+    return tidy_breaks(inner, data.min(), data.max())
+
+
+def quantile_levels(n_classes: int) -> np.ndarray:
+    """The quantiles ``k / n_classes`` (k = 1 .. n_classes - 1) of ``quantile`` breaks."""
+    return np.arange(1, n_classes) / n_classes
+
+
+def unknown_method(method: str) -> str:
+    return f"unknown classification {method!r}; use quantile or natural"
+
+
+def natural_inner(data: np.ndarray, n_classes: int) -> np.ndarray:
+    """Jenks breaks between the classes of ``data`` (float64, finite, already sampled)."""
+    import jenkspy
+
+    distinct = np.unique(data)
+    if distinct.size <= n_classes:
+        return (distinct[1:] + distinct[:-1]) / 2
+    return np.asarray(jenkspy.jenks_breaks(data, n_classes=n_classes)[1:-1])
+
+
+def tidy_breaks(inner: np.ndarray, lowest: float, highest: float) -> tuple[float, ...]:
+    """Breaks rounded to 6 significant digits, merged, and kept inside ``(lowest,
+    highest]`` (the values' range: a break at the minimum would leave class 1 empty).
+
+    Raises:
+        ValueError: no break left (constant values).
+    """
     breaks = np.unique([float(f"{b:.6g}") for b in inner])
-    # a break at the minimum would leave class 1 empty: keep breaks inside (min, max]
-    breaks = breaks[(breaks > data.min()) & (breaks <= data.max())]
+    breaks = breaks[(breaks > lowest) & (breaks <= highest)]
     if breaks.size == 0:
         raise ValueError("the values are constant; they cannot be split into classes")
     return tuple(float(b) for b in breaks)

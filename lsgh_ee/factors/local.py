@@ -12,6 +12,7 @@ import logging
 import math
 from collections.abc import Callable, Iterator
 
+import geopandas as gpd
 import numpy as np
 from scipy.ndimage import distance_transform_edt
 
@@ -106,14 +107,7 @@ def source_layer(
     if factor.recipe == "ndvi":
         return layer_of(factor, _ndvi(factor, region.grid), method={"recipe": "ndvi"})
     if factor.recipe == "distance":
-        return layer_of(
-            factor,
-            _distance(factor, region.grid),
-            method={
-                "recipe": "euclidean distance to rasterised features (pixel centres)",
-                "source": str(factor.spec.path),
-            },
-        )
+        return layer_of(factor, _distance(factor, region.grid), method=distance_method(factor))
     if factor.recipe == "raster":
         return _raster_layer(factor, region.grid)
     return _polygon_layer(factor, region.grid)
@@ -151,8 +145,13 @@ def _ndvi(factor: ResolvedFactor, grid: Grid) -> np.ndarray:
     spec = factor.spec
     if spec.path is not None:
         return read_onto_grid(spec.path, grid, band=spec.band)
-    red = read_onto_grid(spec.red, grid).astype("float64")
-    nir = read_onto_grid(spec.nir, grid).astype("float64")
+    return ndvi_of(read_onto_grid(spec.red, grid), read_onto_grid(spec.nir, grid))
+
+
+def ndvi_of(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
+    """float32 NDVI ``(nir - red) / (nir + red)`` (NaN where the sum is 0) of float32
+    reflectances of any shape."""
+    red, nir = red.astype("float64"), nir.astype("float64")
     total = nir + red
     with np.errstate(divide="ignore", invalid="ignore"):
         ndvi = np.where(total != 0, (nir - red) / total, np.nan)
@@ -162,7 +161,7 @@ def _ndvi(factor: ResolvedFactor, grid: Grid) -> np.ndarray:
 def _read_layer(factor: ResolvedFactor, read_factor: FactorReader) -> FactorLayer:
     values, classes, method = read_factor(factor)
     if factor.kind == "categorical":
-        return _categorical_layer(factor, values, classes, method)
+        return categorical_layer(factor, values, classes, method)
     return layer_of(factor, values, method=method)
 
 
@@ -170,18 +169,23 @@ def _raster_layer(factor: ResolvedFactor, grid: Grid) -> FactorLayer:
     spec = factor.spec
     categorical = factor.kind == "categorical"
     values = read_onto_grid(spec.path, grid, categorical=categorical, band=spec.band)
-    method = {"recipe": "raster", "source": str(spec.path), "band": spec.band}
+    method = raster_method(factor)
     if not categorical:
         return layer_of(factor, values, method=method)
-    codes, classes = _remap(factor, values)
-    return _categorical_layer(factor, codes, classes, method)
+    lookup, classes = remap_lookup(factor, np.unique(values[~np.isnan(values)]))
+    return categorical_layer(factor, apply_lookup(values, lookup), classes, method)
 
 
-def _remap(factor: ResolvedFactor, values: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Raster values → codes 1..k by the remap table, or by sorted distinct values."""
+def raster_method(factor: ResolvedFactor) -> dict:
+    return {"recipe": "raster", "source": str(factor.spec.path), "band": factor.spec.band}
+
+
+def remap_lookup(
+    factor: ResolvedFactor, present: np.ndarray
+) -> tuple[dict[float, int], tuple[str, ...]]:
+    """``({raster value: code 1..k}, class names)`` by the remap table (warning about the
+    ``present`` values it lacks), or by the sorted distinct ``present`` values."""
     spec = factor.spec
-    valid = ~np.isnan(values)
-    present = np.unique(values[valid])
     if spec.remap:
         classes = factor.classes
         lookup = {float(k): classes.index(v) + 1 for k, v in spec.remap.items() if _numeric(k)}
@@ -198,10 +202,15 @@ def _remap(factor: ResolvedFactor, values: np.ndarray) -> tuple[np.ndarray, tupl
     else:
         classes = factor.classes or tuple(f"{v:g}" for v in present)
         lookup = {float(v): i + 1 for i, v in enumerate(present)}
+    return lookup, classes
+
+
+def apply_lookup(values: np.ndarray, lookup: dict[float, int]) -> np.ndarray:
+    """float32 codes of raster ``values`` by ``lookup`` (NaN where a value has none)."""
     codes = np.full(values.shape, np.nan, dtype="float32")
     for value, code in lookup.items():
         codes[values == value] = code
-    return codes, classes
+    return codes
 
 
 def _numeric(value: object) -> bool:
@@ -213,6 +222,17 @@ def _numeric(value: object) -> bool:
 
 
 def _polygon_layer(factor: ResolvedFactor, grid: Grid) -> FactorLayer:
+    frame, values, classes, method = polygon_shapes(factor, grid)
+    raster = burn(frame, grid, values)
+    codes = np.where(raster > 0, raster, np.nan).astype("float32")
+    return categorical_layer(factor, codes, classes, method)
+
+
+def polygon_shapes(
+    factor: ResolvedFactor, grid: Grid
+) -> tuple[gpd.GeoDataFrame, np.ndarray, tuple[str, ...], dict]:
+    """A polygon factor's polygons in the grid's CRS, their uint8 codes (1..k), the class
+    names and the method, checked against the config."""
     spec = factor.spec
     key = f"factors.{factor.name}"
     frame = read_vector(spec.path, layer=spec.layer, what=f"{factor.name} layer")
@@ -230,13 +250,27 @@ def _polygon_layer(factor: ResolvedFactor, grid: Grid) -> FactorLayer:
     if unknown:
         raise LsghError(f"'{key}.classes' does not list {unknown}; add them or remove the key")
     code_of = {name: i + 1 for i, name in enumerate(classes)}
-    raster = burn(frame, grid, labels.map(code_of).to_numpy().astype("uint8"))
-    codes = np.where(raster > 0, raster, np.nan).astype("float32")
     method = {"recipe": "polygons", "source": str(spec.path), "attribute": spec.attribute}
-    return _categorical_layer(factor, codes, classes, method)
+    return frame, labels.map(code_of).to_numpy().astype("uint8"), classes, method
 
 
 def _distance(factor: ResolvedFactor, grid: Grid) -> np.ndarray:
+    frame, pad = distance_features(factor, grid)
+    features = burn(frame, grid.padded(pad), all_touched=True).astype(bool)
+    if not features.any():
+        return np.full(grid.shape, far_distance(factor, grid, pad), dtype="float32")
+    distance = distance_transform_edt(~features, sampling=(grid.resolution, grid.resolution))
+    return distance[pad:-pad, pad:-pad].astype("float32")
+
+
+def distance_method(factor: ResolvedFactor) -> dict:
+    return {"recipe": "euclidean distance to rasterised features (pixel centres)",
+            "source": str(factor.spec.path)}  # fmt: skip
+
+
+def distance_features(factor: ResolvedFactor, grid: Grid) -> tuple[gpd.GeoDataFrame, int]:
+    """A distance factor's features in the grid's CRS and the cells the grid is padded
+    by (features up to that far beyond the AOI count) for the transform."""
     spec = factor.spec
     frame = read_vector(spec.path, layer=spec.layer, what=f"{factor.name} layer")
     frame = to_grid_crs(frame[frame.geometry.notna() & ~frame.geometry.is_empty], grid)
@@ -244,21 +278,22 @@ def _distance(factor: ResolvedFactor, grid: Grid) -> np.ndarray:
     # size beyond the AOI
     reach = max(factor.breaks) if factor.breaks else max(grid.shape) * grid.resolution
     pad = min(int(math.ceil(grid.cells_for(reach))) + 1, _MAX_DISTANCE_PAD_CELLS)
-    padded = grid.padded(pad)
-    features = burn(frame, padded, all_touched=True).astype(bool)
-    if not features.any():
-        lower_bound = pad * grid.resolution
-        log.warning(
-            "factor %s: no feature of %s within %.0f m of the region; every pixel gets the "
-            "farthest class (distance set to %.0f m, a lower bound)",
-            factor.name,
-            spec.path,
-            lower_bound,
-            lower_bound,
-        )
-        return np.full(grid.shape, lower_bound, dtype="float32")
-    distance = distance_transform_edt(~features, sampling=(grid.resolution, grid.resolution))
-    return distance[pad:-pad, pad:-pad].astype("float32")
+    return frame, pad
+
+
+def far_distance(factor: ResolvedFactor, grid: Grid, pad: int) -> float:
+    """The distance every pixel gets when no feature lies within ``pad`` cells (a lower
+    bound), with a warning."""
+    lower_bound = pad * grid.resolution
+    log.warning(
+        "factor %s: no feature of %s within %.0f m of the region; every pixel gets the "
+        "farthest class (distance set to %.0f m, a lower bound)",
+        factor.name,
+        factor.spec.path,
+        lower_bound,
+        lower_bound,
+    )
+    return lower_bound
 
 
 # --- classification ------------------------------------------------------------------------
@@ -277,7 +312,7 @@ def layer_of(factor: ResolvedFactor, values: np.ndarray, method: dict) -> Factor
             method=method,
         )
     if factor.kind == "categorical":
-        return _categorical_layer(factor, values, factor.classes, method)
+        return categorical_layer(factor, values, factor.classes, method)
     if not factor.breaks:  # classify: quantile / natural, classified after the AOI mask
         return FactorLayer(factor.name, factor.kind, factor.units, values,
                            np.zeros(values.shape, "uint8"), (), (), method)  # fmt: skip
@@ -298,22 +333,32 @@ def classify_from_data(layer: FactorLayer, factor: ResolvedFactor, *, seed: int)
     (``classify: quantile | natural``); the breaks go into the schema like Table 2's."""
     from lsgh_ee.factors.classify import data_breaks
 
-    n_classes = factor.n_classes
     try:
-        breaks = data_breaks(layer.values, factor.classify, n_classes, seed=seed)
+        breaks = data_breaks(layer.values, factor.classify, factor.n_classes, seed=seed)
     except ValueError as exc:
-        raise LsghError(
-            f"factor {factor.name}: cannot compute {factor.classify} class breaks ({exc}); "
-            f"set 'factors.{factor.name}.breaks' instead"
-        ) from exc
+        raise breaks_error(factor, exc) from exc
+    set_data_breaks(layer, factor, breaks)
+
+
+def breaks_error(factor: ResolvedFactor, exc: ValueError) -> LsghError:
+    """The user's error when a factor's data-driven breaks cannot be computed."""
+    return LsghError(
+        f"factor {factor.name}: cannot compute {factor.classify} class breaks ({exc}); "
+        f"set 'factors.{factor.name}.breaks' instead"
+    )
+
+
+def set_data_breaks(layer: FactorLayer, factor: ResolvedFactor, breaks: tuple[float, ...]) -> None:
+    """Classify ``layer`` (whole or a strip) by its data-driven ``breaks`` and record them."""
     layer.breaks = breaks
     layer.classes = interval_labels(breaks)
     layer.codes = classify_breaks(layer.values, breaks)
-    layer.method = {**layer.method, "classify": factor.classify, "n_classes_asked": n_classes,
+    layer.method = {**layer.method, "classify": factor.classify,
+                    "n_classes_asked": factor.n_classes,
                     "breaks_from": "this region's values inside the AOI"}  # fmt: skip
 
 
-def _categorical_layer(
+def categorical_layer(
     factor: ResolvedFactor, codes: np.ndarray, classes: tuple[str, ...], method: dict
 ) -> FactorLayer:
     return FactorLayer(

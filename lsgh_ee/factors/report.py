@@ -9,15 +9,18 @@ separate landslide pixels from the rest. Written as CSV and one PNG.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from rasterio.windows import Window
 
 from lsgh_ee.atomic import atomic_path, write_text
 from lsgh_ee.factors.stack import FactorStack
-from lsgh_ee.rasters import read_stack
+from lsgh_ee.factors.stripping import strips
+from lsgh_ee.rasters import open_raster
 from lsgh_ee.runfolder import RunFolder
 
 COLLINEAR = 0.7
@@ -61,6 +64,14 @@ def factor_report(
     return codes_report(stack.codes, stack.names, landslide_mask, n_samples=n_samples, seed=seed)
 
 
+#: Valid pixels (every factor coded) the report reads from ``class_codes.tif``, about,
+#: besides every landslide pixel: each valid pixel is kept with probability this / their
+#: number (seeded; one byte per factor and kept pixel held, ~10 MB for 10 factors). A
+#: region with at most this many valid pixels is read whole and gets the report of the
+#: whole stack.
+REPORT_SAMPLE = 1_000_000
+
+
 def factor_report_from_file(
     codes_path: str | os.PathLike,
     names: list[str],
@@ -68,11 +79,45 @@ def factor_report_from_file(
     *,
     n_samples: int = 5000,
     seed: int = 42,
+    strip_rows: int = 512,
+    sample: int = REPORT_SAMPLE,
 ) -> FactorReport:
-    """:func:`factor_report` of a written ``class_codes.tif`` (read whole: one byte per
-    factor and pixel; drawing the sample strip by strip is still to do)."""
-    codes, _, _ = read_stack(codes_path)
-    return codes_report(codes, names, landslide_mask, n_samples=n_samples, seed=seed)
+    """:func:`factor_report` of a written ``class_codes.tif``, read strip by strip
+    (``strip_rows`` rows; 0 = whole).
+
+    The valid pixels are counted first. At most ``sample`` of them: all are kept, in row
+    order, and the report equals :func:`factor_report` of the whole stack (it draws only
+    among valid pixels, by their rank). More: the landslide pixels are kept and every
+    other valid pixel with probability ``sample / count`` (a seeded stream of uniform
+    numbers in row order, independent of ``strip_rows``; memory of a strip, where an exact
+    draw of ``sample`` positions would allocate up to 8 bytes per valid pixel), and the
+    report (correlation, forest) is computed on them; the draw is uniform, so the
+    correlations estimate the region's.
+    """
+    count = 0
+    for _, codes in _code_strips(codes_path, strip_rows):
+        count += int((codes > 0).all(axis=0).sum())
+    rng = np.random.default_rng([seed, count]) if count > sample else None
+    kept_codes, kept_mask = [], []
+    for row0, codes in _code_strips(codes_path, strip_rows):
+        valid = (codes > 0).all(axis=0)
+        flags = landslide_mask[row0 : row0 + codes.shape[1]][valid]
+        chosen = codes[:, valid]
+        if rng is not None:
+            picked = flags | (rng.random(chosen.shape[1]) < sample / count)
+            chosen, flags = chosen[:, picked], flags[picked]
+        kept_codes.append(chosen)
+        kept_mask.append(flags)
+    codes = np.concatenate(kept_codes, axis=1) if kept_codes else np.zeros((len(names), 0), "uint8")
+    return codes_report(codes, names, np.concatenate(kept_mask) if kept_mask else np.zeros(0, bool),
+                        n_samples=n_samples, seed=seed)  # fmt: skip
+
+
+def _code_strips(path: str | os.PathLike, strip_rows: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first row, uint8 (factors, rows, cols))`` strips of a class-code stack."""
+    with open_raster(path) as src:
+        for row0, row1 in strips(src.height, strip_rows):
+            yield row0, src.read(window=Window(0, row0, src.width, row1 - row0))
 
 
 def codes_report(
@@ -83,7 +128,9 @@ def codes_report(
     n_samples: int = 5000,
     seed: int = 42,
 ) -> FactorReport:
-    """:func:`factor_report` of a uint8 ``(factors, rows, cols)`` class-code stack."""
+    """:func:`factor_report` of a uint8 ``(factors, rows, cols)`` class-code stack, or of
+    ``(factors, pixels)`` codes of some pixels with their ``(pixels,)`` landslide flags
+    (the draws depend only on the valid pixels' order)."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.inspection import permutation_importance
     from sklearn.model_selection import train_test_split

@@ -1,8 +1,8 @@
-"""``export-factors`` strip by strip: the DEM factors computed and both stacks written one
+"""``export-factors`` strip by strip: the factors computed and both stacks written one
 strip of rows at a time, so memory stays flat in the region's size for them.
 
 Exactness (the files are bit for bit those of the whole-array computation, checked by
-``tests/test_windowed.py`` on strips of a few rows):
+``tests/test_windowed.py`` and ``tests/test_windowed_sources.py`` on strips of a few rows):
 
 - the DEM of a strip is the whole padded grid's rows ``r0 - halo .. r1 + halo``, every
   column: GDAL resamples each destination cell on its own, from the same whole source band
@@ -16,26 +16,36 @@ Exactness (the files are bit for bit those of the whole-array computation, check
   first pass over the strips sums TPI row by row, the row sums exactly rounded with
   ``math.fsum`` (:func:`lsgh_ee.factors.neighbourhood.merge_moments`), the same numbers
   as over the whole array;
-- fixed class breaks (Table 2, aspect sectors, categorical codes) classify cell by cell.
+- fixed class breaks (Table 2, aspect sectors, categorical codes) classify cell by cell;
+- NDVI, rasters, polygons and distances from local files, strip by strip
+  (:mod:`lsgh_ee.factors.source_strips`; distances by the exact strip-by-strip transform of
+  :mod:`lsgh_ee.factors.strip_distance`, equal to SciPy's);
+- data-driven breaks (``classify: quantile | natural``) from the written values, read back
+  strip by strip (:func:`lsgh_ee.factors.strip_breaks.strip_data_breaks`: exact quantiles,
+  the same Jenks sample), then the codes rewritten strip by strip.
+
+Memory beyond a strip: the region's AOI mask (bool, one byte per pixel), a whole source
+raster's band as read (source pixels, not grid pixels); for a distance factor its burnt
+features, one byte per padded grid cell while GDAL burns them, then one bit (see
+:mod:`lsgh_ee.factors.source_strips` for why), and one ``int32`` per padded column and
+strip.
 
 Kept whole-array (one factor at a time, written and freed before the next):
 
 - the hydrology factors (flow_accumulation, twi, spi, distance_to_drainage): an upstream
   area needs its whole catchment; when one is asked, all DEM factors come from the whole
   padded DEM (:func:`lsgh_ee.factors.dem_layers.terrain_layers`);
-- a DEM from Earth Engine (``read_dem`` given) is downloaded for the whole grid;
-- NDVI, rasters, polygons and distances (:func:`lsgh_ee.factors.local.source_layer`);
-- data-driven breaks (``classify: quantile | natural``): the factor's values are read
-  back whole from the plain stack for :func:`lsgh_ee.factors.classify.data_breaks`.
+- a DEM or a factor from Earth Engine (``read_dem`` / ``read_factor`` given) is
+  downloaded for the whole grid.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
-from affine import Affine
 
 from lsgh_ee.factors import neighbourhood
 from lsgh_ee.factors.catalogue import HYDROLOGY_FACTORS
@@ -51,38 +61,27 @@ from lsgh_ee.factors.local import (
     FactorReader,
     Progress,
     apply_mask,
+    breaks_error,
+    categorical_layer,
     check_not_empty,
-    classify_from_data,
     layer_of,
     needs_data_breaks,
+    set_data_breaks,
     whole_layers,
 )
 from lsgh_ee.factors.resolve import ResolvedFactor
+from lsgh_ee.factors.source_strips import raster_strips, source_strips
 from lsgh_ee.factors.stack import FactorLayer, FactorStack
-from lsgh_ee.grid import Grid
-from lsgh_ee.rasters import (
-    SourceRaster,
-    StripWriter,
-    check_coverage,
-    check_some_data,
-)
+from lsgh_ee.factors.strip_breaks import strip_data_breaks
+from lsgh_ee.factors.stripping import strip_grid, strips
+from lsgh_ee.rasters import SourceRaster, StripWriter
 from lsgh_ee.region import Region
 from lsgh_ee.runfolder import RunFolder
 
 #: Rows per strip unless the config says otherwise (``output.strip_rows``).
 DEFAULT_STRIP_ROWS = 512
 
-
-def strips(height: int, rows: int) -> Iterator[tuple[int, int]]:
-    """``(first row, end row)`` of consecutive strips of ``rows`` rows (0 = one strip)."""
-    step = rows if rows > 0 else max(height, 1)
-    for row0 in range(0, height, step):
-        yield row0, min(row0 + step, height)
-
-
-def strip_grid(grid: Grid, row0: int, rows: int) -> Grid:
-    """Rows ``row0 .. row0 + rows`` of ``grid``, every column."""
-    return Grid(grid.crs, grid.transform @ Affine.translation(0, row0), rows, grid.width)
+__all__ = ["DEFAULT_STRIP_ROWS", "export_local_factors", "strip_grid", "strips", "terrain_strips"]
 
 
 def export_local_factors(
@@ -96,8 +95,9 @@ def export_local_factors(
     read_factor: FactorReader | None = None,
 ) -> FactorStack:
     """Compute, classify and write ``factors.tif``, ``class_codes.tif`` and
-    ``factor_schema.json`` into ``run_dir``, the DEM factors strip by strip (see the
-    module's docstring), the others one whole factor at a time.
+    ``factor_schema.json`` into ``run_dir`` strip by strip, but for the factors kept
+    whole (hydrology, Earth Engine downloads: one whole factor at a time); see the
+    module's docstring.
 
     Args: as :func:`lsgh_ee.factors.local.compute_local_factors`, plus ``run_dir`` and
         ``strip_rows`` (rows per strip; 0 = the whole grid at once).
@@ -110,25 +110,31 @@ def export_local_factors(
     n = len(factors)
     dem_names = [f.name for f in factors if f.recipe == "terrain"]
     by_strips = read_dem is None and bool(dem_names) and not set(dem_names) & set(HYDROLOGY_FACTORS)
+    band_of = {f.name: i for i, f in enumerate(factors)}
     done: dict[int, FactorLayer] = {}
+
+    def told(name: str, _index: int = 0, _total: int = 0) -> None:
+        if progress:
+            progress(name, band_of[name], n)
+
     with (
         StripWriter(run.factors, grid, n, "float32") as values_out,
         StripWriter(run.codes, grid, n, "uint8", nodata=0) as codes_out,
     ):
+        out = _Bands(region, values_out, codes_out, strip_rows)
         if by_strips:
-            bands = {f.name: i for i, f in enumerate(factors) if f.recipe == "terrain"}
-            for name, i in bands.items():
-                if progress:
-                    progress(name, i, n)
-            done.update(_write_terrain(region, factors, bands, values_out, codes_out, strip_rows))
-        rest = [f for f in factors if not (by_strips and f.recipe == "terrain")]
-        band_of = {f.name: i for i, f in enumerate(factors)}
-
-        def told(name: str, _index: int, _total: int) -> None:
-            if progress:
-                progress(name, band_of[name], n)
-
-        for layer in whole_layers(region, rest, told, read_dem, read_factor):
+            bands = {name: band_of[name] for name in dem_names}
+            for name in bands:
+                told(name)
+            done.update(_write_terrain(region, factors, bands, out))
+        windowed = [f for f in factors if _windowed_source(f, read_factor)]
+        whole = [
+            f for f in factors if f not in windowed and not (by_strips and f.recipe == "terrain")
+        ]
+        for factor in windowed:
+            told(factor.name)
+            done[band_of[factor.name]] = _write_source(factor, band_of[factor.name], out)
+        for layer in whole_layers(region, whole, told, read_dem, read_factor):
             i = band_of[layer.name]
             for row0, row1 in strips(grid.height, strip_rows):
                 values_out.write(i + 1, row0, layer.values[row0:row1])
@@ -142,41 +148,91 @@ def export_local_factors(
     return stack
 
 
+def _windowed_source(factor: ResolvedFactor, read_factor: FactorReader | None) -> bool:
+    """Whether a non-terrain factor is computed strip by strip (from a local source)."""
+    from_ee = read_factor is not None and factor.spec.source == "ee"
+    return factor.recipe != "terrain" and not from_ee
+
+
+@dataclass
+class _Bands:
+    """Where the strips go: the two stacks being written, the region and the strip size."""
+
+    region: Region
+    values: StripWriter
+    codes: StripWriter
+    strip_rows: int
+
+    def inside(self, row0: int, rows: int) -> np.ndarray:
+        return self.region.aoi_mask[row0 : row0 + rows]
+
+
+def _write_source(factor: ResolvedFactor, i: int, out: _Bands) -> FactorLayer:
+    """Write a non-terrain factor from a local source into band ``i + 1`` strip by strip
+    (:mod:`lsgh_ee.factors.source_strips`); its metadata layer."""
+    source = source_strips(factor, out.region.grid, out.strip_rows)
+    first, any_valid = None, False
+    for row0, values in source.strips:
+        if source.classes is None:
+            layer = layer_of(factor, values, source.method)
+        else:
+            layer = categorical_layer(factor, values, source.classes, source.method)
+        apply_mask(layer, out.inside(row0, values.shape[0]))
+        out.values.write(i + 1, row0, layer.values)
+        out.codes.write(i + 1, row0, layer.codes)
+        any_valid |= bool(layer.codes.any())
+        first = first or _metadata(layer)
+    assert first is not None
+    return _finish(factor, i, first, any_valid, out)
+
+
+def _finish(
+    factor: ResolvedFactor, i: int, layer: FactorLayer, any_valid: bool, out: _Bands
+) -> FactorLayer:
+    """Classify band ``i + 1`` by breaks from its written values where they are
+    data-driven (strip by strip), check it has a valid pixel; its metadata layer."""
+    if needs_data_breaks(factor):
+        height, rows = out.region.grid.height, out.strip_rows
+
+        def read() -> Iterator[np.ndarray]:
+            for row0, row1 in strips(height, rows):
+                yield out.values.read(i + 1, row0, row1 - row0)
+
+        try:
+            breaks = strip_data_breaks(read, factor.classify, factor.n_classes,
+                                       seed=out.region.config.sampling.seed)  # fmt: skip
+        except ValueError as exc:
+            raise breaks_error(factor, exc) from exc
+        any_valid = False
+        for row0, row1 in strips(height, rows):
+            part = layer_of(factor, out.values.read(i + 1, row0, row1 - row0), layer.method)
+            set_data_breaks(part, factor, breaks)
+            out.codes.write(i + 1, row0, part.codes)
+            any_valid |= bool(part.codes.any())
+        layer = _metadata(part)
+    if not any_valid:
+        check_not_empty(layer)  # raises: no valid pixel
+    return layer
+
+
 def _write_terrain(
-    region: Region,
-    factors: list[ResolvedFactor],
-    bands: dict[str, int],
-    values_out: StripWriter,
-    codes_out: StripWriter,
-    strip_rows: int,
+    region: Region, factors: list[ResolvedFactor], bands: dict[str, int], out: _Bands
 ) -> dict[int, FactorLayer]:
     """Write the DEM factors ``bands`` (name → band index - 1) strip by strip; their
     metadata layers by band index."""
-    grid = region.grid
     first: dict[int, FactorLayer] = {}
     any_valid = dict.fromkeys(bands.values(), False)
-    for row0, values in terrain_strips(region, list(bands), strip_rows):
-        inside = region.aoi_mask[row0 : row0 + next(iter(values.values())).shape[0]]
+    for row0, values in terrain_strips(region, list(bands), out.strip_rows):
+        inside = out.inside(row0, next(iter(values.values())).shape[0])
         for name, i in bands.items():
             factor = factors[i]
             layer = layer_of(factor, values[name], terrain_method(region.config, name))
             apply_mask(layer, inside)
-            values_out.write(i + 1, row0, layer.values)
-            codes_out.write(i + 1, row0, layer.codes)
+            out.values.write(i + 1, row0, layer.values)
+            out.codes.write(i + 1, row0, layer.codes)
             any_valid[i] |= bool(layer.codes.any())
             first.setdefault(i, _metadata(layer))
-    for i in bands.values():
-        layer = first[i]
-        if needs_data_breaks(factors[i]):
-            values = values_out.read(i + 1, 0, grid.height)
-            whole = layer_of(factors[i], values, layer.method)
-            classify_from_data(whole, factors[i], seed=region.config.sampling.seed)
-            codes_out.write(i + 1, 0, whole.codes)
-            any_valid[i] = bool(whole.codes.any())
-            layer = first[i] = _metadata(whole)
-        if not any_valid[i]:
-            check_not_empty(layer)  # raises: no valid pixel
-    return first
+    return {i: _finish(factors[i], i, first[i], any_valid[i], out) for i in bands.values()}
 
 
 def terrain_strips(
@@ -187,6 +243,7 @@ def terrain_strips(
     :func:`lsgh_ee.factors.dem_layers.terrain_layers` (see the module's docstring)."""
     grid, settings = region.grid, region.config.terrain
     pad = dem_halo(grid, settings, names)
+    needed = coverage_needed(grid, pad)
     path = region.config.dem.path
     with SourceRaster(path) as source:
         moments = None
@@ -195,37 +252,17 @@ def terrain_strips(
                 neighbourhood.strip_moments(
                     dem_factors(dem, grid.resolution, settings, ["tpi"], pad)["tpi"]
                 )
-                for _, dem in _dem_strips(source, grid, pad, strip_rows)
+                for _, dem in raster_strips(source, grid, pad, strip_rows, needed)
             ]
             moments = neighbourhood.merge_moments(parts)
-        for row0, dem in _dem_strips(source, grid, pad, strip_rows, check=moments is None):
+        dems = raster_strips(source, grid, pad, strip_rows, needed, check=moments is None)
+        for row0, dem in dems:
             layers = dem_factors(dem, grid.resolution, settings, names, pad)
             if moments is not None:
                 tpi = layers.pop("tpi")
                 codes = neighbourhood.slope_position(tpi, layers["slope"], moments)
                 layers["slope_position"] = slope_position_values(codes)
             yield row0, layers
-
-
-def _dem_strips(
-    source: SourceRaster, grid: Grid, pad: int, strip_rows: int, *, check: bool = True
-) -> Iterator[tuple[int, np.ndarray]]:
-    """``(first row, DEM of the strip with a halo of pad cells)``; after the last strip,
-    with ``check``, the coverage and nodata checks of the whole padded DEM (each padded
-    row counted once)."""
-    padded = grid.padded(pad)
-    covered, some_data = 0, False
-    for row0, row1 in strips(grid.height, strip_rows):
-        rows = row1 - row0 + 2 * pad
-        dem, footprint = source.onto(strip_grid(padded, row0, rows), padded)
-        own = slice(0 if row0 == 0 else pad, rows if row1 == grid.height else rows - pad)
-        covered += int(footprint[own].sum(dtype="int64"))
-        some_data = some_data or not np.isnan(dem[own]).all()
-        yield row0, dem
-    if check:
-        check_coverage(source.path, covered, padded.height * padded.width,
-                       coverage_needed(grid, pad))  # fmt: skip
-        check_some_data(source.path, some_data)
 
 
 def _metadata(layer: FactorLayer) -> FactorLayer:

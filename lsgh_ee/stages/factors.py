@@ -100,6 +100,7 @@ def export_factors(
             inventory.mask(region.grid, "polygon"),
             n_samples=config.sampling.importance_samples,
             seed=config.sampling.seed,
+            strip_rows=config.output.strip_rows,
         )
         outputs += write_factor_report(report, run.path)
         return outputs, {

@@ -296,8 +296,9 @@ class OutputConfig(Strict):
     strip_rows: int = Field(
         512,
         ge=0,
-        description="rows per strip of export-factors' windowed computation and writing "
-        "(memory grows with it; the results do not change); 0 = the whole grid at once",
+        description="rows per strip of the windowed stages (export-factors, sample, "
+        "evaluate's agreement with evaluation.truth, zone): memory grows with it, the results "
+        "do not change (evaluate's within 1e-9); 0 = the whole grid at once",
     )
 
 

@@ -83,6 +83,7 @@ def test_compare_cv_is_the_fold_paired_difference_of_the_runs(two_runs: tuple[Pa
     diff = a[a.model == "rf"].auc.to_numpy() - b[b.model == "rf"].auc.to_numpy()
     mean, low, high = _t_interval(diff)
     assert row["run"] == "grid" and row["model"] == row["base_model"] == "rf"
+    assert row["same_test_samples"] is True and "differ from" not in result.summary["markdown"]
     assert row["auc_diff"] == pytest.approx(mean, abs=1e-9)
     assert (row["auc_low"], row["auc_high"]) == pytest.approx((low, high), abs=1e-9)
     assert (

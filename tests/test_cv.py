@@ -433,6 +433,11 @@ def test_the_scale_study_runs_on_the_cross_validation(built_region: Path, tmp_pa
     assert [f["samples"]["train"] for f in details[3]["fold_details"]] != [
         f["samples"]["train"] for f in details[9]["fold_details"]
     ]
+    # and every diameter is scored on the same test samples: those of D = 3 (the base),
+    # whereas a plain cv with D = 9 draws its test negatives outside larger zones
+    assert [f["test_samples"] for f in details[3]["fold_details"]] == [
+        f["test_samples"] for f in details[9]["fold_details"]
+    ]
     table = pd.read_csv(run.scale_study / "cv_table.csv", index_col="diameter")
     assert list(table.index) == [3, 9] and result.summary["base"] == 3  # 13 is not listed
     assert table.loc[9, "auc_mean"] == pytest.approx(folds[9].auc.mean(), abs=1e-6)
@@ -442,3 +447,8 @@ def test_the_scale_study_runs_on_the_cross_validation(built_region: Path, tmp_pa
     text = (run.scale_study / "cv_table.md").read_text(encoding="utf-8")
     assert "ΔAUC vs D = 3" in text and "| 9 | 270 |" in text
     assert lg.scale_study(config, [3, 9], folds=FOLDS, epochs=2).skipped
+    # a plain cv with D = 9 draws its own test negatives
+    plain = lg.cv(edit_config(config, heatmap={"diameter": 9}), folds=FOLDS, models=["rf"])
+    assert [f["test_samples"] for f in plain.summary["fold_details"]] != [
+        f["test_samples"] for f in details[3]["fold_details"]
+    ]

@@ -46,6 +46,7 @@ training years of a temporal split (:func:`latest_years`, the rule of a temporal
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -400,3 +401,16 @@ def _draw_sides(
         validation_landslides=landslides[1],
         test_landslides=landslides[2],
     )
+
+
+def with_test_set(part: FoldSamples, test: Samples, width: int) -> FoldSamples:
+    """``part`` scored on ``test`` instead of its own test samples (e.g. the same fold's
+    test samples drawn with another heatmap diameter), with every pixel of ``test`` left
+    out of its training and validation samples; ``width`` is the grid's (flat indices)."""
+    held = test.rows.astype(np.int64) * width + test.cols
+
+    def without(samples: Samples) -> Samples:
+        return samples.subset(~np.isin(samples.rows.astype(np.int64) * width + samples.cols, held))
+
+    return dataclasses.replace(part, train=without(part.train),
+                               validation=without(part.validation), test=test)  # fmt: skip

@@ -72,6 +72,15 @@ def check_same_folds(base: dict, other: dict, names: tuple[str, str]) -> None:
             )
 
 
+def same_test_samples(base: dict, other: dict) -> bool | None:
+    """Whether two ``cv.json`` scored on the same test samples, fold by fold (None when
+    either was written before ``cv`` recorded them)."""
+    pairs = list(zip(base.get("fold_details", []), other.get("fold_details", []), strict=False))
+    if not pairs or any("test_samples" not in a or "test_samples" not in b for a, b in pairs):
+        return None
+    return all(a["test_samples"] == b["test_samples"] for a, b in pairs)
+
+
 def compare_cv(
     base: str | os.PathLike,
     others: list[str | os.PathLike],
@@ -109,12 +118,13 @@ def compare_cv(
     base_folder = cv_folder(base_path)
     base_json = json.loads((base_folder / RunFolder.CV_JSON).read_text())
     base_folds = pd.read_csv(base_folder / RunFolder.CV_FOLDS_CSV)
-    frames, pairs_seen = {}, []
+    frames, pairs_seen, same_test = {}, [], {}
     for spec in others:
         label, path = _label_and_path(spec)
         folder = cv_folder(path)
         other_json = json.loads((folder / RunFolder.CV_JSON).read_text())
         check_same_folds(base_json, other_json, (base_label, label))
+        same_test[label] = same_test_samples(base_json, other_json)
         if label in frames or label == base_label:
             label = f"{label} ({folder.parent})"
         frames[label] = pd.read_csv(folder / RunFolder.CV_FOLDS_CSV)
@@ -136,7 +146,16 @@ def compare_cv(
         )
     correction = cvs.correction_for(int(base_json["folds"]), int(base_json["repeats"]))
     table = cvs.compare_runs(base_folds, frames, pairs_seen, correction)
+    table["same_test_samples"] = table["run"].map(same_test)
     markdown = cvs.comparison_markdown(table, base_label)
+    differ = [label for label, same in same_test.items() if same is False]
+    if differ:
+        markdown += (
+            f"\nThe test samples of {', '.join(differ)} differ from {base_label}'s (e.g. another "
+            "heatmap diameter moves the negatives' exclusion zones, or other factors another "
+            "nodata mask): those differences mix the model with the test set; compare models "
+            "within one run, or against a known truth (AUC vs truth), instead.\n"
+        )
     outputs: list[Path] = []
     if out is not None:
         out = Path(out)

@@ -39,6 +39,7 @@ def cv(
     kind: str = "spatial",
     ensemble: list[str] | None = None,
     folder: str | os.PathLike | None = None,
+    test_diameter: int | None = None,
     force: bool = False,
     on_epoch: Callable[[str, int, dict], None] | None = None,
 ) -> StageResult:
@@ -65,6 +66,11 @@ def cv(
         folder: where the study writes, relative to the run folder (default ``cv``); a
             study in another folder is its own stage in the manifest (``cv <folder>``),
             so several (e.g. the scale study's, one per heatmap diameter) live side by side.
+        test_diameter: draw each fold's test samples as a run with this heatmap diameter
+            (pixels) would, and leave them out of training: the negatives' exclusion zones
+            grow with the diameter, so without it a larger diameter tests on negatives
+            farther from landslides, an easier test (the scale study sets it to the base
+            diameter, so every diameter is scored on the same samples).
         on_epoch: called as ``on_epoch(label, epoch, logs)``, label ``"<model> r<i> f<k>"``.
 
     Example::
@@ -102,6 +108,7 @@ def cv(
     if kind == "temporal":
         repeats = 1  # year groups are fixed: a repeat would give the same folds
     params = {"kind": kind, "folds": folds, "repeats": repeats, "models": models, "buffer": buffer,
+              **({"test_diameter": test_diameter} if test_diameter is not None else {}),
               "ensemble": ensemble,
               "training": training.model_dump(mode="json"),
               "sampling": config.sampling.model_dump(mode="json"),
@@ -129,7 +136,13 @@ def cv(
         from lsgh_ee.mapping import predict_layers
         from lsgh_ee.model import make_model
         from lsgh_ee.region import Region
-        from lsgh_ee.sampling.folds import draw_fold, draw_year_fold, plan_folds, plan_year_folds
+        from lsgh_ee.sampling.folds import (
+            draw_fold,
+            draw_year_fold,
+            plan_folds,
+            plan_year_folds,
+            with_test_set,
+        )
         from lsgh_ee.sampling.patches import model_inputs
         from lsgh_ee.stages.train import sample_blocks
 
@@ -170,16 +183,23 @@ def cv(
                 fold_stack, recomputed = stack, []
                 if kind == "spatial":  # data-driven breaks from outside the test fold only
                     fold_stack, recomputed = breaks_within(stack, ~plan.test_area(k), seed=seed)
-                if kind == "temporal":
-                    part = draw_year_fold(fold_stack, inventory, config.sampling,
-                                          config.heatmap_diameter, years, k,
-                                          validation_fraction=training.validation_fraction,
-                                          seed=seed)  # fmt: skip
-                else:
-                    part = draw_fold(fold_stack, inventory, config.sampling,
-                                     config.heatmap_diameter, plan, k,
-                                     validation_fraction=training.validation_fraction,
-                                     seed=seed + 7919 * r, buffer=buffer)  # fmt: skip
+                drawn = []  # the fold's samples, then (test_diameter) its test set's
+                for diameter in dict.fromkeys(
+                    [config.heatmap_diameter, test_diameter or config.heatmap_diameter]
+                ):
+                    if kind == "temporal":
+                        drawn.append(draw_year_fold(
+                            fold_stack, inventory, config.sampling, diameter, years, k,
+                            validation_fraction=training.validation_fraction,
+                            seed=seed))  # fmt: skip
+                    else:
+                        drawn.append(draw_fold(
+                            fold_stack, inventory, config.sampling, diameter, plan, k,
+                            validation_fraction=training.validation_fraction,
+                            seed=seed + 7919 * r, buffer=buffer))  # fmt: skip
+                part = drawn[0]
+                if len(drawn) == 2:
+                    part = with_test_set(part, drawn[1].test, stack.grid.width)
                 test, val = part.test, part.validation
                 fold_info.append({"repeat": r + 1, "fold": k + 1,
                                   "landslides": {"fit": int(part.fit_landslides.size),
@@ -189,7 +209,8 @@ def cv(
                                               "test": len(test)},
                                   "breaks_recomputed": recomputed,
                                   "test_landslides":
-                                      landslide_digest(part.test_landslides)})  # fmt: skip
+                                      landslide_digest(part.test_landslides),
+                                  "test_samples": test_digest(test)})  # fmt: skip
                 counts = [len(layer.classes) for layer in fold_stack.layers]
                 if kind == "temporal":
                     span = years.years[years.group == k]
@@ -281,3 +302,16 @@ def landslide_digest(indices) -> str:
 
     ordered = np.sort(np.asarray(indices, dtype=np.int64).ravel())
     return hashlib.sha256(ordered.tobytes()).hexdigest()[:16]
+
+
+def test_digest(test) -> str:
+    """A short digest of a fold's test samples' pixels and labels (not their factors): two
+    cv runs scored their models on the same test set when every fold's digest matches."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    for array in (test.rows, test.cols, test.label):
+        h.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+    return h.hexdigest()[:16]

@@ -102,7 +102,9 @@ def scale_study_cv(
     """The scale study on the cross-validation: per heatmap diameter (pixels), a
     ``folds``-fold spatially blocked :func:`~lsgh_ee.stages.cv.cv` of LSGH-Net in
     ``scale_study/cv-D<d>/`` (the same folds for every diameter: they depend on the
-    landslides and blocks only), then each diameter's AUC and AP with their 95% intervals
+    landslides and blocks only; and the same test samples, drawn as with the base
+    diameter, whose negatives' exclusion zone would otherwise grow with the diameter and
+    make the test easier), then each diameter's AUC and AP with their 95% intervals
     and its fold-paired AUC difference from the base diameter — the config's own when
     listed, else the first — in ``scale_study/cv_table.csv``/``.md``. Needs
     ``export-factors``."""
@@ -124,7 +126,7 @@ def scale_study_cv(
         folder = Path(run.SCALE_STUDY_DIR) / f"cv-D{diameter}"
         result = cv(config.model_copy(update={"heatmap": heatmap}), folds=folds,
                     models=["lsgh"], run_dir=run.path, epochs=epochs, folder=folder,
-                    force=force, on_epoch=hook)  # fmt: skip
+                    test_diameter=base, force=force, on_epoch=hook)  # fmt: skip
         skipped.append(result.skipped)
         per_fold[diameter] = pd.read_csv(run.path / folder / run.CV_FOLDS_CSV)
     correction = cvs.correction_for(folds, 1)

@@ -575,6 +575,9 @@ def _interrupt(config: Path, ready: Callable[[str], bool], runs: dict) -> tuple[
         stdout=slaves[0],
         stderr=slaves[1],
         env=env,
+        # a user's terminal delivers Ctrl-C; a shell that starts the suite in the background
+        # has SIGINT ignored, which the child would inherit
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     runs["procs"].append(proc)
     for fd in slaves:

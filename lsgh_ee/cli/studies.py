@@ -13,6 +13,11 @@ from lsgh_ee.cli.options import ConfigArg, EpochsOption, ForceOption, ModelsOpti
 from lsgh_ee.runfolder import RunFolder
 
 
+def model_names(values: list[str] | None) -> list[str] | None:
+    """The models of ``-m rf -m lsgh`` or ``-m rf,lsgh`` (None when none was given)."""
+    return [m for value in values for m in value.split(",") if m] if values else None
+
+
 @command("scale-study", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def scale_study(
     ctx: typer.Context,
@@ -132,8 +137,7 @@ def cv(
     """
     from lsgh_ee.stages import cv as study
 
-    if models:  # -m rf -m lsgh or -m rf,lsgh
-        models = [m for value in models for m in value.split(",") if m]
+    models = model_names(models)
 
     with TerminalProgress("cross-validation") as show:
         result = study(config, folds=folds, repeats=repeats, models=models, run_dir=out,
@@ -179,8 +183,7 @@ def compare_cv(
     """
     from lsgh_ee.stages import compare_cv as study
 
-    if models:
-        models = [m for value in models for m in value.split(",") if m]
+    models = model_names(models)
     result = study(base, others, models=models, versus=versus, out=out)
     typer.echo(result.summary["markdown"])
     for path in result.outputs:

@@ -90,7 +90,7 @@ class KerasEstimator(ModelEstimator):
             (a seed ensemble; 1, the paper: one network). A small inventory leaves each
             network's weights to chance; the average removes that variance (see
             ``docs/training-settings.md``). Training and map prediction take ``members``
-            times as long.
+            times as long; fine-tuning (``warm_start``) tunes every member.
         on_epoch: called as ``on_epoch(epoch, logs)`` after every epoch (``logs``: loss,
             mae, val_loss, val_mae, val_auc) — for progress bars; not saved with the model.
     """

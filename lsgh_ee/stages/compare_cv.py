@@ -41,14 +41,15 @@ def cv_folder(path: str | os.PathLike) -> Path:
     )
 
 
-def _label_and_path(spec: str | os.PathLike) -> tuple[str, Path]:
-    """``LABEL=PATH`` or ``PATH`` (labelled by the run folder's name)."""
+def _label_and_folder(spec: str | os.PathLike) -> tuple[str, Path]:
+    """The label and the ``cv/`` folder of ``LABEL=PATH`` or ``PATH`` (labelled by the run
+    folder's name)."""
     text = str(spec)
     if "=" in text and not Path(text).exists():
         label, _, path = text.partition("=")
-        return label, Path(path)
+        return label, cv_folder(path)
     folder = cv_folder(text)
-    return folder.parent.name, Path(text)
+    return folder.parent.name, folder
 
 
 def check_same_folds(base: dict, other: dict, names: tuple[str, str]) -> None:
@@ -114,14 +115,12 @@ def compare_cv(
     start = time.perf_counter()
     if not others:
         raise LsghError("compare-cv needs a base run and at least one run to compare with it")
-    base_label, base_path = _label_and_path(base)
-    base_folder = cv_folder(base_path)
+    base_label, base_folder = _label_and_folder(base)
     base_json = json.loads((base_folder / RunFolder.CV_JSON).read_text())
     base_folds = pd.read_csv(base_folder / RunFolder.CV_FOLDS_CSV)
     frames, pairs_seen, same_test = {}, [], {}
     for spec in others:
-        label, path = _label_and_path(spec)
-        folder = cv_folder(path)
+        label, folder = _label_and_folder(spec)
         other_json = json.loads((folder / RunFolder.CV_JSON).read_text())
         check_same_folds(base_json, other_json, (base_label, label))
         same_test[label] = same_test_samples(base_json, other_json)

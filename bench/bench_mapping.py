@@ -37,7 +37,7 @@ from the runs. The plain side's cost does not depend on the content (every pixel
 through the network), so the perturbed ratio uses the plain run's speed unless
 ``--plain-perturbed``.
 
-Memory: ``predict_map`` caps GDAL's block cache (``lsgh_ee.mapping.GDAL_CACHE_MB``); without
+Memory: ``predict_map`` caps GDAL's block cache (``lsgh_ee.rasters.GDAL_CACHE_MB``); without
 the cap GDAL uses 5 % of RAM and the map runs' peak grew with the region as the strips were
 written and the COG built (1305 → 1399 → 1585 MiB at 1× / 2× / 4× before the cap).
 
@@ -63,7 +63,7 @@ from pathlib import Path
 import numpy as np
 from memory import peak_rss_mib, status_mib, write_results
 
-from lsgh_ee.mapping import GDAL_CACHE_MB
+from lsgh_ee.rasters import GDAL_CACHE_MB
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "mapping.json"

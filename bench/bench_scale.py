@@ -4,9 +4,9 @@ time linear as the region grows (issue 17).
 
 The region: the embedded demo (``assets/demo``, its 9 factors, its inventory and truth
 raster) re-gridded finer (same inputs, ``resolution`` changed): ``--resolution`` (default
-8.8 m → 10.2 M px) is 1×; 2× and 4× divide it by √2 and 2. ``output.strip_rows`` keeps
-its default. Training is short (``--epochs``, default 3) for ``--models`` (default one
-network, ``lsgh``, and ``rf-raw``); the stages are those of ``lsgh-ee run``:
+8.8 m → 10.2 M px) is 1×; 2× and 4× divide it by √2 and 2. ``output.strip_pixels`` keeps
+its default. Training is short (``--epochs``, default 3, one member) for ``--models`` (default
+one network, ``lsgh``, and ``rf-raw``); the stages are those of ``lsgh-ee run``:
 ``export-factors``, ``sample``, ``train`` and ``predict`` per model, ``evaluate``,
 ``zone``, ``preview`` (of the first model) and ``report``, each run as
 ``python -m lsgh_ee STAGE CONFIG`` in a child process. Peak memory: the child's
@@ -62,7 +62,7 @@ def region_at(folder: Path, resolution: float, epochs: int, models: list[str]) -
     config = yaml.safe_load((DEMO / "region.yaml").read_text())
     config["resolution"] = resolution
     config["output"] = {"dir": "run"}
-    config.setdefault("training", {}).update(epochs=epochs, models=models)
+    config.setdefault("training", {}).update(epochs=epochs, models=models, members=1)
     path = folder / "region.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path

@@ -30,15 +30,13 @@ from rasterio.windows import Window
 
 from lsgh_ee.atomic import atomic_path
 from lsgh_ee.errors import LsghError
-from lsgh_ee.rasters import open_raster, to_cog
+from lsgh_ee.rasters import bounded_gdal_cache, open_raster, to_cog
 from lsgh_ee.runfolder import RunFolder
 from lsgh_ee.sampling.patches import gather_patches
 from lsgh_ee.sampling.samples import InputKind
 
 if TYPE_CHECKING:
     from lsgh_ee.factors.stack import FactorStack
-
-GDAL_CACHE_MB = 128
 
 
 class Predictor(Protocol):
@@ -261,7 +259,7 @@ def predict_strips(
     schema = json.loads(RunFolder(run_dir).factor_schema.read_text(encoding="utf-8"))
     counts = np.array([len(f["classes"]) for f in schema["factors"]])
     with (
-        rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB),
+        bounded_gdal_cache(),
         open_raster(input_raster(run_dir, input_kind)) as src,
     ):
         rows = rows_per_window if rows_per_window > 0 else max(src.height, 1)
@@ -301,7 +299,8 @@ def predict_map(
             3 × 3 neighbourhoods are distinct, and 365,540 of 368,056 at twice the
             resolution, so the cache only adds its cost; ``bench/bench_context.py``); the
             map is the same.
-        rows_per_window: strip height; memory grows with it, not with the region.
+        rows_per_window: strip height (0 = the whole grid); memory grows with it, not
+            with the region.
         progress: called with (windows done, windows in all).
 
     Returns:
@@ -314,7 +313,7 @@ def predict_map(
     pixels = valid_pixels = 0
     # GDAL's block cache defaults to 5 % of RAM; capped, peak memory stays flat as the
     # region grows (the strips are read and written once, so a cache buys nothing).
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), open_raster(codes_path) as src:
+    with bounded_gdal_cache(), open_raster(codes_path) as src:
         if src.count != counts.size:
             raise LsghError(
                 f"{codes_path} has {src.count} factor bands but the model expects "
@@ -324,7 +323,8 @@ def predict_map(
         profile.update(count=1, dtype="float32", nodata=float("nan"), tiled=True,
                        blockxsize=256, blockysize=256, compress="deflate", predictor=3,
                        BIGTIFF="IF_SAFER")  # fmt: skip
-        strips = windows(src.height, src.width, rows_per_window)
+        rows = rows_per_window if rows_per_window > 0 else max(src.height, 1)
+        strips = windows(src.height, src.width, rows)
         out_path = Path(out_path)
         strips_path = out_path.with_name(f".{out_path.stem}.strips.partial.tif")
         # atomic_path creates the folder and turns a full disk or an unwritable folder

@@ -261,7 +261,7 @@ class StripWriter:
         self._tmp = self._stack.enter_context(atomic_path(path))
         self._plain = self._tmp.with_name(f"{self._tmp.stem}.plain.tif")
         profile = grid.profile(count=count, dtype=dtype, nodata=nodata)
-        with _cache():
+        with bounded_gdal_cache():
             self._dst = rasterio.open(self._plain, "w+", interleave="band", **profile)
         self.categorical = not np.issubdtype(np.dtype(dtype), np.floating)
 
@@ -270,7 +270,7 @@ class StripWriter:
         from row ``row0``."""
         window = Window(0, row0, self.grid.width, data.shape[0])
         try:
-            with _cache():
+            with bounded_gdal_cache():
                 self._dst.write(data.astype(self._dst.dtypes[0], copy=False), band, window=window)
         except OSError as exc:
             self._abort(type(exc), exc, exc.__traceback__)  # names this file
@@ -278,7 +278,7 @@ class StripWriter:
 
     def read(self, band: int, row0: int, rows: int) -> np.ndarray:
         """Read back ``rows`` rows of band ``band`` (1-based) from row ``row0``."""
-        with _cache():
+        with bounded_gdal_cache():
             return self._dst.read(band, window=Window(0, row0, self.grid.width, rows))
 
     def close(
@@ -291,7 +291,7 @@ class StripWriter:
     ) -> Path:
         """Describe the bands (``colormap``: band 1's colour table, as
         :func:`write_geotiff`'s), make the file cloud-optimised and move it into place."""
-        with self._stack, _cache():
+        with self._stack, bounded_gdal_cache():
             try:
                 _describe(self._dst, descriptions, tags, band_tags)
                 if colormap:
@@ -321,8 +321,10 @@ class StripWriter:
         self._stack.__exit__(exc_type, exc, tb)  # may raise atomic_path's LsghError
 
 
-def _cache() -> rasterio.Env:
-    """GDAL's block cache capped at :data:`GDAL_CACHE_MB`."""
+def bounded_gdal_cache() -> rasterio.Env:
+    """GDAL's block cache capped at :data:`GDAL_CACHE_MB` (GDAL's default is 5 % of the
+    machine's memory: reading a large raster once fills it, and a process's peak memory
+    then grows with the region although every computation holds only a strip)."""
     return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
 
 
@@ -354,6 +356,23 @@ def read_stack(path: str | os.PathLike) -> tuple[np.ndarray, Grid, list[str]]:
     with open_raster(path) as src:
         grid = Grid(src.crs, src.transform, src.height, src.width)
         return src.read(), grid, [d or f"band{i}" for i, d in enumerate(src.descriptions, 1)]
+
+
+def read_decimated(
+    path: str | os.PathLike, *, band: int = 1, categorical: bool, max_size: int
+) -> np.ndarray:
+    """One band read at most ``max_size`` pixels a side: the whole band when it is no
+    larger; else a decimated read, from the file's overviews where it has them (averaged
+    values, or the nearest class for ``categorical``). Memory: the decimated array, however
+    large the raster. Float bands come back float32 with NaN for nodata."""
+    from rasterio.enums import Resampling
+
+    with bounded_gdal_cache(), open_raster(path) as src:
+        scale = min(1.0, max_size / max(src.height, src.width))
+        shape = (max(1, round(src.height * scale)), max(1, round(src.width * scale)))
+        resampling = Resampling.nearest if categorical or scale == 1.0 else Resampling.average
+        data = src.read(band, out_shape=shape, resampling=resampling, masked=not categorical)
+    return data if categorical else np.ma.filled(data.astype("float32"), np.nan)
 
 
 def stack_grid(path: str | os.PathLike) -> Grid:

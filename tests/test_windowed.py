@@ -14,6 +14,7 @@ import yaml
 
 from conftest import make_region, write_raster
 from lsgh_ee.config import load_config
+from lsgh_ee.config.output import MIN_STRIP_ROWS
 from lsgh_ee.errors import LsghError
 from lsgh_ee.factors import neighbourhood
 from lsgh_ee.factors.local import compute_local_factors
@@ -200,14 +201,21 @@ def test_tpi_moments_merge_exactly() -> None:
 
 def test_strip_rows_setting(tmp_path: Path) -> None:
     path = make_region(tmp_path / "region")
-    assert load_config(path).output.strip_rows == 512
+    output = load_config(path).output
+    assert (output.strip_rows, output.strip_pixels) == (None, 1_000_000)
+    # by default a strip holds about a million pixels, whatever the grid's width
+    assert [output.rows_per_strip(w) for w in (1, 1000, 3000, 1_000_000)] == [
+        1_000_000, 1000, 333, MIN_STRIP_ROWS]  # fmt: skip
     config = yaml.safe_load(path.read_text())
-    for rows in (16, -1):
-        config["output"] = {"dir": "run", "strip_rows": rows}
-        other = tmp_path / "region" / f"rows{rows}.yaml"
+    for key, value in (("strip_rows", 16), ("strip_rows", 0), ("strip_pixels", 50_000),
+                       ("strip_rows", -1), ("strip_pixels", 0)):  # fmt: skip
+        config["output"] = {"dir": "run", key: value}
+        other = tmp_path / "region" / f"{key}{value}.yaml"
         other.write_text(yaml.safe_dump(config, sort_keys=False))
-        if rows > 0:
-            assert load_config(other).output.strip_rows == rows
+        if key == "strip_rows" and value >= 0:  # rows win over pixels; 0 = the whole grid
+            assert load_config(other).output.rows_per_strip(1000) == value
+        elif value > 0:
+            assert load_config(other).output.rows_per_strip(1000) == 50
         else:
-            with pytest.raises(LsghError, match="strip_rows"):
+            with pytest.raises(LsghError, match=key):
                 load_config(other)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from lsgh_ee.config.earthengine import DemConfig, EarthEngineConfig
 from lsgh_ee.config.inventory import InventoryConfig, resolve_inventory
+from lsgh_ee.config.output import OutputConfig
 from lsgh_ee.config.sampling import HeatmapConfig, SamplingConfig
 from lsgh_ee.config.strict import Strict
 from lsgh_ee.config.training import apply_preset
@@ -288,17 +289,6 @@ class EvaluationConfig(Strict):
         None,
         description="a reference susceptibility raster (0-1), e.g. a simulated region's "
         "true susceptibility: models are also scored against it",
-    )
-
-
-class OutputConfig(Strict):
-    dir: Path = Field(Path("runs/region"), description="run folder (relative to the config)")
-    strip_rows: int = Field(
-        512,
-        ge=0,
-        description="rows per strip of the windowed stages (export-factors, sample, "
-        "evaluate's agreement with evaluation.truth, zone): memory grows with it, the results "
-        "do not change (evaluate's within 1e-9); 0 = the whole grid at once",
     )
 
 

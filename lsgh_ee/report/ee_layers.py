@@ -324,10 +324,14 @@ def factor_styles(path: Path) -> dict[str, dict]:
     name: continuous bands on the ramp between their 2nd and 98th percentiles; categorical
     bands of a few whole-number values (class codes) one colour per value (by rank), others
     on the ramp too (Earth Engine palettes interpolate, so only consecutive integers can each
-    get their own colour)."""
+    get their own colour). Each band is read at most the overlays' size a side, as they
+    are (memory of that, however large the region)."""
     if not path.exists():
         return {}
     import rasterio
+
+    from lsgh_ee.rasters import read_decimated
+    from lsgh_ee.report.overlays import MAX_OVERLAY_SIZE
 
     classes = palette(CLASS_CMAP, 20)  # tab20's own 20 colours, in order
     ramp = _bare(palette(FACTOR_CMAP))
@@ -337,7 +341,15 @@ def factor_styles(path: Path) -> dict[str, dict]:
             name = src.descriptions[band - 1]
             if not name:
                 continue
-            data = src.read(band, masked=True).astype("float64").filled(np.nan)
+            data = read_decimated(
+                path,
+                band=band,
+                max_size=MAX_OVERLAY_SIZE,
+                categorical=src.tags(band).get("kind") == "categorical",
+            )
+            data = data.astype("float64")
+            if src.nodata is not None and not np.isnan(src.nodata):
+                data[data == src.nodata] = np.nan
             values = np.unique(data[np.isfinite(data)])
             whole = values.size and np.all(values == np.round(values))
             if src.tags(band).get("kind") == "categorical" and whole:

@@ -13,11 +13,13 @@ import pandas as pd
 
 from lsgh_ee.atomic import atomic_path
 from lsgh_ee.grid import Grid
+from lsgh_ee.rasters import read_decimated
 from lsgh_ee.zoning import HISTOGRAM_EDGES, ZONE_COLOURS, ZONES, index_histogram
 
-#: Longest side, in pixels, of a map read for a figure (:func:`read_for_figure`); a
-#: figure's map panel is about 700 pixels wide.
-FIGURE_MAX_SIZE = 2048
+#: Longest side, in pixels, of a map read for a figure (:func:`read_for_figure`): a
+#: figure's map panel is about 700 pixels wide, and Matplotlib resamples an image through
+#: float64 RGBA copies (about 125 MiB each for 2048 × 2048).
+FIGURE_MAX_SIZE = 1024
 
 
 def _pyplot():
@@ -120,19 +122,8 @@ def histogram_figure_from_counts(
 def read_for_figure(
     path: str | os.PathLike, *, categorical: bool, max_size: int = FIGURE_MAX_SIZE
 ) -> np.ndarray:
-    """Band 1 of a map for a figure, read at most ``max_size`` pixels a side (the whole
-    band when it is no larger; else a decimated read, from the file's overviews where it
-    has them: averaged values, or the nearest class for ``categorical``). Float rasters
-    come back float32 with NaN for nodata."""
-    import rasterio
-    from rasterio.enums import Resampling
-
-    with rasterio.open(path) as src:
-        scale = min(1.0, max_size / max(src.height, src.width))
-        shape = (max(1, round(src.height * scale)), max(1, round(src.width * scale)))
-        resampling = Resampling.nearest if categorical or scale == 1.0 else Resampling.average
-        data = src.read(1, out_shape=shape, resampling=resampling, masked=not categorical)
-    return data if categorical else np.ma.filled(data.astype("float32"), np.nan)
+    """Band 1 of a map for a figure: :func:`lsgh_ee.rasters.read_decimated`."""
+    return read_decimated(path, categorical=categorical, max_size=max_size)
 
 
 def density_figure(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike) -> Path:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lsgh_ee.errors import LsghError
+from lsgh_ee.rasters import bounded_gdal_cache
 from lsgh_ee.report.style import CLASS_CMAP, FACTOR_CMAP, INDEX_CMAP, factor_range
 
 #: Longest side of an embedded raster overlay, pixels (larger rasters are averaged down).
@@ -65,7 +66,7 @@ def render_overlay(
     from rasterio.enums import Resampling
     from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 
-    with rasterio.open(path) as src:
+    with bounded_gdal_cache(), rasterio.open(path) as src:
         if src.crs is None:
             raise LsghError(f"{path} has no CRS; cannot place it on a map")
         mercator = "EPSG:3857"

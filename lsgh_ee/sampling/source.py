@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import rasterio
 from rasterio.windows import Window
 
 from lsgh_ee.factors.stack import FactorStack
 from lsgh_ee.factors.windows import strips
 from lsgh_ee.grid import Grid
-from lsgh_ee.rasters import open_raster
+from lsgh_ee.rasters import bounded_gdal_cache, open_raster
 from lsgh_ee.runfolder import RunFolder
 
 
@@ -100,12 +99,12 @@ class RunSource:
         return Window(0, row0, self.grid.width, row1 - row0)
 
     def codes(self, row0: int, row1: int) -> np.ndarray:
-        with rasterio.Env(GDAL_CACHEMAX=64):
+        with bounded_gdal_cache():
             return self._codes.read(window=self._window(row0, row1))
 
     def values(self, name: str, row0: int, row1: int) -> np.ndarray:
         band = self.names.index(name) + 1
-        with rasterio.Env(GDAL_CACHEMAX=64):
+        with bounded_gdal_cache():
             return self._values.read(band, window=self._window(row0, row1))
 
     def at(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +118,7 @@ class RunSource:
                 continue
             low, high = int(rows[sel].min()), int(rows[sel].max()) + 1
             window = self._window(low, high)
-            with rasterio.Env(GDAL_CACHEMAX=64):
+            with bounded_gdal_cache():
                 code_part = self._codes.read(window=window)
                 value_part = self._values.read(window=window)
             codes[sel] = code_part[:, rows[sel] - low, cols[sel]].T

@@ -59,7 +59,7 @@ def evaluate(
 
         truth = config.evaluation.truth  # compared over the local factor stack's grid
         grid = stack_grid(run.codes) if truth is not None else None
-        strip_rows = config.output.strip_rows
+        strip_rows = config.output.rows_per_strip(grid.width) if grid is not None else 0
 
         def agreement(model, truth: Path, grid) -> dict:
             if strip_rows == 0:  # the whole map at once: the reference computation

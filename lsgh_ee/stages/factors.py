@@ -81,11 +81,12 @@ def export_factors(
             if backend == "ee" and from_ee
             else None
         )
+        strip_rows = config.output.rows_per_strip(region.grid.width)
         stack = export_local_factors(
             region,
             factors,
             run.path,
-            strip_rows=config.output.strip_rows,
+            strip_rows=strip_rows,
             progress=progress,
             read_dem=read_dem,
             read_factor=read_factor,
@@ -100,7 +101,7 @@ def export_factors(
             inventory.mask(region.grid, "polygon"),
             n_samples=config.sampling.importance_samples,
             seed=config.sampling.seed,
-            strip_rows=config.output.strip_rows,
+            strip_rows=strip_rows,
         )
         outputs += write_factor_report(report, run.path)
         return outputs, {

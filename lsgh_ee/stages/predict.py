@@ -77,16 +77,20 @@ def predict(
         from lsgh_ee.mapping import input_raster, predict_map
         from lsgh_ee.model import load_bundle
         from lsgh_ee.model.schema import check_schema, model_class_codes
+        from lsgh_ee.rasters import stack_grid
 
         model, schema = load_bundle(folder)
         factor_schema = json.loads(run.factor_schema.read_text(encoding="utf-8"))
         start = time.perf_counter()
         tags = {"model": variant, "bundle": str(folder)}
+        rows = config.output.rows_per_strip(
+            stack_grid(input_raster(run.path, model.input_kind)).width
+        )
         if model.input_kind == "values":  # class breaks do not matter: nothing to reclassify
             check_schema(schema, factor_schema, model.input_kind)
             stats = predict_map(model, input_raster(run.path, model.input_kind), out,
                                 schema["class_counts"], input_kind=model.input_kind,
-                                progress=progress, tags=tags)  # fmt: skip
+                                rows_per_window=rows, progress=progress, tags=tags)  # fmt: skip
         else:
             with model_class_codes(schema, factor_schema, run.path) as (codes, adjusted, notes):
                 check_schema(schema, adjusted)
@@ -94,7 +98,8 @@ def predict(
                     tags["reclassified"] = "; ".join(notes)
                 stats = predict_map(model, codes, out, schema["class_counts"],
                                     input_kind=model.input_kind,  # codes or patches
-                                    progress=progress, tags=tags)  # fmt: skip
+                                    rows_per_window=rows, progress=progress,
+                                    tags=tags)  # fmt: skip
             if notes:
                 stats["reclassified"] = notes
         seconds = time.perf_counter() - start

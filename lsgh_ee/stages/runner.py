@@ -101,7 +101,10 @@ def run_stage(
                            record.get("notes", {}))  # fmt: skip
     _check_writable(run.path)
     started = now()
-    outputs, summary = work()
+    from lsgh_ee.rasters import bounded_gdal_cache
+
+    with bounded_gdal_cache():  # the stage's memory stays that of its strips
+        outputs, summary = work()
     seconds = time.perf_counter() - start
     record = StageRecord(stage_fp, params, digests, manifest.output_digests(outputs), started,
                          round(seconds, 3), notes=summary)  # fmt: skip

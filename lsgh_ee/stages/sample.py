@@ -23,6 +23,7 @@ def sample(
     heatmap written strip by strip; the files are those of the whole-array draw."""
     from lsgh_ee.heatmap import write_heatmap_strips
     from lsgh_ee.inventory import read_inventory
+    from lsgh_ee.rasters import stack_grid
     from lsgh_ee.region import Region
     from lsgh_ee.sampling.single import draw_samples_in
     from lsgh_ee.sampling.source import RunSource
@@ -39,7 +40,7 @@ def sample(
 
     def work() -> tuple[list[Path], dict]:
         inventory = read_inventory(config.inventory, Region.from_config(config))
-        strip_rows = config.output.strip_rows
+        strip_rows = config.output.rows_per_strip(stack_grid(run.codes).width)
         with RunSource(run.path, strip_rows) as source:
             samples, heatmap = draw_samples_in(
                 source, inventory, config.sampling, config.heatmap_diameter,

@@ -163,10 +163,10 @@ def _run_grid(run: RunFolder) -> Any:
     """The run's grid: the class-code raster's, or in an Earth Engine-native run (no
     class-code raster) the one the factor schema records."""
     from lsgh_ee.grid import Grid
-    from lsgh_ee.rasters import read_stack
+    from lsgh_ee.rasters import stack_grid
 
     if run.codes.exists():
-        return read_stack(run.codes)[1]
+        return stack_grid(run.codes)
     return Grid.from_dict(json.loads(run.factor_schema.read_text(encoding="utf-8"))["grid"])
 
 

@@ -58,7 +58,7 @@ def zone_maps(config: RegionConfig, run: RunFolder, models: list[str]) -> tuple[
     region = Region.from_config(config)
     inventory = read_inventory(config.inventory, region)
     centres = inventory.centroids()
-    strip_rows = config.output.strip_rows
+    strip_rows = config.output.rows_per_strip(region.grid.width)
     outputs: list[Path] = []
     summary: dict[str, dict] = {}
     histograms, tables, curves = {}, {}, {}
@@ -118,7 +118,7 @@ def _zone_windowed(
     from lsgh_ee.zoning import ZONE_COLOURS
     from lsgh_ee.zoning.windowed import zone_by_strips, zone_strips
 
-    rows = config.output.strip_rows
+    rows = config.output.rows_per_strip(grid.width)
 
     def landslides(row0: int, height: int) -> np.ndarray:
         return inventory.mask(strip_grid(grid, row0, height), "polygon")

@@ -34,11 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import rasterio
 from rasterio.windows import Window
 
 from lsgh_ee.evaluation.grouped import KeyHistogram, Spill, grouped
-from lsgh_ee.rasters import GDAL_CACHE_MB, open_raster
+from lsgh_ee.rasters import bounded_gdal_cache, open_raster
 from lsgh_ee.zoning import (
     HISTOGRAM_EDGES,
     JENKS_SAMPLE,
@@ -77,7 +76,7 @@ class StripZoning:
 def map_strips(path: str | os.PathLike, strip_rows: int) -> Iterator[tuple[int, np.ndarray]]:
     """``(first row, band 1 (rows, cols))`` of a single-band raster, strip by strip
     (``strip_rows`` rows; 0 = the whole raster at once)."""
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), open_raster(path) as src:
+    with bounded_gdal_cache(), open_raster(path) as src:
         step = strip_rows if strip_rows > 0 else max(src.height, 1)
         for row0 in range(0, src.height, step):
             rows = min(step, src.height - row0)

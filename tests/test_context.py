@@ -22,7 +22,7 @@ from lsgh_ee.factors.stack import FactorStack
 from lsgh_ee.model import ModelEstimator, check_hostable, load_bundle, make_model
 from lsgh_ee.runfolder import RunFolder
 from lsgh_ee.sampling import Samples
-from lsgh_ee.sampling.patches import gather_patches
+from lsgh_ee.sampling.patches import CodeFile, gather_patches
 
 COUNTS = [4, 3, 5]
 TINY = {"epochs": 2, "filters": (4, 8), "batch_size": 16, "verbose": 0}
@@ -59,6 +59,24 @@ def test_patches_equal_a_direct_loop_at_edges_nodata_and_outside(size: int) -> N
     np.testing.assert_array_equal(got, _loop_patches(codes, rows, cols, size))
     assert (got[0, : size // 2, :, :] == 0).all()  # above the grid
     assert (got[0, size // 2, size // 2] == 0).all()  # the nodata corner itself
+
+
+@pytest.mark.parametrize("size", [3, 5])
+def test_patches_cut_strip_by_strip_from_the_file_equal_the_loop(tmp_path: Path, size: int) -> None:
+    from affine import Affine
+
+    from lsgh_ee.grid import Grid
+    from lsgh_ee.rasters import write_geotiff
+
+    codes = _stack(1)
+    grid = Grid("EPSG:32633", Affine(10, 0, 500000, 0, -10, 4000000), *codes.shape[1:])
+    path = write_geotiff(tmp_path / "class_codes.tif", codes, grid, nodata=0)
+    rows = np.array([0, 0, 10, 5, 10, 3, -1, 12, 4, 7, 6, 2])  # every strip, edges, outside
+    cols = np.array([0, 8, 0, 4, 8, 1, 2, 3, 10, 5, 0, 7])
+    expected = _loop_patches(codes, rows, cols, size)
+    for strip_rows in (1, 2, 3, 4, 11, 0):  # thinner than the halo, up to one strip
+        got = gather_patches(CodeFile(path, strip_rows), rows, cols, size)
+        np.testing.assert_array_equal(got, expected, err_msg=f"strip_rows={strip_rows}")
 
 
 def test_patch_size_is_checked() -> None:

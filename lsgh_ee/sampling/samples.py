@@ -25,7 +25,7 @@ import pyogrio
 
 from lsgh_ee.atomic import atomic_path
 from lsgh_ee.errors import LsghError
-from lsgh_ee.sampling.patches import gather_patches
+from lsgh_ee.sampling.patches import CodeFile, gather_patches
 
 KINDS = ("positive", "negative", "soft")
 SPLITS = ("train", "test")
@@ -145,12 +145,16 @@ class Samples:
         return self.subset(self.split == "test")
 
     def inputs(
-        self, kind: InputKind, stack: np.ndarray | None = None, context: int | None = None
+        self,
+        kind: InputKind,
+        stack: np.ndarray | CodeFile | None = None,
+        context: int | None = None,
     ) -> np.ndarray:
         """What a model of input ``kind`` takes: ``codes`` (uint8 ``(N, F)``), ``values``
         (float32 ``(N, F)``) or ``patches`` (uint8 ``(N, context, context, F)``, cut from
         ``stack``, the ``(F, H, W)`` class-code stack the samples' rows and cols index:
-        the run's ``class_codes.tif`` or a fold's stack); pass a model's ``input_kind``
+        the run's ``class_codes.tif`` (whole, or a :class:`~lsgh_ee.sampling.patches.CodeFile`
+        read strip by strip) or a fold's stack); pass a model's ``input_kind``
         (and, for ``patches``, its ``context``). Callers use
         :func:`lsgh_ee.sampling.patches.model_inputs`.
 

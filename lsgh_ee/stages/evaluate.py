@@ -59,7 +59,9 @@ def evaluate(
 
         truth = config.evaluation.truth  # compared over the local factor stack's grid
         grid = stack_grid(run.codes) if truth is not None else None
-        strip_rows = config.output.rows_per_strip(grid.width) if grid is not None else 0
+        # (an Earth Engine-native run has no class-code raster: no strips to size)
+        has_codes = run.codes.exists()
+        strip_rows = config.output.rows_per_strip(stack_grid(run.codes).width) if has_codes else 0
 
         def agreement(model, truth: Path, grid) -> dict:
             if strip_rows == 0:  # the whole map at once: the reference computation
@@ -73,7 +75,7 @@ def evaluate(
         calibration: dict[str, dict] = {}
         for variant in models:
             model, _ = load_bundle(run.model_dir(variant))
-            inputs = model_inputs(test, model, run_codes(model, run.codes))
+            inputs = model_inputs(test, model, run_codes(model, run.codes, strip_rows))
             scores.append(ModelScores(variant, test.label, model.predict(inputs)))
             fitted = model.calibrator_
             calibration[variant] = {

@@ -93,7 +93,8 @@ def train(
         if not model.uses_soft_samples:
             samples = samples.subset(samples.kind != "soft")
         validation = _validation_by_split(samples, variant, training, run, config)
-        stack = run_codes(model, run.codes)  # the class codes a patches model reads
+        # the class codes a patches model reads, strip by strip
+        stack = run_codes(model, run.codes, config.output.rows_per_strip(_run_grid(run).width))
         if validation is not None:
             samples, held_out = validation
             validation = (model_inputs(held_out, model, stack), held_out.label)

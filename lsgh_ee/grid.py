@@ -127,6 +127,10 @@ class Grid:
         )
         return Grid(self.crs, transform, self.height + 2 * cells, self.width + 2 * cells)
 
+    def strip(self, row0: int, rows: int) -> Grid:
+        """Rows ``row0 .. row0 + rows`` of this grid, every column."""
+        return Grid(self.crs, self.transform @ Affine.translation(0, row0), rows, self.width)
+
     def cells_for(self, metres: float) -> float:
         """A length in metres expressed in pixels of this grid."""
         return metres / self.resolution

@@ -56,6 +56,14 @@ class Region:
             )
         return cls(config=config, grid=grid, aoi=outline)
 
+    def aoi_rows(self, row0: int, rows: int) -> np.ndarray:
+        """Boolean ``(rows, width)``: rows ``row0 .. row0 + rows`` of :attr:`aoi_mask`,
+        rasterised on their own (memory of the strip)."""
+        strip = self.grid.strip(row0, rows)
+        return geometry_mask(
+            [self.aoi], out_shape=strip.shape, transform=strip.transform, invert=True
+        )
+
     @cached_property
     def aoi_mask(self) -> np.ndarray:
         """Boolean ``grid.shape`` array, True for pixels whose centre is inside the AOI."""

@@ -165,6 +165,15 @@ def test_strips_cover_the_rows_once() -> None:
     assert list(strips(3, 7)) == [(0, 3)]
 
 
+def test_the_aoi_rasterised_by_strips_equals_the_whole_mask(demo: Path) -> None:
+    region = Region.from_config(load_config(demo))
+    whole = region.aoi_mask
+    assert 0 < whole.sum() < whole.size  # the UTM outline of the lon/lat box has edges
+    for rows in (1, 7, 64):
+        parts = [region.aoi_rows(r0, r1 - r0) for r0, r1 in strips(region.grid.height, rows)]
+        np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
 def test_tpi_of_a_strip_with_its_halo_equals_the_whole() -> None:
     rng = np.random.default_rng(3)
     dem = rng.normal(800, 50, (40, 33)).astype("float32")

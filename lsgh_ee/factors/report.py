@@ -9,7 +9,7 @@ separate landslide pixels from the rest. Written as CSV and one PNG.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,7 +75,7 @@ REPORT_SAMPLE = 1_000_000
 def factor_report_from_file(
     codes_path: str | os.PathLike,
     names: list[str],
-    landslide_mask: np.ndarray,
+    landslide_mask: np.ndarray | Callable[[int, int], np.ndarray],
     *,
     n_samples: int = 5000,
     seed: int = 42,
@@ -83,7 +83,8 @@ def factor_report_from_file(
     sample: int = REPORT_SAMPLE,
 ) -> FactorReport:
     """:func:`factor_report` of a written ``class_codes.tif``, read strip by strip
-    (``strip_rows`` rows; 0 = whole).
+    (``strip_rows`` rows; 0 = whole). ``landslide_mask``: the grid's boolean landslide
+    mask, or a function of (first row, rows) that gives a strip's (memory of a strip).
 
     The valid pixels are counted first. At most ``sample`` of them: all are kept, in row
     order, and the report equals :func:`factor_report` of the whole stack (it draws only
@@ -101,7 +102,11 @@ def factor_report_from_file(
     kept_codes, kept_mask = [], []
     for row0, codes in _code_strips(codes_path, strip_rows):
         valid = (codes > 0).all(axis=0)
-        flags = landslide_mask[row0 : row0 + codes.shape[1]][valid]
+        flags = (
+            landslide_mask(row0, codes.shape[1])
+            if callable(landslide_mask)
+            else landslide_mask[row0 : row0 + codes.shape[1]]
+        )[valid]
         chosen = codes[:, valid]
         if rng is not None:
             picked = flags | (rng.random(chosen.shape[1]) < sample / count)

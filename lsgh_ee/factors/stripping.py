@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from affine import Affine
-
 from lsgh_ee.grid import Grid
 
 
@@ -17,5 +15,5 @@ def strips(height: int, rows: int) -> Iterator[tuple[int, int]]:
 
 
 def strip_grid(grid: Grid, row0: int, rows: int) -> Grid:
-    """Rows ``row0 .. row0 + rows`` of ``grid``, every column."""
-    return Grid(grid.crs, grid.transform @ Affine.translation(0, row0), rows, grid.width)
+    """Rows ``row0 .. row0 + rows`` of ``grid``, every column (:meth:`Grid.strip`)."""
+    return grid.strip(row0, rows)

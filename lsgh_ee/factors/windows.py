@@ -164,7 +164,7 @@ class _Bands:
     strip_rows: int
 
     def inside(self, row0: int, rows: int) -> np.ndarray:
-        return self.region.aoi_mask[row0 : row0 + rows]
+        return self.region.aoi_rows(row0, rows)
 
 
 def _write_source(factor: ResolvedFactor, i: int, out: _Bands) -> FactorLayer:

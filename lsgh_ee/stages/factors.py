@@ -98,7 +98,7 @@ def export_factors(
         report = factor_report_from_file(
             run.codes,
             stack.names,
-            inventory.mask(region.grid, "polygon"),
+            lambda row0, rows: inventory.mask(region.grid.strip(row0, rows), "polygon"),
             n_samples=config.sampling.importance_samples,
             seed=config.sampling.seed,
             strip_rows=strip_rows,

@@ -30,6 +30,7 @@ from rasterio.windows import Window
 
 from lsgh_ee.atomic import atomic_path
 from lsgh_ee.errors import LsghError
+from lsgh_ee.factors.stripping import strips
 from lsgh_ee.rasters import bounded_gdal_cache, open_raster, to_cog
 from lsgh_ee.runfolder import RunFolder
 from lsgh_ee.sampling.patches import gather_patches
@@ -212,11 +213,8 @@ def input_raster(run_dir: str | os.PathLike, input_kind: InputKind) -> Path:
 
 
 def windows(height: int, width: int, rows_per_window: int) -> list[Window]:
-    """Full-width row strips of at most ``rows_per_window`` rows."""
-    return [
-        Window(0, top, width, min(rows_per_window, height - top))
-        for top in range(0, height, rows_per_window)
-    ]
+    """Full-width row strips of at most ``rows_per_window`` rows (0 = one strip)."""
+    return [Window(0, top, width, end - top) for top, end in strips(height, rows_per_window)]
 
 
 def predict_windows(
@@ -262,9 +260,9 @@ def predict_strips(
         bounded_gdal_cache(),
         open_raster(input_raster(run_dir, input_kind)) as src,
     ):
-        rows = rows_per_window if rows_per_window > 0 else max(src.height, 1)
-        strips = windows(src.height, src.width, rows)
-        for window, index in predict_windows(model, src, strips, counts, input_kind=input_kind):
+        strip_windows = windows(src.height, src.width, rows_per_window)
+        for window, index in predict_windows(model, src, strip_windows, counts,
+                                             input_kind=input_kind):  # fmt: skip
             yield window.row_off, index.reshape(window.height, window.width)
 
 
@@ -323,8 +321,7 @@ def predict_map(
         profile.update(count=1, dtype="float32", nodata=float("nan"), tiled=True,
                        blockxsize=256, blockysize=256, compress="deflate", predictor=3,
                        BIGTIFF="IF_SAFER")  # fmt: skip
-        rows = rows_per_window if rows_per_window > 0 else max(src.height, 1)
-        strips = windows(src.height, src.width, rows)
+        strip_windows = windows(src.height, src.width, rows_per_window)
         out_path = Path(out_path)
         strips_path = out_path.with_name(f".{out_path.stem}.strips.partial.tif")
         # atomic_path creates the folder and turns a full disk or an unwritable folder
@@ -332,14 +329,15 @@ def predict_map(
         with atomic_path(out_path) as cog_tmp:
             try:
                 with rasterio.open(strips_path, "w", **profile) as dst:
-                    found = predict_windows(model, src, strips, counts, input_kind=input_kind,
-                                            cache=cache, patches=patches)  # fmt: skip
+                    found = predict_windows(model, src, strip_windows, counts,
+                                            input_kind=input_kind, cache=cache,
+                                            patches=patches)  # fmt: skip
                     for i, (window, index) in enumerate(found):
                         dst.write(index.reshape(1, window.height, window.width), window=window)
                         pixels += index.size
                         valid_pixels += int(np.isfinite(index).sum())
                         if progress:
-                            progress(i + 1, len(strips))
+                            progress(i + 1, len(strip_windows))
                     if tags:
                         dst.update_tags(**tags)
                     dst.set_band_description(1, "susceptibility")

@@ -58,10 +58,9 @@ def evaluate(
         from lsgh_ee.sampling.patches import model_inputs, run_codes
 
         truth = config.evaluation.truth  # compared over the local factor stack's grid
-        grid = stack_grid(run.codes) if truth is not None else None
         # (an Earth Engine-native run has no class-code raster: no strips to size)
-        has_codes = run.codes.exists()
-        strip_rows = config.output.rows_per_strip(stack_grid(run.codes).width) if has_codes else 0
+        grid = stack_grid(run.codes) if truth is not None or run.codes.exists() else None
+        strip_rows = config.output.rows_per_strip(grid.width) if grid is not None else 0
 
         def agreement(model, truth: Path, grid) -> dict:
             if strip_rows == 0:  # the whole map at once: the reference computation

@@ -93,14 +93,15 @@ def train(
         if not model.uses_soft_samples:
             samples = samples.subset(samples.kind != "soft")
         validation = _validation_by_split(samples, variant, training, run, config)
+        grid = _run_grid(run)
         # the class codes a patches model reads, strip by strip
-        stack = run_codes(model, run.codes, config.output.rows_per_strip(_run_grid(run).width))
+        stack = run_codes(model, run.codes, config.output.rows_per_strip(grid.width))
         if validation is not None:
             samples, held_out = validation
             validation = (model_inputs(held_out, model, stack), held_out.label)
         groups = None
         if samples.meta.get("split") == "spatial":  # the forest's grid search: whole blocks
-            groups = sample_blocks(samples, _run_grid(run), float(samples.meta["block_size"]))
+            groups = sample_blocks(samples, grid, float(samples.meta["block_size"]))
         start = time.perf_counter()
         model.fit(model_inputs(samples, model, stack), samples.label, validation=validation,
                   groups=groups)  # fmt: skip

@@ -3,12 +3,17 @@ its own process: wall time and peak memory per stage, and whether memory stays f
 time linear as the region grows (issue 17).
 
 The region: the embedded demo (``assets/demo``, its 9 factors, its inventory and truth
-raster) re-gridded finer (same inputs, ``resolution`` changed): ``--resolution`` (default
-8.8 m → 10.2 M px) is 1×; 2× and 4× divide it by √2 and 2. ``output.strip_pixels`` keeps
-its default. Training is short (``--epochs``, default 3, one member) for ``--models`` (default
-one network, ``lsgh``, and ``rf-raw``); the stages are those of ``lsgh-ee run``:
-``export-factors``, ``sample``, ``train`` and ``predict`` per model, ``evaluate``,
-``zone``, ``preview`` (of the first model) and ``report``, each run as
+raster) at ``--resolution`` (default 8.8 m → 10.2 M px) is 1×. ``--grow tile`` (the
+default) makes 2× and 4× a larger region at the same resolution: the demo's inputs mirrored
+into 2 × 1 and 2 × 2 tiles (``mirror_region.py``), what a user with a bigger area has.
+``--grow regrid`` re-grids the demo finer instead (resolution divided by √2 and 2): the
+neighbourhoods fixed in metres (TPI, relief: 450 m) then span more cells, so the terrain
+factors' cost per pixel grows too, which is not a property of region size.
+``output.strip_pixels`` keeps its default. Training is short (``--epochs``, default 3,
+one member) for ``--models`` (default one network, ``lsgh``, and ``rf-raw``); the
+stages are those of ``lsgh-ee run``: ``export-factors``, ``sample``, ``train`` and
+``predict`` per model, ``evaluate``, ``zone``, ``preview`` (of the first model) and
+``report``, each run as
 ``python -m lsgh_ee STAGE CONFIG`` in a child process. Peak memory: the child's
 ``ru_maxrss`` from ``wait4`` (the bench's own small interpreter at the fork aside);
 ``baseline`` is a process that only imports TensorFlow and lsgh_ee's model layer, the
@@ -44,6 +49,7 @@ from pathlib import Path
 
 import yaml
 from memory import write_results
+from mirror_region import mirrored_demo
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "assets" / "demo"
@@ -55,11 +61,20 @@ LINEAR = 1.25  # time at most 1.25 × the pixel ratio
 BASELINE = "import lsgh_ee.model, tensorflow"
 
 
-def region_at(folder: Path, resolution: float, epochs: int, models: list[str]) -> Path:
-    """The demo's inputs in ``folder`` and a config re-gridded to ``resolution`` m with
-    short training of ``models``."""
-    shutil.copytree(DEMO, folder, dirs_exist_ok=True)
-    config = yaml.safe_load((DEMO / "region.yaml").read_text())
+TILES = {1: (1, 1), 2: (2, 1), 4: (2, 2)}  # --grow tile: scale → mirrored tiles (cols, rows)
+
+
+def region_at(folder: Path, resolution: float, epochs: int, models: list[str],
+              tiles: tuple[int, int] | None = None) -> Path:  # fmt: skip
+    """The demo's inputs (as they are, or mirrored into ``tiles``: see
+    ``mirror_region.py``; 1 × 1 is the demo's inputs on the mirrored layout's grid, so all
+    scales read the same kind of input) in ``folder`` and a config on a ``resolution`` m
+    grid with short training of ``models``."""
+    if tiles is None:
+        shutil.copytree(DEMO, folder, dirs_exist_ok=True)
+    else:
+        mirrored_demo(DEMO, folder, *tiles)
+    config = yaml.safe_load((folder / "region.yaml").read_text())
     config["resolution"] = resolution
     config["output"] = {"dir": "run"}
     config.setdefault("training", {}).update(epochs=epochs, models=models, members=1)
@@ -146,7 +161,10 @@ def main() -> None:
     parser.add_argument("--resolution", type=float, default=None,
                         help="1x resolution in m (default 8.8; --quick 45)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="small sizes (0.4-1.6 M px)")
-    parser.add_argument("--scales", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 2, 4], choices=TILES)
+    parser.add_argument("--grow", choices=("tile", "regrid"), default="tile",
+                        help="a larger region at the same resolution (tile, default) or the "
+                        "same region re-gridded finer (regrid)")  # fmt: skip
     parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
     parser.add_argument("--models", nargs="+", default=["lsgh", "rf-raw"])
     parser.add_argument("--epochs", type=int, default=3)
@@ -162,8 +180,13 @@ def main() -> None:
         baseline = measure([sys.executable, "-c", BASELINE], args.pythonpath)
         print(f"baseline ({BASELINE}): {baseline['s']} s, {baseline['mib']} MiB", flush=True)
         for scale in args.scales:
-            res = resolution / math.sqrt(scale)
-            config = region_at(folder / f"x{scale}", res, args.epochs, args.models)
+            if args.grow == "tile":
+                res = resolution
+                config = region_at(folder / f"x{scale}", res, args.epochs, args.models,
+                                   TILES[scale])  # fmt: skip
+            else:
+                res = resolution / math.sqrt(scale)
+                config = region_at(folder / f"x{scale}", res, args.epochs, args.models)
             runs[scale] = {}
             mpx[scale] = _mpx(config, args.pythonpath)
             for label, command in stage_commands(config, args.stages, args.models):
@@ -181,7 +204,8 @@ def main() -> None:
             shutil.rmtree(folder, ignore_errors=True)
     summary = summarise(runs)
     print_table(summary, sorted(runs), mpx)
-    write_results(args.out, {"resolution_1x": resolution, "pythonpath": args.pythonpath,
+    write_results(args.out, {"resolution_1x": resolution, "grow": args.grow,
+                             "pythonpath": args.pythonpath,
                              "epochs": args.epochs, "models": args.models,
                              "baseline": baseline, "mpx": mpx, "runs": runs,
                              "summary": summary})  # fmt: skip

@@ -18,6 +18,12 @@ from lsgh_ee.errors import LsghError
 from lsgh_ee.grid import Grid, as_metric_crs, utm_crs_for
 from lsgh_ee.vectors import read_vector
 
+#: The largest grid (pixels) whose factor stack ``export-factors`` makes (and
+#: ``check-region`` rasterises): its stages stream, but the run folder (~35 bytes per
+#: pixel) and the whole-grid parts left (hydrology factors, the cross-validation's stack)
+#: make larger regions a job for the Earth Engine-native run, which has no such limit.
+MAX_LOCAL_PIXELS = 400_000_000
+
 
 @dataclass(frozen=True)
 class Region:
@@ -35,8 +41,14 @@ class Region:
     aoi: BaseGeometry
 
     @classmethod
-    def from_config(cls, config: RegionConfig) -> Region:
-        """Build the grid from the AOI (bbox or vector file) and the target CRS."""
+    def from_config(cls, config: RegionConfig, *, max_pixels: int | None = None) -> Region:
+        """Build the grid from the AOI (bbox or vector file) and the target CRS.
+
+        Raises:
+            LsghError: the grid has more than ``max_pixels`` pixels (None: no limit; the
+                grid is only a header until a stage makes pixels on it, and
+                ``export-factors`` passes :data:`MAX_LOCAL_PIXELS`).
+        """
         if config.aoi.bbox is not None:
             lonlat = gpd.GeoSeries([box(*config.aoi.bbox)], crs="EPSG:4326")
         else:
@@ -49,10 +61,12 @@ class Region:
         # Densify so a lon/lat box keeps its curved edges after projection.
         outline = lonlat.segmentize(0.01).to_crs(crs).iloc[0]
         grid = Grid.from_bounds(outline.bounds, crs, config.resolution, _dem_anchor(config, crs))
-        if grid.height * grid.width > 400_000_000:
+        if max_pixels is not None and grid.height * grid.width > max_pixels:
             raise LsghError(
-                f"region {config.name} would be a {grid.height} x {grid.width} grid; raise "
-                "'resolution' or shrink the AOI"
+                f"region {config.name} would be a {grid.height} x {grid.width} grid "
+                f"({grid.height * grid.width / 1e6:.0f} M pixels, more than the "
+                f"{max_pixels / 1e6:.0f} M a local run takes); raise 'resolution', shrink "
+                "the AOI, or run it in Earth Engine (lsgh-ee run CONFIG --backend ee)"
             )
         return cls(config=config, grid=grid, aoi=outline)
 

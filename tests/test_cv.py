@@ -11,11 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import rasterio
 import yaml
 
 import lsgh_ee as lg
 from conftest import edit_config, fast_training, run_cli
 from lsgh_ee.config import load_config
+from lsgh_ee.errors import LsghError
 from lsgh_ee.evaluation.crossval import (
     correction_for,
     paired_differences,
@@ -287,6 +289,29 @@ def test_cv_study_writes_its_files_and_skips_a_rerun(built_region: Path, tmp_pat
     assert not temporal.skipped and temporal.summary["kind"] == "temporal"
     spans = [f["test_years"] for f in temporal.summary["fold_details"]]
     assert spans == sorted(spans) and spans[0][0] == 2000 and spans[-1][1] == 2009
+
+
+def test_cv_refuses_a_grid_whose_arrays_would_not_fit(
+    built_region: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cv holds whole-grid arrays: with too little memory it says so up front, in one line
+    with the grid, the need and the way out, and writes nothing."""
+    from lsgh_ee import headroom
+    from lsgh_ee.stages.cv import cv_memory
+
+    config = _cv_region(built_region, tmp_path / "region")
+    run = RunFolder(load_config(config).run_dir)
+    with rasterio.open(run.codes) as src:
+        pixels, bands = src.height * src.width, src.count
+    need = cv_memory(pixels, bands, ["rf", "rf-raw"], False)
+    assert need == pixels * (6 * bands + 4 + 2 * 20 + 4 * bands + 4)  # rf-raw's float copy
+    monkeypatch.setattr(headroom, "available_memory", lambda: need - 1)
+    with pytest.raises(LsghError, match=r"cv of a .* grid .* needs about .* GB of memory, "
+                       r".* GB are available; cross-validate on a smaller AOI"):  # fmt: skip
+        lg.cv(config, folds=FOLDS, models=["rf", "rf-raw"])
+    assert not run.cv.exists()
+    monkeypatch.setattr(headroom, "available_memory", lambda: need)
+    assert not lg.cv(config, folds=FOLDS, models=["rf", "rf-raw"]).skipped
 
 
 @pytest.mark.slow

@@ -228,3 +228,26 @@ def test_strip_rows_setting(tmp_path: Path) -> None:
         else:
             with pytest.raises(LsghError, match=key):
                 load_config(other)
+
+
+def test_a_grid_too_large_for_a_local_run_is_refused_with_the_way_out(demo: Path) -> None:
+    """export-factors refuses a grid over MAX_LOCAL_PIXELS in one line that names the
+    native run; the grid itself (a header) is still there for the Earth Engine-native run."""
+    from conftest import run_cli
+    from lsgh_ee.region import MAX_LOCAL_PIXELS
+
+    config = yaml.safe_load(demo.read_text())
+    config["resolution"] = 1.0  # the demo's 27 x 28 km at 1 m: about 780 M pixels
+    config["output"] = {"dir": "huge-run"}
+    huge = demo.parent / "huge.yaml"
+    huge.write_text(yaml.safe_dump(config, sort_keys=False))
+    grid = Region.from_config(load_config(huge)).grid
+    assert grid.height * grid.width > MAX_LOCAL_PIXELS
+    with pytest.raises(LsghError, match="more than the 400 M a local run takes"):
+        Region.from_config(load_config(huge), max_pixels=MAX_LOCAL_PIXELS)
+    proc = run_cli("export-factors", str(huge), check=False)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    line = f"{grid.height} x {grid.width} grid ({grid.height * grid.width / 1e6:.0f} M pixels"
+    assert line in proc.stderr and "--backend ee" in proc.stderr
+    assert not list((demo.parent / "huge-run").glob("*.tif"))

@@ -240,9 +240,16 @@ def terrain_strips(
 ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """``(first row, {name: float32 (strip rows, cols) values})`` of the local DEM's
     factors ``names`` (no hydrology factor) strip by strip, equal to the same rows of
-    :func:`lsgh_ee.factors.dem_layers.terrain_layers` (see the module's docstring)."""
+    :func:`lsgh_ee.factors.dem_layers.terrain_layers` (see the module's docstring).
+
+    A strip is at least twice the halo tall (``strip_rows`` 0 still means the whole grid):
+    each strip computes its halo's rows too, so thinner strips, as a wide grid's
+    ``output.strip_pixels`` gives, would spend most of their time on the halo (memory:
+    ``rows + 2 × halo`` rows either way, at most twice a thin strip's)."""
     grid, settings = region.grid, region.config.terrain
     pad = dem_halo(grid, settings, names)
+    if strip_rows:
+        strip_rows = max(strip_rows, 2 * pad)
     needed = coverage_needed(grid, pad)
     path = region.config.dem.path
     with SourceRaster(path) as source:

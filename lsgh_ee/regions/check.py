@@ -69,7 +69,7 @@ def check_config(path: str | os.PathLike) -> CheckReport:
     """
     from lsgh_ee.config import load_config
     from lsgh_ee.factors.resolve import resolve_factors
-    from lsgh_ee.region import Region
+    from lsgh_ee.region import MAX_LOCAL_PIXELS, Region
 
     report = CheckReport()
     try:
@@ -80,7 +80,7 @@ def check_config(path: str | os.PathLike) -> CheckReport:
     base = config.source_file.parent if config.source_file else None
     report.rows.append(("config", _short(config.source_file, None), "ok", "-", config.name))
     try:
-        region = Region.from_config(config)
+        region = Region.from_config(config, max_pixels=MAX_LOCAL_PIXELS)
     except LsghError as exc:
         report.errors.append(str(exc))
         return report

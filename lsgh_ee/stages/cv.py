@@ -104,6 +104,7 @@ def cv(
             f"--ensemble needs two or more of the cross-validated models ({', '.join(models)}),"
             f" got {', '.join(ensemble) or 'none'}; e.g. --ensemble rf-raw,lsgh"
         )
+    _require_memory_for(run, models, bool(ensemble))
     training = config.training.model_copy(update={"epochs": epochs} if epochs else {})
     if kind == "temporal":
         repeats = 1  # year groups are fixed: a repeat would give the same folds
@@ -315,3 +316,33 @@ def test_digest(test) -> str:
     for array in (test.rows, test.cols, test.label):
         h.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
     return h.hexdigest()[:16]
+
+
+def _require_memory_for(run, models: list[str], ensemble: bool) -> None:
+    """Refuse, in one line, a cross-validation whose whole-grid arrays would not fit."""
+    from lsgh_ee.headroom import require_memory
+    from lsgh_ee.rasters import open_raster
+
+    with open_raster(run.codes) as src:  # the header only
+        rows, cols, bands = src.height, src.width, src.count
+    require_memory(
+        cv_memory(rows * cols, bands, models, ensemble),
+        f"cv of a {rows:,} x {cols:,} grid (it holds the whole factor stack and every "
+        "model's fold maps)",
+        "cross-validate on a smaller AOI or a coarser 'resolution' (the map stages stream "
+        "and have no such limit)",
+    )
+
+
+def cv_memory(pixels: int, n_factors: int, models: list[str], ensemble: bool) -> int:
+    """A rough peak (bytes) of :func:`cv` on a grid of ``pixels`` with ``n_factors``: the
+    factor stack (float32 values and uint8 codes) and a fold's recomputed codes, 6 B per
+    factor; the truth raster, 4 B; per mapped model (the ensemble too) its fold-map sums
+    (two float64) and its fold map (float32), 20 B; and the largest whole-map prediction's
+    temporaries: class codes (the F-byte vectors, an int64 inverse, the float32 map),
+    raw values (a float32 copy) or patches (a 3 × 3 window of codes per factor)."""
+    f = n_factors
+    per_model = {"rf-raw": 4 * f + 4, "lsgh-ctx": 9 * f + 4}
+    transient = max(per_model.get(m, f + 12) for m in models)
+    maps = len(models) + int(ensemble)
+    return pixels * (6 * f + 4 + 20 * maps + transient)

@@ -48,7 +48,7 @@ def export_factors(
     from lsgh_ee.factors.resolve import resolve_factors
     from lsgh_ee.factors.windows import export_local_factors
     from lsgh_ee.inventory import read_inventory
-    from lsgh_ee.region import Region
+    from lsgh_ee.region import MAX_LOCAL_PIXELS, Region
 
     config = as_config(config)
     run = run_folder(config, run_dir)
@@ -71,7 +71,7 @@ def export_factors(
                   seed=config.sampling.seed)  # fmt: skip
 
     def work() -> tuple[list[Path], dict]:
-        region = Region.from_config(config)
+        region = Region.from_config(config, max_pixels=MAX_LOCAL_PIXELS)
         inventory = read_inventory(config.inventory, region)
         downloaded: list[Path] = []
         read_dem = dem_reader(config, run.path, downloaded, fetch) if dem_from_ee else None

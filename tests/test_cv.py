@@ -304,7 +304,7 @@ def test_cv_refuses_a_grid_whose_arrays_would_not_fit(
     with rasterio.open(run.codes) as src:
         pixels, bands = src.height * src.width, src.count
     need = cv_memory(pixels, bands, ["rf", "rf-raw"], False)
-    assert need == pixels * (6 * bands + 4 + 2 * 20 + 4 * bands + 4)  # rf-raw's float copy
+    assert need == pixels * (6 * bands + 4 + 2 * 20 + 4 * bands + 4) * 5 // 4  # rf-raw's copy
     monkeypatch.setattr(headroom, "available_memory", lambda: need - 1)
     with pytest.raises(LsghError, match=r"cv of a .* grid .* needs about .* GB of memory, "
                        r".* GB are available; cross-validate on a smaller AOI"):  # fmt: skip

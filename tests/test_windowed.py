@@ -143,6 +143,32 @@ def test_hydrology_factors_stay_whole_and_equal(holed: Path, tmp_path: Path) -> 
     _assert_same_files(_whole(path, tmp_path / "whole"), _windowed(path, tmp_path / "s", 6))
 
 
+def test_hydrology_factors_refuse_a_grid_whose_dem_would_not_fit(
+    holed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flow routing holds the whole padded DEM: with too little memory export-factors says
+    so before reading it, naming the factors and the way out, and writes nothing."""
+    from lsgh_ee import headroom
+    from lsgh_ee.factors.dem_layers import HYDROLOGY_BYTES_PER_PIXEL, dem_halo
+
+    config = yaml.safe_load(holed.read_text())
+    config["factors"] = {"slope": {}, "twi": {}}
+    path = tmp_path / "region.yaml"
+    for name in ("dem.tif", "landslides.gpkg"):
+        shutil.copy(holed.parent / name, tmp_path / name)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    region, _ = _inputs(path)
+    padded = region.grid.padded(dem_halo(region.grid, region.config.terrain, ["twi"]))
+    need = padded.height * padded.width * HYDROLOGY_BYTES_PER_PIXEL
+    monkeypatch.setattr(headroom, "available_memory", lambda: need - 1)
+    with pytest.raises(LsghError, match=r"hydrology factors \(twi\) of a .* needs about .* "
+                       r"GB of memory, .* available; drop them from 'factors'"):  # fmt: skip
+        _windowed(path, tmp_path / "run", 6)
+    assert not (tmp_path / "run" / "factors.tif").exists()
+    monkeypatch.setattr(headroom, "available_memory", lambda: need)
+    assert (_windowed(path, tmp_path / "run", 6) / "factors.tif").exists()
+
+
 def test_a_dem_short_of_the_aoi_is_refused_by_strips(holed: Path, tmp_path: Path) -> None:
     from conftest import synthetic_dem
 

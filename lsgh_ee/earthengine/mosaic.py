@@ -140,8 +140,9 @@ def piece_blocks(pieces: Sequence[Piece], *, max_bytes: int = PIECE_READ_BYTES) 
     from lsgh_ee.rasters import bounded_gdal_cache
 
     for piece in pieces:
-        with bounded_gdal_cache(), rasterio.open(piece.path) as src:
+        with rasterio.open(piece.path) as src:
             row_bytes = src.count * src.width * np.dtype(src.dtypes[0]).itemsize
             for row0, row1 in strips(src.height, max(1, max_bytes // max(row_bytes, 1))):
-                data = src.read(window=Window(0, row0, src.width, row1 - row0))
+                with bounded_gdal_cache():  # not held across the yield
+                    data = src.read(window=Window(0, row0, src.width, row1 - row0))
                 yield piece.row + row0, piece.col, data

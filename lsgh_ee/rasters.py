@@ -265,10 +265,10 @@ class StripWriter:
             self._dst = rasterio.open(self._plain, "w+", interleave="band", **profile)
         self.categorical = not np.issubdtype(np.dtype(dtype), np.floating)
 
-    def write(self, band: int, row0: int, data: np.ndarray) -> None:
-        """Write ``data`` (``(rows, cols)``, all columns) into band ``band`` (1-based)
-        from row ``row0``."""
-        window = Window(0, row0, self.grid.width, data.shape[0])
+    def write(self, band: int, row0: int, data: np.ndarray, col0: int = 0) -> None:
+        """Write ``data`` (``(rows, cols)``: all columns, or a window from column ``col0``)
+        into band ``band`` (1-based) from row ``row0``."""
+        window = Window(col0, row0, data.shape[1], data.shape[0])
         try:
             with bounded_gdal_cache():
                 self._dst.write(data.astype(self._dst.dtypes[0], copy=False), band, window=window)

@@ -15,6 +15,7 @@ from ee_client import trusted_key
 from ee_fake import FakeEarthEngine, make_service_account_key
 from pyproj import CRS
 
+from lsgh_ee.earthengine.download import download_image
 from lsgh_ee.earthengine.exports import (
     ExportSettings,
     export_to_drive,
@@ -26,6 +27,7 @@ from lsgh_ee.earthengine.storage import CloudStorage
 from lsgh_ee.earthengine.tasks import TaskDisplay, TaskStatus, wait_for_operation
 from lsgh_ee.errors import LsghError
 from lsgh_ee.grid import Grid
+from lsgh_ee.rasters import write_geotiff
 
 PROJECT = "lsgh-test"
 BUCKET = "lsgh-bucket"
@@ -108,6 +110,24 @@ def test_gcs_export_fetches_the_exact_grid_in_pieces(fake: FakeEarthEngine, tmp_
     assert len(fake.requests("imageExport")) == 1
     with rasterio.open(again) as src:
         np.testing.assert_array_equal(src.read(2), _expected(1))
+
+
+def test_pieces_and_tiles_make_the_file_of_the_whole_mosaic(
+    fake: FakeEarthEngine, tmp_path: Path
+) -> None:
+    """gcs pieces and download tiles are written block by block: the same file, byte for
+    byte, as the whole mosaic written at once."""
+    expected = np.stack([_expected(0), _expected(1)])
+    write_geotiff(tmp_path / "whole.tif", expected, GRID, descriptions=["value", "ids"])
+    image = ee.Image("test/reference")
+    pieces = fetch_image(image, GRID, tmp_path / "pieces.tif", band_names=["value", "ids"],
+                         mode="gcs", settings=_settings(fake), file_dimensions=16)  # fmt: skip
+    tiles = download_image(image, GRID, tmp_path / "tiles.tif", band_names=["value", "ids"],
+                           max_bytes=2 * 4 * 13 * 17)  # fmt: skip
+    assert len(fake.storage.names(BUCKET, "runs/test/")) == 12
+    assert len(fake.requests("computePixels")) > 4  # several tiles
+    whole = (tmp_path / "whole.tif").read_bytes()
+    assert pieces.read_bytes() == whole and tiles.read_bytes() == whole
 
 
 def test_asset_export_then_download_equals_reference(fake: FakeEarthEngine, tmp_path: Path) -> None:

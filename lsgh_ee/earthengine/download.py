@@ -5,7 +5,8 @@
 both limits, fetches them concurrently with retries and exponential back-off on quota
 (429) and server (5xx) errors, keeps every finished tile in a cache folder (written
 atomically) so a re-run after a crash fetches only the missing tiles, and mosaics them into
-one GeoTIFF with exactly the grid's CRS and transform.
+one GeoTIFF with exactly the grid's CRS and transform, tile by tile
+(:func:`lsgh_ee.earthengine.mosaic.write_mosaic`: memory of one tile, not of the grid).
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from lsgh_ee.earthengine.geometry import pixel_grid
+from lsgh_ee.earthengine.mosaic import write_mosaic
 from lsgh_ee.errors import LsghError, first_line
 from lsgh_ee.grid import Grid
-from lsgh_ee.rasters import write_geotiff
 
 log = logging.getLogger(__name__)
 
@@ -396,13 +397,9 @@ def download_image(
             f"finished tile(s) are kept in {cache.folder}: re-run to fetch only the rest"
         ) from exc
 
-    mosaic = np.empty((len(band_names), grid.height, grid.width), dtype=np_dtype)
-    for tile in tiles:
-        window = (slice(tile.row, tile.row + tile.height), slice(tile.col, tile.col + tile.width))
-        mosaic[(slice(None), *window)] = cache.load(tile)
-    if nan_nodata:
-        mosaic[mosaic == np.float32(fill)] = np.nan
-    write_geotiff(out, mosaic, grid, nodata=nodata, descriptions=list(band_names))
+    blocks = ((tile.row, tile.col, cache.load(tile)) for tile in tiles)  # one tile at a time
+    write_mosaic(out, grid, blocks, band_names=band_names, dtype=dtype, nodata=nodata,
+                 fill=fill if nan_nodata else None)  # fmt: skip
     shutil.rmtree(cache.folder, ignore_errors=True)
     with contextlib.suppress(OSError):
         root.rmdir()  # only when no other download's tiles are in it

@@ -4,8 +4,9 @@ or to Google Drive (``ee.batch.Export.image.*``), on the exact analysis grid.
 :func:`fetch_image` is the batch counterpart of
 :func:`~lsgh_ee.earthengine.download.download_image`: one GeoTIFF with exactly the grid's
 CRS, transform and shape (NaN nodata for floats). ``gcs`` exports to the bucket, waits
-for the task and downloads and mosaics the GeoTIFF piece(s); ``asset`` exports to an image
-asset, waits, then downloads the asset tile by tile. Both are resumable: the destination's
+for the task and downloads and mosaics the GeoTIFF piece(s) (piece by piece, rows at a
+time: :mod:`lsgh_ee.earthengine.mosaic`); ``asset`` exports to an image asset, waits, then
+downloads the asset tile by tile. Both are resumable: the destination's
 name carries a fingerprint of the expression and grid, so a finished export is found and
 not started again, and a still-running one is waited for.
 """
@@ -22,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from lsgh_ee.config import EarthEngineConfig
 from lsgh_ee.earthengine.download import (
     _fingerprint,
@@ -31,6 +30,7 @@ from lsgh_ee.earthengine.download import (
     prepare_for_transfer,
 )
 from lsgh_ee.earthengine.geometry import crs_code, crs_transform
+from lsgh_ee.earthengine.mosaic import piece_blocks, place_pieces, write_mosaic
 from lsgh_ee.earthengine.tasks import (
     TaskStatus,
     list_operations,
@@ -39,7 +39,6 @@ from lsgh_ee.earthengine.tasks import (
 )
 from lsgh_ee.errors import LsghError, first_line
 from lsgh_ee.grid import Grid
-from lsgh_ee.rasters import write_geotiff
 
 log = logging.getLogger(__name__)
 
@@ -362,69 +361,14 @@ def fetch_image(
             )
     cache = Path(work_dir) if work_dir is not None else out.with_name(f".{out.name}.pieces")
     pieces = [store.download(n, cache / key / Path(n).name) for n in names]
-    mosaic = mosaic_pieces(pieces, grid, len(band_names), np.dtype(dtype))
-    if transfer.nan_nodata:
-        mosaic[mosaic == np.float32(transfer.fill)] = np.nan
-    write_geotiff(out, mosaic, grid, nodata=transfer.nodata, descriptions=list(band_names))
+    placed = place_pieces(pieces, grid, len(band_names))
+    write_mosaic(out, grid, piece_blocks(placed), band_names=band_names, dtype=dtype,
+                 nodata=transfer.nodata,
+                 fill=transfer.fill if transfer.nan_nodata else None)  # fmt: skip
     shutil.rmtree(cache / key, ignore_errors=True)
     with contextlib.suppress(OSError):
         cache.rmdir()  # only when no other download's pieces or tiles are in it
     return out
-
-
-def mosaic_pieces(pieces: Sequence[Path], grid: Grid, bands: int, dtype: np.dtype) -> np.ndarray:
-    """``(bands, rows, cols)`` of ``grid`` from GeoTIFF pieces on its pixel lattice (each
-    placed by its own transform).
-
-    Raises:
-        LsghError: a piece off the grid's CRS or lattice, or pixels no piece covers.
-    """
-    import rasterio
-
-    mosaic = np.zeros((bands, grid.height, grid.width), dtype=dtype)
-    covered = np.zeros((grid.height, grid.width), dtype=bool)
-    from rasterio.errors import RasterioError
-
-    for path in pieces:
-        try:
-            piece = rasterio.open(path)
-        except RasterioError:
-            raise LsghError(
-                f"exported piece {path.name} from Cloud Storage is not a readable GeoTIFF "
-                f"({path.stat().st_size} bytes); delete {path} and the export from the "
-                "bucket and run again"
-            ) from None
-        with piece as src:
-            col, row = ~grid.transform @ (src.transform.c, src.transform.f)
-            aligned = (
-                src.crs == grid.crs
-                and np.allclose(
-                    src.transform[:2] + src.transform[3:5], grid.transform[:2] + grid.transform[3:5]
-                )  # fmt: skip
-                and abs(col - round(col)) < 1e-6
-                and abs(row - round(row)) < 1e-6
-            )
-            r, c = int(round(row)), int(round(col))
-            if (
-                not aligned
-                or r < 0
-                or c < 0
-                or r + src.height > grid.height
-                or (c + src.width > grid.width)
-                or src.count != bands
-            ):
-                raise LsghError(
-                    f"exported piece {path.name} is not on the analysis grid; delete the "
-                    "export from the bucket and run again"
-                )
-            mosaic[:, r : r + src.height, c : c + src.width] = src.read()
-            covered[r : r + src.height, c : c + src.width] = True
-    if not covered.all():
-        raise LsghError(
-            f"the exported pieces cover {covered.mean():.1%} of the grid; delete the export "
-            "from the bucket and run again"
-        )
-    return mosaic
 
 
 def export_to_drive(

@@ -1,7 +1,8 @@
 """Earth Engine as a source of factor layers for ``export-factors``: the DEM and the
 non-terrain ``source: ee`` factors, brought onto the grid as GeoTIFFs in the run folder by
 the configured export mode (tiled download, or a batch export through Cloud Storage or an
-asset; resumable), then read like local rasters.
+asset; resumable), then read strip by strip like local rasters (nothing of the whole grid
+held in memory).
 """
 
 from __future__ import annotations
@@ -10,9 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lsgh_ee.config import RegionConfig
 from lsgh_ee.earthengine.connect import export_settings_for, session_for
 from lsgh_ee.errors import LsghError
+from lsgh_ee.factors.dem_layers import DemFile
+from lsgh_ee.factors.resolve import ResolvedFactor
+from lsgh_ee.factors.source_strips import FactorFile, file_strips
+from lsgh_ee.grid import Grid
 from lsgh_ee.runfolder import RunFolder
 
 
@@ -50,47 +57,45 @@ def image_fetcher(
     return fetch
 
 
-def dem_reader(config: RegionConfig, run: Path, downloaded: list[Path],
-                      fetch: Callable[..., Path]):  # fmt: skip
-    """A DEM reader for the terrain recipes that downloads ``dem.ee_asset`` from Earth
-    Engine onto the (padded) grid as ``dem_ee.tif``: tiled under the request limits,
-    retried, resumable from ``.ee_tiles/``. The derivatives are then computed by the same
-    code as for a local DEM."""
-    import numpy as np
-    import rasterio
-
+def dem_file(config: RegionConfig, run: Path, downloaded: list[Path],
+             fetch: Callable[..., Path]) -> DemFile:  # fmt: skip
+    """A DEM file for the terrain recipes that downloads ``dem.ee_asset`` from Earth Engine
+    onto the (padded) grid as ``dem_ee.tif`` (tiled under the request limits, retried,
+    resumable from ``.ee_tiles/``) and checks its nodata share strip by strip. The
+    derivatives are then computed by the same code as for a local DEM, strip by strip
+    (:func:`lsgh_ee.factors.windows.terrain_strips`)."""
     from lsgh_ee.earthengine.recipes import dem_image
 
-    def read(grid, min_coverage: float) -> np.ndarray:
+    def path_of(grid: Grid, min_coverage: float) -> Path:
         session_for(config, reuse=True)  # building an ee.Image needs the initialised client
         image = dem_image(config.dem.ee_asset, grid, config.dem.ee_band)
         path = fetch(image, grid, RunFolder(run) / RunFolder.DEM_EE_TIF, ["elevation"])
         downloaded.append(path)
-        with rasterio.open(path) as src:
-            dem = src.read(1)
-        if np.isnan(dem).mean() > 1 - min_coverage:
+        rows = config.output.rows_per_strip(grid.width)
+        missing = sum(int(np.isnan(dem).sum()) for _, dem in file_strips(path, grid, 0, rows))
+        share = missing / (grid.height * grid.width)
+        if share > 1 - min_coverage:
             raise LsghError(
-                f"Earth Engine DEM {config.dem.ee_asset} has no data over "
-                f"{np.isnan(dem).mean():.1%} of the region; choose a DEM that covers it"
+                f"Earth Engine DEM {config.dem.ee_asset} has no data over {share:.1%} of the "
+                "region; choose a DEM that covers it"
             )
-        return dem
+        return path
 
-    return read
+    return path_of
 
 
-def factor_reader(config: RegionConfig, grid, factors: list, run: Path,
-                          downloaded: list[Path], ee_fetch: Callable[..., Path]):  # fmt: skip
-    """A reader of the non-terrain ``source: ee`` factors (see ``compute_local_factors``): on
-    first use, every one of them is downloaded in one multi-band request series
-    (``factors_ee.tif``; tiled, retried, resumable from ``.ee_tiles/``) from the recipes of
-    :func:`lsgh_ee.earthengine.recipes.factor_image`; classification then runs locally.
-    (Terrain factors keep the DEM download: one DEM gives all five with the local
-    definitions, at the cost of one band.)"""
-    import rasterio
-
+def factor_files(config: RegionConfig, grid: Grid, factors: list[ResolvedFactor], run: Path,
+                 downloaded: list[Path], ee_fetch: Callable[..., Path]) -> FactorFile:  # fmt: skip
+    """Where the non-terrain ``source: ee`` factors are (see
+    :func:`lsgh_ee.factors.windows.export_local_factors`): on first use, every one of them
+    is downloaded in one multi-band request series (``factors_ee.tif``; tiled, retried,
+    resumable from ``.ee_tiles/``) from the recipes of
+    :func:`lsgh_ee.earthengine.recipes.factor_image`; each is then read band by band, strip
+    by strip, and classified locally. (Terrain factors keep the DEM download: one DEM gives
+    all five with the local definitions, at the cost of one band.)"""
     from lsgh_ee.earthengine.recipes import factor_image_with_classes
 
-    read: dict[str, tuple] = {}
+    found: dict[str, tuple[Path, int, tuple[str, ...], dict]] = {}
 
     def fetch() -> None:
         session_for(config, reuse=True)  # the recipes build images (and may query) before fetching
@@ -101,17 +106,15 @@ def factor_reader(config: RegionConfig, grid, factors: list, run: Path,
         names = [f.name for f in factors]
         path = ee_fetch(images, grid, RunFolder(run) / RunFolder.FACTORS_EE_TIF, names)
         downloaded.append(path)
-        with rasterio.open(path) as src:
-            data = src.read()
-        for i, factor in enumerate(factors):
+        for band, factor in enumerate(factors, start=1):
             spec = factor.spec
             source = spec.asset or spec.dataset or (str(spec.path) if spec.path else "catalogue")
             method = {"recipe": f"earthengine {factor.recipe}", "source": source}
-            read[factor.name] = (data[i], classes[factor.name], method)
+            found[factor.name] = (path, band, tuple(classes[factor.name]), method)
 
-    def read_factor(factor):
-        if not read:
+    def factor_file(factor: ResolvedFactor) -> tuple[Path, int, tuple[str, ...], dict]:
+        if not found:
             fetch()
-        return read[factor.name]
+        return found[factor.name]
 
-    return read_factor
+    return factor_file

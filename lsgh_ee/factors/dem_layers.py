@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection
+from pathlib import Path
 
 import numpy as np
 
@@ -21,10 +22,16 @@ from lsgh_ee.factors import hydrology, neighbourhood, terrain
 from lsgh_ee.factors.catalogue import HYDROLOGY_FACTORS
 from lsgh_ee.grid import Grid
 from lsgh_ee.headroom import require_memory
+from lsgh_ee.rasters import open_raster
 from lsgh_ee.region import Region
 
 #: ``read_dem(grid, min_coverage) -> elevations`` on ``grid`` (float32, NaN nodata).
 DemReader = Callable[[Grid, float], np.ndarray]
+
+#: ``dem_file(grid, min_coverage) -> path``: a GeoTIFF whose band 1 is the DEM on exactly
+#: ``grid`` (float32, NaN nodata), checked to have data over ``min_coverage`` of it (the
+#: Earth Engine backend downloads one), read strip by strip like the local DEM.
+DemFile = Callable[[Grid, float], Path]
 
 
 #: Peak bytes per padded-grid pixel of :func:`terrain_layers` with hydrology factors:
@@ -68,6 +75,17 @@ def terrain_layers(
         position = neighbourhood.slope_position(tpi, slope, neighbourhood.tpi_moments(tpi))
         layers["slope_position"] = slope_position_values(position)
     return layers
+
+
+def whole_dem(dem_file: DemFile) -> DemReader:
+    """A :data:`DemReader` of the whole band 1 of the file ``dem_file`` gives (for the
+    hydrology factors, which need the whole padded DEM at once)."""
+
+    def read(grid: Grid, min_coverage: float) -> np.ndarray:
+        with open_raster(dem_file(grid, min_coverage)) as src:
+            return src.read(1)
+
+    return read
 
 
 def dem_factors(

@@ -8,6 +8,8 @@ distances, each strip equal to the same rows of
   coverage and nodata checks add the strips up. A categorical raster without a remap table
   names its classes after the distinct values on the grid: a first pass collects them.
 - polygons are burnt onto each strip's grid (GDAL burns each cell on its own);
+- files already on the grid (the Earth Engine backend's downloads, :data:`FactorFile`) are
+  read strip by strip with windowed reads (:func:`file_strips`), no resampling;
 - distances: the exact strip-by-strip transform of
   :mod:`lsgh_ee.factors.strip_distance` on the same padded grid. Its features (lines burnt
   with ``all_touched``) are burnt once for the whole padded grid, a transient uint8 raster
@@ -19,11 +21,14 @@ distances, each strip equal to the same rows of
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from rasterio.windows import Window
 
+from lsgh_ee.errors import LsghError
 from lsgh_ee.factors.local import (
     apply_lookup,
     distance_features,
@@ -38,7 +43,13 @@ from lsgh_ee.factors.resolve import ResolvedFactor
 from lsgh_ee.factors.strip_distance import distance_strips, lower_edges
 from lsgh_ee.factors.stripping import strip_grid, strips
 from lsgh_ee.grid import Grid
-from lsgh_ee.rasters import SourceRaster, check_coverage, check_some_data
+from lsgh_ee.rasters import (
+    SourceRaster,
+    bounded_gdal_cache,
+    check_coverage,
+    check_some_data,
+    open_raster,
+)
 from lsgh_ee.vectors import burn
 
 #: Share of the grid a raster source must cover (as :func:`lsgh_ee.rasters.read_onto_grid`).
@@ -80,6 +91,47 @@ def source_strips(factor: ResolvedFactor, grid: Grid, strip_rows: int) -> Source
             yield row0, np.where(raster > 0, raster, np.nan).astype("float32")
 
     return SourceStrips(burnt(), method, classes)
+
+
+#: ``factor_file(factor) -> (path, band, classes, method)``: a non-terrain factor's raw
+#: values as band ``band`` (1-based) of a GeoTIFF on exactly the region's grid (float32, NaN
+#: nodata; class codes 1..k for a categorical factor), its class names in code order
+#: (categorical) and how they were computed. The Earth Engine backend downloads them.
+FactorFile = Callable[[ResolvedFactor], tuple[Path, int, tuple[str, ...], dict]]
+
+
+def file_source(
+    factor: ResolvedFactor, grid: Grid, strip_rows: int, factor_file: FactorFile
+) -> SourceStrips:
+    """The strips of a factor that ``factor_file`` gives on the grid (no resampling: the
+    rows of the whole band, as :func:`lsgh_ee.factors.local.source_layer` reads them)."""
+    path, band, classes, method = factor_file(factor)
+    values = file_strips(path, grid, 0, strip_rows, band=band)
+    return SourceStrips(values, method, tuple(classes) if factor.kind == "categorical" else None)
+
+
+def file_strips(
+    path: Path, grid: Grid, pad: int, strip_rows: int, *, band: int = 1
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first row, values of the strip with a halo of pad cells)`` of band ``band`` of a
+    GeoTIFF on exactly ``grid`` padded by ``pad`` (float32 as stored), strips of ``grid``'s
+    rows: windowed reads, so each strip is the same rows of the whole band.
+
+    Raises:
+        LsghError: the file is not of the padded grid's shape.
+    """
+    padded = grid.padded(pad)
+    with open_raster(path) as src:
+        if (src.height, src.width) != padded.shape:
+            raise LsghError(
+                f"raster {path} is {src.height} x {src.width} pixels, not the grid's "
+                f"{padded.height} x {padded.width}; delete it and run again"
+            )
+        for row0, row1 in strips(grid.height, strip_rows):
+            window = Window(0, row0, padded.width, row1 - row0 + 2 * pad)
+            with bounded_gdal_cache():
+                values = src.read(band, window=window)
+            yield row0, values
 
 
 def raster_strips(

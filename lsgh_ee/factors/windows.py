@@ -20,6 +20,11 @@ Exactness (the files are bit for bit those of the whole-array computation, check
 - NDVI, rasters, polygons and distances from local files, strip by strip
   (:mod:`lsgh_ee.factors.source_strips`; distances by the exact strip-by-strip transform of
   :mod:`lsgh_ee.factors.strip_distance`, equal to SciPy's);
+- a DEM or ``source: ee`` factors from Earth Engine (``dem_file`` / ``factor_file``
+  given): the downloaded GeoTIFF is on the padded grid (the DEM) or the grid (the
+  factors), so a strip (with its halo) is a windowed read of the same rows of the whole
+  band (:func:`lsgh_ee.factors.source_strips.file_strips`): the values the whole read
+  gave;
 - data-driven breaks (``classify: quantile | natural``) from the written values, read back
   strip by strip (:func:`lsgh_ee.factors.strip_breaks.strip_data_breaks`: exact quantiles,
   the same Jenks sample), then the codes rewritten strip by strip.
@@ -30,19 +35,18 @@ features, one byte per padded grid cell while GDAL burns them, then one bit (see
 :mod:`lsgh_ee.factors.source_strips` for why), and one ``int32`` per padded column and
 strip.
 
-Kept whole-array (one factor at a time, written and freed before the next):
-
-- the hydrology factors (flow_accumulation, twi, spi, distance_to_drainage): an upstream
-  area needs its whole catchment; when one is asked, all DEM factors come from the whole
-  padded DEM (:func:`lsgh_ee.factors.dem_layers.terrain_layers`);
-- a DEM or a factor from Earth Engine (``read_dem`` / ``read_factor`` given) is
-  downloaded for the whole grid.
+Kept whole-array (one factor at a time, written and freed before the next): the
+hydrology factors (flow_accumulation, twi, spi, distance_to_drainage): an upstream area
+needs its whole catchment; when one is asked, all DEM factors come from the whole padded
+DEM (:func:`lsgh_ee.factors.dem_layers.terrain_layers`; from Earth Engine's too, read
+whole from its file: :func:`lsgh_ee.factors.dem_layers.whole_dem`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,15 +54,15 @@ import numpy as np
 from lsgh_ee.factors import neighbourhood
 from lsgh_ee.factors.catalogue import HYDROLOGY_FACTORS
 from lsgh_ee.factors.dem_layers import (
-    DemReader,
+    DemFile,
     coverage_needed,
     dem_factors,
     dem_halo,
     slope_position_values,
     terrain_method,
+    whole_dem,
 )
 from lsgh_ee.factors.local import (
-    FactorReader,
     Progress,
     apply_mask,
     breaks_error,
@@ -70,7 +74,13 @@ from lsgh_ee.factors.local import (
     whole_layers,
 )
 from lsgh_ee.factors.resolve import ResolvedFactor
-from lsgh_ee.factors.source_strips import raster_strips, source_strips
+from lsgh_ee.factors.source_strips import (
+    FactorFile,
+    file_source,
+    file_strips,
+    raster_strips,
+    source_strips,
+)
 from lsgh_ee.factors.stack import FactorLayer, FactorStack
 from lsgh_ee.factors.strip_breaks import strip_data_breaks
 from lsgh_ee.factors.stripping import strip_grid, strips
@@ -91,16 +101,18 @@ def export_local_factors(
     *,
     strip_rows: int = DEFAULT_STRIP_ROWS,
     progress: Progress | None = None,
-    read_dem: DemReader | None = None,
-    read_factor: FactorReader | None = None,
+    dem_file: DemFile | None = None,
+    factor_file: FactorFile | None = None,
 ) -> FactorStack:
     """Compute, classify and write ``factors.tif``, ``class_codes.tif`` and
     ``factor_schema.json`` into ``run_dir`` strip by strip, but for the factors kept
-    whole (hydrology, Earth Engine downloads: one whole factor at a time); see the
-    module's docstring.
+    whole (hydrology: one whole factor at a time); see the module's docstring.
 
-    Args: as :func:`lsgh_ee.factors.local.compute_local_factors`, plus ``run_dir`` and
-        ``strip_rows`` (rows per strip; 0 = the whole grid at once).
+    Args: as :func:`lsgh_ee.factors.local.compute_local_factors` (but ``progress``), plus
+        ``run_dir`` and ``strip_rows`` (rows per strip; 0 = the whole grid at once);
+        ``dem_file``: where given, the DEM comes from the file it gives on the padded grid
+        (the Earth Engine backend downloads it) instead of ``dem.path``; ``factor_file``:
+        where given, the ``source: ee`` non-terrain factors come from the files it gives.
 
     Returns:
         The stack's metadata: layers with their schema (name, kind, units, classes,
@@ -109,7 +121,8 @@ def export_local_factors(
     grid, run = region.grid, RunFolder(run_dir)
     n = len(factors)
     dem_names = [f.name for f in factors if f.recipe == "terrain"]
-    by_strips = read_dem is None and bool(dem_names) and not set(dem_names) & set(HYDROLOGY_FACTORS)
+    by_strips = bool(dem_names) and not set(dem_names) & set(HYDROLOGY_FACTORS)
+    read_dem = None if dem_file is None else whole_dem(dem_file)
     band_of = {f.name: i for i, f in enumerate(factors)}
     done: dict[int, FactorLayer] = {}
 
@@ -126,15 +139,14 @@ def export_local_factors(
             bands = {name: band_of[name] for name in dem_names}
             for name in bands:
                 told(name)
-            done.update(_write_terrain(region, factors, bands, out))
-        windowed = [f for f in factors if _windowed_source(f, read_factor)]
-        whole = [
-            f for f in factors if f not in windowed and not (by_strips and f.recipe == "terrain")
-        ]
-        for factor in windowed:
-            told(factor.name)
-            done[band_of[factor.name]] = _write_source(factor, band_of[factor.name], out)
-        for layer in whole_layers(region, whole, told, read_dem, read_factor):
+            done.update(_write_terrain(region, factors, bands, out, dem_file))
+        for factor in factors:
+            if factor.recipe != "terrain":
+                told(factor.name)
+                i = band_of[factor.name]
+                done[i] = _write_source(factor, i, out, factor_file)
+        whole = [f for f in factors if f.recipe == "terrain" and not by_strips]
+        for layer in whole_layers(region, whole, told, read_dem):
             i = band_of[layer.name]
             for row0, row1 in strips(grid.height, strip_rows):
                 values_out.write(i + 1, row0, layer.values[row0:row1])
@@ -146,12 +158,6 @@ def export_local_factors(
         codes_out.close(descriptions=stack.names, band_tags=code_tags, tags=stack.CODE_TAGS)
     stack.write_schema(run_dir)
     return stack
-
-
-def _windowed_source(factor: ResolvedFactor, read_factor: FactorReader | None) -> bool:
-    """Whether a non-terrain factor is computed strip by strip (from a local source)."""
-    from_ee = read_factor is not None and factor.spec.source == "ee"
-    return factor.recipe != "terrain" and not from_ee
 
 
 @dataclass
@@ -167,10 +173,17 @@ class _Bands:
         return self.region.aoi_rows(row0, rows)
 
 
-def _write_source(factor: ResolvedFactor, i: int, out: _Bands) -> FactorLayer:
-    """Write a non-terrain factor from a local source into band ``i + 1`` strip by strip
+def _write_source(
+    factor: ResolvedFactor, i: int, out: _Bands, factor_file: FactorFile | None
+) -> FactorLayer:
+    """Write a non-terrain factor from a local source, or from ``factor_file`` for a
+    ``source: ee`` one, into band ``i + 1`` strip by strip
     (:mod:`lsgh_ee.factors.source_strips`); its metadata layer."""
-    source = source_strips(factor, out.region.grid, out.strip_rows)
+    grid, rows = out.region.grid, out.strip_rows
+    if factor_file is not None and factor.spec.source == "ee":
+        source = file_source(factor, grid, rows, factor_file)
+    else:
+        source = source_strips(factor, grid, rows)
     first, any_valid = None, False
     for row0, values in source.strips:
         if source.classes is None:
@@ -216,13 +229,17 @@ def _finish(
 
 
 def _write_terrain(
-    region: Region, factors: list[ResolvedFactor], bands: dict[str, int], out: _Bands
+    region: Region,
+    factors: list[ResolvedFactor],
+    bands: dict[str, int],
+    out: _Bands,
+    dem_file: DemFile | None,
 ) -> dict[int, FactorLayer]:
     """Write the DEM factors ``bands`` (name → band index - 1) strip by strip; their
     metadata layers by band index."""
     first: dict[int, FactorLayer] = {}
     any_valid = dict.fromkeys(bands.values(), False)
-    for row0, values in terrain_strips(region, list(bands), out.strip_rows):
+    for row0, values in terrain_strips(region, list(bands), out.strip_rows, dem_file):
         inside = out.inside(row0, next(iter(values.values())).shape[0])
         for name, i in bands.items():
             factor = factors[i]
@@ -236,10 +253,11 @@ def _write_terrain(
 
 
 def terrain_strips(
-    region: Region, names: list[str], strip_rows: int
+    region: Region, names: list[str], strip_rows: int, dem_file: DemFile | None = None
 ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    """``(first row, {name: float32 (strip rows, cols) values})`` of the local DEM's
-    factors ``names`` (no hydrology factor) strip by strip, equal to the same rows of
+    """``(first row, {name: float32 (strip rows, cols) values})`` of the DEM factors
+    ``names`` (no hydrology factor) strip by strip, from the local DEM or the file
+    ``dem_file`` gives, equal to the same rows of
     :func:`lsgh_ee.factors.dem_layers.terrain_layers` (see the module's docstring).
 
     A strip is at least twice the halo tall (``strip_rows`` 0 still means the whole grid):
@@ -251,19 +269,28 @@ def terrain_strips(
     if strip_rows:
         strip_rows = max(strip_rows, 2 * pad)
     needed = coverage_needed(grid, pad)
-    path = region.config.dem.path
-    with SourceRaster(path) as source:
+    with ExitStack() as stack:
+        if dem_file is None:
+            source = stack.enter_context(SourceRaster(region.config.dem.path))
+
+            def read(check: bool = True) -> Iterator[tuple[int, np.ndarray]]:
+                return raster_strips(source, grid, pad, strip_rows, needed, check=check)
+        else:
+            path = dem_file(grid.padded(pad), needed)
+
+            def read(check: bool = True) -> Iterator[tuple[int, np.ndarray]]:
+                return file_strips(path, grid, pad, strip_rows)
+
         moments = None
         if "slope_position" in names:
             parts = [
                 neighbourhood.strip_moments(
                     dem_factors(dem, grid.resolution, settings, ["tpi"], pad)["tpi"]
                 )
-                for _, dem in raster_strips(source, grid, pad, strip_rows, needed)
+                for _, dem in read()
             ]
             moments = neighbourhood.merge_moments(parts)
-        dems = raster_strips(source, grid, pad, strip_rows, needed, check=moments is None)
-        for row0, dem in dems:
+        for row0, dem in read(check=moments is None):
             layers = dem_factors(dem, grid.resolution, settings, names, pad)
             if moments is not None:
                 tpi = layers.pop("tpi")

@@ -55,7 +55,7 @@ def export_factors(
     factors = resolve_factors(config, backend)
     fetch = None
     if backend == "ee":
-        from lsgh_ee.earthengine.factor_sources import dem_reader, factor_reader, image_fetcher
+        from lsgh_ee.earthengine.factor_sources import dem_file, factor_files, image_fetcher
 
         fetch = image_fetcher(config, run.path, export_mode, task_progress)
     dem_from_ee = (
@@ -74,10 +74,10 @@ def export_factors(
         region = Region.from_config(config, max_pixels=MAX_LOCAL_PIXELS)
         inventory = read_inventory(config.inventory, region)
         downloaded: list[Path] = []
-        read_dem = dem_reader(config, run.path, downloaded, fetch) if dem_from_ee else None
+        ee_dem = dem_file(config, run.path, downloaded, fetch) if dem_from_ee else None
         from_ee = [f for f in factors if f.spec.source == "ee" and f.recipe != "terrain"]
-        read_factor = (
-            factor_reader(config, region.grid, from_ee, run.path, downloaded, fetch)
+        ee_factors = (
+            factor_files(config, region.grid, from_ee, run.path, downloaded, fetch)
             if backend == "ee" and from_ee
             else None
         )
@@ -88,8 +88,8 @@ def export_factors(
             run.path,
             strip_rows=strip_rows,
             progress=progress,
-            read_dem=read_dem,
-            read_factor=read_factor,
+            dem_file=ee_dem,
+            factor_file=ee_factors,
         )
         outputs = [run.factors, run.codes, run.factor_schema, *downloaded]
         with atomic_path(run.inventory) as tmp:

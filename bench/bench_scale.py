@@ -83,12 +83,19 @@ def region_at(folder: Path, resolution: float, epochs: int, models: list[str],
     return path
 
 
-def measure(command: list[str], pythonpath: str) -> dict:
-    """Run ``command``; its wall seconds, CPU seconds (user + system) and peak RSS (MiB)."""
+def measure(command: list[str], pythonpath: str, cores: int | None = None) -> dict:
+    """Run ``command``; its wall seconds, CPU seconds (user + system) and peak RSS (MiB).
+    ``cores``: pin it to that many CPUs (the last ones), so that thread pools (TensorFlow,
+    the forests' joblib, NumPy's BLAS) are as wide at every scale whatever else the
+    machine runs; None: all."""
     env = dict(os.environ, PYTHONPATH=pythonpath, TF_CPP_MIN_LOG_LEVEL="2")
+    pin = None
+    if cores:
+        cpus = sorted(os.sched_getaffinity(0))[-cores:]
+        pin = lambda: os.sched_setaffinity(0, cpus)  # noqa: E731
     start = time.perf_counter()
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True, preexec_fn=pin)  # fmt: skip
     assert proc.stderr is not None
     err = proc.stderr.read()  # until the child closes it (it exits)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -168,6 +175,9 @@ def main() -> None:
     parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
     parser.add_argument("--models", nargs="+", default=["lsgh", "rf-raw"])
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--cores", type=int, default=None,
+                        help="pin each stage to this many CPUs (default: all); 1 makes CPU "
+                        "times comparable across scales on a busy machine")  # fmt: skip
     parser.add_argument("--pythonpath", default=str(REPO), help="the lsgh-ee checkout to run")
     parser.add_argument("--keep", type=Path, help="keep the regions and runs in this folder")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -177,7 +187,7 @@ def main() -> None:
     runs: dict[int, dict[str, dict]] = {}
     mpx: dict[int, float] = {}
     try:
-        baseline = measure([sys.executable, "-c", BASELINE], args.pythonpath)
+        baseline = measure([sys.executable, "-c", BASELINE], args.pythonpath, args.cores)
         print(f"baseline ({BASELINE}): {baseline['s']} s, {baseline['mib']} MiB", flush=True)
         for scale in args.scales:
             if args.grow == "tile":
@@ -191,7 +201,7 @@ def main() -> None:
             mpx[scale] = _mpx(config, args.pythonpath)
             for label, command in stage_commands(config, args.stages, args.models):
                 try:
-                    runs[scale][label] = got = measure(command, args.pythonpath)
+                    runs[scale][label] = got = measure(command, args.pythonpath, args.cores)
                 except subprocess.CalledProcessError:
                     print(f"{scale}x {label} failed; the later stages of this size are skipped")
                     break
@@ -205,6 +215,7 @@ def main() -> None:
     summary = summarise(runs)
     print_table(summary, sorted(runs), mpx)
     write_results(args.out, {"resolution_1x": resolution, "grow": args.grow,
+                             "cores": args.cores,
                              "pythonpath": args.pythonpath,
                              "epochs": args.epochs, "models": args.models,
                              "baseline": baseline, "mpx": mpx, "runs": runs,

@@ -49,7 +49,6 @@ from pathlib import Path
 
 import yaml
 from memory import write_results
-from mirror_region import mirrored_demo
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "assets" / "demo"
@@ -72,8 +71,9 @@ def region_at(folder: Path, resolution: float, epochs: int, models: list[str],
     grid with short training of ``models``."""
     if tiles is None:
         shutil.copytree(DEMO, folder, dirs_exist_ok=True)
-    else:
-        mirrored_demo(DEMO, folder, *tiles)
+    else:  # in a child: GeoPandas and the mirrored arrays stay out of this process
+        subprocess.run([sys.executable, str(Path(__file__).with_name("mirror_region.py")),
+                        str(DEMO), str(folder), *map(str, tiles)], check=True)  # fmt: skip
     config = yaml.safe_load((folder / "region.yaml").read_text())
     config["resolution"] = resolution
     config["output"] = {"dir": "run"}
@@ -83,19 +83,12 @@ def region_at(folder: Path, resolution: float, epochs: int, models: list[str],
     return path
 
 
-def measure(command: list[str], pythonpath: str, cores: int | None = None) -> dict:
-    """Run ``command``; its wall seconds, CPU seconds (user + system) and peak RSS (MiB).
-    ``cores``: pin it to that many CPUs (the last ones), so that thread pools (TensorFlow,
-    the forests' joblib, NumPy's BLAS) are as wide at every scale whatever else the
-    machine runs; None: all."""
+def measure(command: list[str], pythonpath: str) -> dict:
+    """Run ``command``; its wall seconds, CPU seconds (user + system) and peak RSS (MiB)."""
     env = dict(os.environ, PYTHONPATH=pythonpath, TF_CPP_MIN_LOG_LEVEL="2")
-    pin = None
-    if cores:
-        cpus = sorted(os.sched_getaffinity(0))[-cores:]
-        pin = lambda: os.sched_setaffinity(0, cpus)  # noqa: E731
     start = time.perf_counter()
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=pin)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
     assert proc.stderr is not None
     err = proc.stderr.read()  # until the child closes it (it exits)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -182,12 +175,15 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the regions and runs in this folder")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    if args.cores:  # the stages inherit it: thread pools (TensorFlow, the forests' joblib,
+        # BLAS) are as wide at every scale, whatever else the machine runs
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[-args.cores :])
     resolution = args.resolution or (45.0 if args.quick else 8.8)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     runs: dict[int, dict[str, dict]] = {}
     mpx: dict[int, float] = {}
     try:
-        baseline = measure([sys.executable, "-c", BASELINE], args.pythonpath, args.cores)
+        baseline = measure([sys.executable, "-c", BASELINE], args.pythonpath)
         print(f"baseline ({BASELINE}): {baseline['s']} s, {baseline['mib']} MiB", flush=True)
         for scale in args.scales:
             if args.grow == "tile":
@@ -201,7 +197,7 @@ def main() -> None:
             mpx[scale] = _mpx(config, args.pythonpath)
             for label, command in stage_commands(config, args.stages, args.models):
                 try:
-                    runs[scale][label] = got = measure(command, args.pythonpath, args.cores)
+                    runs[scale][label] = got = measure(command, args.pythonpath)
                 except subprocess.CalledProcessError:
                     print(f"{scale}x {label} failed; the later stages of this size are skipped")
                     break

@@ -127,3 +127,10 @@ def _fold_down(j: int, south: float, north: float) -> tuple[float, float]:
     if j % 2 == 0:
         return 1.0, -j * h
     return -1.0, 2 * south - (j - 1) * h
+
+
+if __name__ == "__main__":  # python mirror_region.py DEMO FOLDER COLUMNS ROWS
+    import sys
+
+    demo, folder, columns, rows = sys.argv[1:5]
+    mirrored_demo(Path(demo), Path(folder), int(columns), int(rows))
